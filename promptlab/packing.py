@@ -1,0 +1,254 @@
+"""Turn (context, continuation) requests into packed token batches and score them.
+
+This is the one scoring path of PromptLab: `LM.loglikelihood` runs it under `torch.inference_mode`, the tuning loop
+runs it with gradients. Three things make it fast without changing any number:
+
+* **Shared contexts.** Requests with the same context (the answer choices of one example) become one packed row:
+  the context once, then every choice's tokens after it. A tree-shaped attention mask lets each choice see the
+  context and itself but not the other choices, and position ids restart after the context for every choice, so
+  each choice is scored exactly as if it stood alone after the context.
+* **Head only where needed.** The decoder runs without its output layer; the vocabulary projection is applied to
+  the few hidden states that predict continuation tokens (a 49k vocabulary is a fifth of a small model's compute).
+* **Length-grouped batches** under a token budget, so padding stays small.
+
+PEFT prompt tuning and P-tuning prepend `num_virtual_tokens` embeddings; prefix tuning injects key/values and adds
+no positions. Both are handled here by building the virtual part ourselves, with the same positions PEFT's own
+forward uses, so results match a plain `peft_model(input_ids)` call on each request (see tests/test_packing.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from promptlab.models import Request
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One request as token ids: the context and the continuation tokens that follow it."""
+
+    context: tuple[int, ...]
+    continuation: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One packed row: a shared context followed by the (all but last) tokens of each continuation."""
+
+    tokens: list[int]
+    positions: list[int]
+    segment: list[int]  # -1 for the context, j for tokens of the row's j-th request
+    requests: list[int]  # request indices in this row
+    score_at: list[list[int]]  # per request: row positions whose next-token prediction is scored
+
+
+def encode(tokenizer, requests: Sequence[Request], max_length: int | None = None) -> list[Encoded]:
+    """Tokenise requests the way lm-evaluation-harness does, so both score the same tokens.
+
+    Trailing whitespace of the context moves to the continuation, the pair is tokenised whole, and the continuation
+    is what the whole adds beyond the context's own tokens. Long contexts lose tokens on the left.
+    """
+    bos = _bos_prefix(tokenizer)
+    cache: dict[str, list[int]] = {}
+    out = []
+    for req in requests:
+        context, continuation = req.context, req.continuation
+        spaces = len(context) - len(context.rstrip())
+        if spaces:
+            context, continuation = context[:-spaces], context[-spaces:] + continuation
+        if context not in cache:
+            cache[context] = tokenizer.encode(context, add_special_tokens=False) if context else []
+        ctx = cache[context]
+        whole = tokenizer.encode(context + continuation, add_special_tokens=False)
+        cont = whole[len(ctx):]
+        if not cont:
+            raise ValueError(
+                f"The continuation {req.continuation!r} tokenizes to nothing after its context. "
+                "Use a non-empty answer choice or target."
+            )
+        ctx = bos + ctx
+        if not ctx:  # nothing to condition on: start from the end-of-text token, as lm-eval does
+            ctx = [tokenizer.eos_token_id]
+        if max_length and len(ctx) + len(cont) > max_length:
+            ctx = ctx[-max(1, max_length - len(cont)):]
+        out.append(Encoded(tuple(ctx), tuple(cont)))
+    return out
+
+
+def _bos_prefix(tokenizer) -> list[int]:
+    """[bos] for tokenizers that add it by default (Gemma, Llama 2), [] for those that don't (SmolLM2, GPT-2)."""
+    probe = tokenizer.encode("a", add_special_tokens=True)
+    bos = tokenizer.bos_token_id
+    return [bos] if bos is not None and probe and probe[0] == bos else []
+
+
+def batches(encoded: Sequence[Encoded], max_tokens: int = 4096) -> Iterator[list[int]]:
+    """Group request indices into batches: requests sharing a context stay together, longest rows first.
+
+    Each batch's padded size (rows x longest row) stays within `max_tokens` (a single longer row still forms a
+    batch of its own). Longest first means the first batch is the biggest, so memory problems show up at once.
+    """
+    groups = _groups(encoded)
+    groups.sort(key=lambda g: -_row_length(encoded, g))
+    batch: list[list[int]] = []
+    longest = 0
+    for group in groups:
+        length = _row_length(encoded, group)
+        if batch and max(longest, length) * (len(batch) + 1) > max_tokens:
+            yield [i for g in batch for i in g]
+            batch, longest = [], 0
+        batch.append(group)
+        longest = max(longest, length)
+    if batch:
+        yield [i for g in batch for i in g]
+
+
+def _groups(encoded: Sequence[Encoded], indices: Sequence[int] | None = None) -> list[list[int]]:
+    """Request indices grouped by identical context, in first-seen order."""
+    by_context: dict[tuple[int, ...], list[int]] = {}
+    for i in range(len(encoded)) if indices is None else indices:
+        by_context.setdefault(encoded[i].context, []).append(i)
+    return list(by_context.values())
+
+
+def _row_length(encoded: Sequence[Encoded], group: Sequence[int]) -> int:
+    return len(encoded[group[0]].context) + sum(len(encoded[i].continuation) - 1 for i in group)
+
+
+def _pack(encoded: Sequence[Encoded], group: Sequence[int]) -> _Row:
+    ctx = list(encoded[group[0]].context)
+    tokens, positions, segment = list(ctx), list(range(len(ctx))), [-1] * len(ctx)
+    score_at = []
+    for j, i in enumerate(group):
+        cont = encoded[i].continuation
+        # The first continuation token is predicted from the last context position; each later one from the
+        # previous continuation token, whose input we append here. The last token is never an input.
+        where = [len(ctx) - 1]
+        for k, tok in enumerate(cont[:-1]):
+            where.append(len(tokens))
+            tokens.append(tok)
+            positions.append(len(ctx) + k)
+            segment.append(j)
+        score_at.append(where)
+    return _Row(tokens, positions, segment, list(group), score_at)
+
+
+def _tree_mask(rows: Sequence[_Row], length: int, prefix: int, device) -> torch.Tensor:
+    """Boolean (batch, 1, prefix+length, prefix+length) mask: True where a query may attend to a key.
+
+    Causal over the context; a continuation token sees the context and earlier tokens of its own continuation.
+    Virtual tokens (prefix) are seen by everyone. Padding attends to itself only, which keeps its (unused)
+    outputs finite: an all-masked row would give NaNs that then leak through the value vectors.
+    """
+    total = prefix + length
+    mask = torch.zeros(len(rows), 1, total, total, dtype=torch.bool, device=device)
+    causal = torch.ones(total, total, dtype=torch.bool, device=device).tril()
+    for b, row in enumerate(rows):
+        seg = torch.full((length,), -2, dtype=torch.long, device=device)
+        seg[: len(row.tokens)] = torch.tensor(row.segment, device=device)
+        q, k = seg[:, None], seg[None, :]
+        visible = (k == -1) | (q == k)
+        visible &= (q != -2) & (k != -2)
+        mask[b, 0, prefix:, prefix:] = visible & causal[prefix:, prefix:]
+        mask[b, 0, :, :prefix] = causal[:, :prefix]
+    idx = torch.arange(total, device=device)
+    mask[:, 0, idx, idx] = True
+    return mask
+
+
+def logprobs(model, encoded: Sequence[Encoded], indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed continuation log-probabilities and greedy flags for `indices`, in that order.
+
+    Differentiable (the tuning loss is built from it); wrap in `torch.inference_mode()` to score.
+    """
+    rows = [_pack(encoded, g) for g in _groups(encoded, indices)]
+    hidden, offset = _hidden_states(model, rows)
+    batch_ix, pos_ix, targets, owner = [], [], [], []
+    order = {i: n for n, i in enumerate(indices)}
+    for b, row in enumerate(rows):
+        for i, where in zip(row.requests, row.score_at):
+            batch_ix += [b] * len(where)
+            pos_ix += [offset + p for p in where]
+            targets += encoded[i].continuation
+            owner += [order[i]] * len(where)
+    device = hidden.device
+    selected = hidden[torch.tensor(batch_ix, device=device), torch.tensor(pos_ix, device=device)]
+    logits = _head(model)(selected).float()
+    logits = _softcap(model, logits)
+    logp = torch.log_softmax(logits, dim=-1)
+    target_t = torch.tensor(targets, device=device)
+    token_lp = logp.gather(1, target_t[:, None]).squeeze(1)
+    token_greedy = (logits.argmax(-1) == target_t).float()
+    owner_t = torch.tensor(owner, device=device)
+    sums = torch.zeros(len(indices), device=device, dtype=token_lp.dtype).index_add(0, owner_t, token_lp)
+    misses = torch.zeros(len(indices), device=device).index_add(0, owner_t, 1 - token_greedy)
+    return sums, misses == 0
+
+
+def _hidden_states(model, rows: Sequence[_Row]) -> tuple[torch.Tensor, int]:
+    """Last hidden states of the packed rows, and how many virtual positions precede the real tokens."""
+    hf, peft_config, peft_model = peft_parts(model)
+    device = next(hf.parameters()).device
+    length = max(len(r.tokens) for r in rows)
+    pad = hf.config.pad_token_id if hf.config.pad_token_id is not None else 0
+    ids = torch.full((len(rows), length), pad, dtype=torch.long, device=device)
+    pos = torch.zeros((len(rows), length), dtype=torch.long, device=device)
+    for b, r in enumerate(rows):
+        ids[b, : len(r.tokens)] = torch.tensor(r.tokens, device=device)
+        pos[b, : len(r.positions)] = torch.tensor(r.positions, device=device)
+    kind = getattr(peft_config, "peft_type", None)
+    kind = getattr(kind, "value", kind) if peft_config is not None and peft_config.is_prompt_learning else None
+    n_virtual = peft_config.num_virtual_tokens if kind else 0
+    decoder = hf.base_model
+    if kind == "PREFIX_TUNING":
+        cache = peft_model.get_prompt(len(rows), max_cache_len=length + n_virtual)
+        mask = _tree_mask(rows, length, n_virtual, device)[:, :, n_virtual:, :]
+        out = decoder(input_ids=ids, attention_mask=_for_attention(hf, mask), position_ids=pos + n_virtual,
+                      past_key_values=cache, use_cache=False)
+        return out.last_hidden_state, 0
+    if kind:  # prompt tuning, P-tuning: virtual embeddings at positions 0..n-1, real tokens after them
+        embeds = hf.get_input_embeddings()(ids)
+        prompts = peft_model.get_prompt(batch_size=len(rows)).to(embeds.dtype)
+        embeds = torch.cat([prompts, embeds], dim=1)
+        virtual_pos = torch.arange(n_virtual, device=device).expand(len(rows), -1)
+        position_ids = torch.cat([virtual_pos, pos + n_virtual], dim=1)
+        mask = _tree_mask(rows, length, n_virtual, device)
+        out = decoder(inputs_embeds=embeds, attention_mask=_for_attention(hf, mask), position_ids=position_ids,
+                      use_cache=False)
+        return out.last_hidden_state, n_virtual
+    mask = _tree_mask(rows, length, 0, device)
+    out = decoder(input_ids=ids, attention_mask=_for_attention(hf, mask), position_ids=pos, use_cache=False)
+    return out.last_hidden_state, 0
+
+
+def _for_attention(hf, mask: torch.Tensor) -> torch.Tensor:
+    """SDPA and flex take the boolean mask; eager attention adds the mask to its scores, so it needs 0 / -inf."""
+    if hf.config._attn_implementation in ("sdpa", "flash_attention_2", "flex_attention", None):
+        return mask
+    dtype = next(hf.parameters()).dtype
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
+
+
+def peft_parts(model):
+    """(Hugging Face causal LM, active PEFT config or None, PeftModel or None) of a plain or PEFT-wrapped model."""
+    get_base = getattr(model, "get_base_model", None)
+    config = getattr(model, "active_peft_config", None)
+    if get_base is None or config is None:
+        return model, None, None
+    return get_base(), config, model
+
+
+def _head(model):
+    return peft_parts(model)[0].get_output_embeddings()
+
+
+def _softcap(model, logits: torch.Tensor) -> torch.Tensor:
+    """Gemma-style final logit soft-capping, when the model's config asks for it."""
+    config = peft_parts(model)[0].config
+    cap = getattr(config.get_text_config(), "final_logit_softcapping", None)
+    return torch.tanh(logits / cap) * cap if cap else logits

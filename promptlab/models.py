@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +179,8 @@ class LM:
 
 
 def _cut(text: str, stop: Sequence[str]) -> str:
+    """Text up to the first stop string; leading blank lines are skipped (instruct models often start with one)."""
+    text = text.lstrip()
     for s in stop:
         if s and s in text:
             text = text[: text.index(s)]
@@ -189,10 +190,3 @@ def _cut(text: str, stop: Sequence[str]) -> str:
 def _max_length(model) -> int:
     config = packing.peft_parts(model)[0].config.get_text_config()
     return int(getattr(config, "max_position_embeddings", 2048) or 2048)
-
-
-def timed_load(model_id: str = DEFAULT_MODEL, **kwargs) -> tuple[LM, float]:
-    """`load_lm` and the seconds it took (for the CLI's and benchmarks' reports)."""
-    start = time.perf_counter()
-    lm = load_lm(model_id, **kwargs)
-    return lm, time.perf_counter() - start

@@ -1,0 +1,104 @@
+"""The one road from (template, rows, shots, seeds) to scores: the CLI, the web app and tuning all take it.
+
+    report = score_template(lm, template, eval_rows, pool=train_rows, shots=4, seeds=5)
+    report.metrics["acc"], report.metrics["acc_std"]
+
+Demonstrations: for each seed one set of `shots` rows is drawn from `pool` and used for every query row (the
+"prompt" a user would deploy), except that a query row never sees itself as a demonstration (the sampler replaces
+it by the next candidate). Calibration uses the same demonstrations with content-free inputs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from promptlab.data import sample_shots
+from promptlab.scoring import EvalResult, aggregate, evaluate
+from promptlab.templates import Example, Template, render, render_content_free
+
+CONTENT_FREE = ("N/A", "", "[MASK]")
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Report:
+    """Scores of one template on one set of rows: the first seed's table, metrics aggregated over seeds."""
+
+    template: str
+    mode: str
+    table: pd.DataFrame
+    metrics: dict[str, float]
+    per_seed: list[dict[str, float]] = field(default_factory=list)
+    confusion: pd.DataFrame | None = None
+    n: int = 0
+    shots: int = 0
+    seconds: float = 0.0
+
+
+def build_examples(template: Template, rows: Sequence[dict], *, pool: Sequence[dict] = (), shots: int = 0,
+                   seed: int = 0, sampler: str = "random", label_column: str | None = None,
+                   indices: Sequence[int] = (), wrap: Callable[[str], str] | None = None) -> list[Example]:
+    """Render `rows` with `shots` seeded demonstrations from `pool` (never the query row itself).
+
+    `wrap` post-processes each final prompt (e.g. `lm.wrap_chat` for chat templates).
+    """
+    if shots < 0:
+        raise ValueError(f"shots must be 0 or more, got {shots}.")
+    examples = []
+    for row in rows:
+        demos = sample_shots(list(pool), shots, seed, method=sampler, label_column=label_column,
+                             indices=indices, exclude=(row,)) if shots else ()
+        example = render(template, row, demos)
+        examples.append(replace(example, prompt=wrap(example.prompt)) if wrap else example)
+    return examples
+
+
+def content_free_examples(template: Template, *, pool: Sequence[dict] = (), shots: int = 0, seed: int = 0,
+                          sampler: str = "random", label_column: str | None = None, indices: Sequence[int] = (),
+                          wrap: Callable[[str], str] | None = None) -> list[Example]:
+    """The template rendered with content-free inputs ("N/A", "", "[MASK]") and the seed's demonstrations.
+
+    Empty when the answer choices depend on the row (calibration needs fixed choices).
+    """
+    if template.mode != "rank" or isinstance(template.answer_choices, str):
+        return []
+    demos = sample_shots(list(pool), shots, seed, method=sampler, label_column=label_column,
+                         indices=indices) if shots else ()
+    examples = [render_content_free(template, demos, filler) for filler in CONTENT_FREE]
+    return [replace(e, prompt=wrap(e.prompt)) for e in examples] if wrap else examples
+
+
+def score_template(lm, template: Template, rows: Sequence[dict], *, pool: Sequence[dict] = (), shots: int = 0,
+                   seeds: int = 1, sampler: str = "random", label_column: str | None = None,
+                   indices: Sequence[int] = (), generate: bool = False,
+                   progress: Progress | None = None) -> Report:
+    """Score `template` on `rows` zero-shot, or few-shot over `seeds` demonstration seeds (0..seeds-1)."""
+    if seeds < 1:
+        raise ValueError(f"seeds must be 1 or more, got {seeds}.")
+    start = time.perf_counter()
+    wrap = lm.wrap_chat if template.chat else None
+    seed_list = range(seeds) if shots else range(1)  # zero-shot has nothing to vary
+    results: list[EvalResult] = []
+    for n, seed in enumerate(seed_list):
+        kwargs = dict(pool=pool, shots=shots, seed=seed, sampler=sampler, label_column=label_column,
+                      indices=indices, wrap=wrap)
+        examples = build_examples(template, rows, **kwargs)
+        free = content_free_examples(template, **kwargs)
+        step = _seed_progress(progress, n, len(seed_list))
+        results.append(evaluate(lm, examples, content_free=free, generate=generate and n == 0, progress=step))
+    per_seed = [r.metrics for r in results]
+    metrics = aggregate(per_seed) if shots and per_seed[0] else per_seed[0]
+    first = results[0]
+    return Report(template.name, first.mode, first.table, metrics, per_seed, first.confusion, len(rows), shots,
+                  time.perf_counter() - start)
+
+
+def _seed_progress(progress: Progress | None, seed_index: int, n_seeds: int) -> Progress | None:
+    """Progress over all seeds from one seed's (done, total)."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(seed_index * total + done, n_seeds * total)

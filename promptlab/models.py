@@ -100,20 +100,35 @@ def load_lm(model_id: str = DEFAULT_MODEL, *, adapter: str | os.PathLike | None 
 
 def _with_adapter(model, adapter: Path, model_id: str):
     """Wrap `model` with the PEFT adapter in `adapter`, or explain why that adapter does not fit."""
+    import json
+
     from peft import PeftModel
 
-    if not (adapter / "adapter_config.json").is_file():
+    config_file = adapter / "adapter_config.json"
+    if not config_file.is_file():
         raise ValueError(f"No PEFT adapter at {adapter}: adapter_config.json is missing. Pass a run's adapter/ folder.")
+    config = json.loads(config_file.read_text())
+    base = config.get("base_model_name_or_path")
+    mismatch = _shape_mismatch(config, model.config.get_text_config())
     try:
+        if mismatch:  # prompt-learning weights of the wrong width load silently and fail later: check first
+            raise ValueError(mismatch)
         return PeftModel.from_pretrained(model, adapter)
     except (RuntimeError, ValueError, KeyError) as err:
-        import json
-
-        base = json.loads((adapter / "adapter_config.json").read_text()).get("base_model_name_or_path")
         raise ValueError(
             f"The adapter at {adapter} does not fit model {model_id!r}: it was trained on {base!r}. "
             f"Load it with that base model (--model). Details: {str(err).splitlines()[0][:300]}"
         ) from None
+
+
+def _shape_mismatch(adapter_config: dict, model_config) -> str:
+    """A description of how a prompt-learning adapter's sizes differ from the model's, or ""."""
+    checks = [("token_dim", "hidden_size"), ("num_layers", "num_hidden_layers")]
+    for ours, theirs in checks:
+        want, have = adapter_config.get(ours), getattr(model_config, theirs, None)
+        if want is not None and have is not None and want != have:
+            return f"the adapter's {ours} is {want} but the model's {theirs} is {have}"
+    return ""
 
 
 class LM:

@@ -1,0 +1,443 @@
+"""Datasets: load rows from a demo name, a file, a folder, a saved Hugging Face dataset or the Hub; sample shots.
+
+>>> ds = load_dataset("demo-reviews")
+>>> ds.default_eval_split, ds.labels
+('validation', ('negative', 'positive'))
+>>> shots = sample_shots(ds.rows("train"), 4, seed=0, method="balanced", label_column="label")
+
+Rows are plain dicts of str/int/float/bool/None, every row of a dataset has every column (None where a file left one
+out), and label values are names. File formats are read by `promptlab.readers`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import random
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from promptlab.readers import (
+    SUPPORTED_EXTENSIONS,
+    Table,
+    hf_tables,
+    hub_offline,
+    hub_reachable,
+    read_file,
+    read_saved_hf,
+)
+
+MAX_UPLOAD_BYTES = 200_000_000  # per data file; a larger one is refused with its size and this limit
+
+DEMO_DIR = Path(__file__).resolve().parent / "demo"
+DEMOS = {"demo-reviews": DEMO_DIR / "reviews", "demo-reviews-zh": DEMO_DIR / "reviews_zh"}
+
+LABEL_COLUMN_NAMES = ("label", "labels", "class", "category", "sentiment", "target")
+SAMPLING_METHODS = ("random", "balanced", "fixed")
+
+_SPLIT_ORDER = ("train", "validation", "dev", "test")
+_SPLIT_ALIASES = {
+    "train": "train", "training": "train",
+    "validation": "validation", "valid": "validation", "val": "validation",
+    "dev": "dev", "test": "test", "testing": "test",
+}
+# Extensions that mark a source as a file path even when the file is missing (so we never ask the Hub about it).
+_PATH_SUFFIXES = set(SUPPORTED_EXTENSIONS) | {".txt", ".xlsx", ".xls", ".zip", ".gz", ".arrow", ".feather", ".pkl"}
+_HUB_NAME = re.compile(r"[\w.-]+(/[\w.-]+)?(:[\w.-]+)?")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    splits: dict[str, list[dict]]  # split -> rows (plain dicts, label values are names)
+    columns: tuple[str, ...]
+    label_column: str | None
+    labels: tuple[str, ...]  # distinct label values as str, in class-label order if known, else sorted
+
+    def rows(self, split: str) -> list[dict]:
+        """The rows of one split: `ds.rows("validation")`."""
+        if split not in self.splits:
+            raise ValueError(f"Dataset '{self.name}' has no split '{split}'. Its splits: {', '.join(self.splits)}.")
+        return self.splits[split]
+
+    @property
+    def default_eval_split(self) -> str:
+        """validation, else dev, else test (exact names first, then e.g. "validation_matched"), else the only (or
+        first non-train) split."""
+        for wanted in ("validation", "dev", "test"):
+            if wanted in self.splits:
+                return wanted
+        for wanted in ("validation", "dev", "test"):
+            for split in self.splits:
+                if _split_name(split) == wanted:
+                    return split
+        others = [split for split in self.splits if split != "train"]
+        return others[0] if others else next(iter(self.splits))
+
+    @property
+    def default_train_split(self) -> str:
+        """train, else the largest split other than the eval split (the eval split itself when it is the only one)."""
+        if "train" in self.splits:
+            return "train"
+        others = [split for split in self.splits if split != self.default_eval_split]
+        return max(others, key=lambda split: len(self.splits[split])) if others else self.default_eval_split
+
+    def label_counts(self, split: str) -> dict[str, int]:
+        """Rows per label in a split, every label listed: `{'negative': 30, 'positive': 34}`."""
+        rows = self.rows(split)
+        if self.label_column is None:
+            raise ValueError(_no_label_column_message(self.name, self.columns))
+        counts = dict.fromkeys(self.labels, 0)
+        for row in rows:
+            value = row.get(self.label_column)
+            if not _is_missing(value):
+                counts[str(value)] = counts.get(str(value), 0) + 1
+        return counts
+
+
+# ---- loading ----------------------------------------------------------------------------------------------------
+
+
+def load_dataset(source: str, *, label_column: str | None = None) -> Dataset:
+    """Load a demo name, a .jsonl/.json/.csv/.tsv/.parquet file, a folder of split files, a folder written by
+    `datasets`' save_to_disk, or a Hugging Face Hub name (`sst2`, `stanfordnlp/sst2`, `glue:sst2`).
+
+    A single file is one split named after its stem (train/validation/dev/test, else "data"). In a folder, each
+    file is a split; files whose stems map to the same split (`train-00000-of-00002.parquet`, ...) are joined.
+    The label column is `label_column`, else the first column named label, labels, class, category, sentiment or
+    target, else None. Nested values (lists, structs) become JSON text, so every cell is a str/int/float/bool/None.
+
+    >>> load_dataset("data/reviews.csv", label_column="stars").splits.keys()
+    dict_keys(['data'])
+    """
+    source = os.fspath(source)
+    name, tables = _load_tables(source)
+    return _build(name, tables, label_column)
+
+
+def _load_tables(source: str) -> tuple[str, dict[str, Table]]:
+    if source in DEMOS:
+        return source, _read_folder(DEMOS[source])
+    path = Path(source).expanduser()
+    if path.is_file():
+        return path.stem, {_split_name(path.stem) or "data": read_file(path, MAX_UPLOAD_BYTES)}
+    if path.is_dir():
+        if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+            return path.resolve().name, read_saved_hf(path)
+        return path.resolve().name, _read_folder(path)
+    if Path(source).suffix.lower() in _PATH_SUFFIXES or not _HUB_NAME.fullmatch(source):
+        raise ValueError(_missing_path_message(path))
+    return source, _load_hub(source)
+
+
+def _split_name(stem: str) -> str | None:
+    """The standard split a file stem names: "train", "sst2_dev", "train-00000-of-00002" -> train / dev / train."""
+    for token in re.split(r"[^a-z0-9]+", stem.lower()):
+        if token in _SPLIT_ALIASES:
+            return _SPLIT_ALIASES[token]
+    return None
+
+
+def _read_folder(folder: Path) -> dict[str, Table]:
+    files = sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS and not p.name.startswith(".")
+    )
+    if not files:
+        present = ", ".join(sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))[:10])
+        raise ValueError(
+            f"Folder {folder} holds no data files ({', '.join(SUPPORTED_EXTENSIONS)}); it holds: "
+            f"{present or 'nothing'}. Put one file per split in it, e.g. train.jsonl and validation.jsonl."
+        )
+    tables: dict[str, Table] = {}
+    for file in files:
+        split = _split_name(file.stem) or file.stem
+        table = read_file(file, MAX_UPLOAD_BYTES)
+        if split in tables:  # shards of one split
+            old = tables[split]
+            table = Table(old.rows + table.rows, old.columns + table.columns, {**old.class_names, **table.class_names})
+        tables[split] = table
+    return tables
+
+
+def _load_hub(source: str) -> dict[str, Table]:
+    name, _, config = source.partition(":")
+    if not hub_offline() and not hub_reachable():
+        reason = (
+            "the Hugging Face Hub could not be reached (offline); if the dataset is in your local Hugging Face "
+            "cache, set HF_DATASETS_OFFLINE=1 to load it from there"
+        )
+        raise ValueError(_hub_failed_message(source, reason))
+    import datasets
+
+    try:  # never trust_remote_code: a Hub dataset is data, not code we run
+        loaded = datasets.load_dataset(name, config or None)
+    except Exception as error:  # network, not-found and config errors all come as different types
+        reason = f"loading '{name}' from the Hugging Face Hub failed ({type(error).__name__}: {error})"
+        if hub_offline():
+            reason = (
+                "the Hugging Face Hub is switched off (HF_DATASETS_OFFLINE / HF_HUB_OFFLINE is set) and "
+                f"'{name}' could not be loaded from the local cache ({type(error).__name__})"
+            )
+        raise ValueError(_hub_failed_message(source, reason)) from error
+    return hf_tables(loaded)
+
+
+def _hub_failed_message(source: str, reason: str) -> str:
+    close = difflib.get_close_matches(source, list(DEMOS), n=1)
+    hint = f" Did you mean the demo '{close[0]}'?" if close else ""
+    return (
+        f"No local file or folder named '{source}', and {reason}.{hint} Pass a path to a "
+        f".jsonl/.csv/.tsv/.parquet file or a folder of them, or a built-in demo ({', '.join(DEMOS)})."
+    )
+
+
+def _missing_path_message(path: Path) -> str:
+    message = f"No file or folder named '{path}'"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"{message}: the folder '{folder}' does not exist either. Check the path."
+    names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    close = difflib.get_close_matches(path.name, names, n=3, cutoff=0.5)
+    if close:
+        return f"{message}. Did you mean: {', '.join(close)}?"
+    data_files = [n for n in names if Path(n).suffix.lower() in SUPPORTED_EXTENSIONS][:10]
+    return f"{message}. Data files in '{folder.resolve()}': {', '.join(data_files) or 'none'}."
+
+
+# ---- building the Dataset -------------------------------------------------------------------------------------------
+
+
+def _build(name: str, tables: dict[str, Table], label_column: str | None) -> Dataset:
+    order = sorted(tables, key=_split_rank)
+    columns = tuple(dict.fromkeys(column for split in order for column in tables[split].columns))
+    splits = {split: [{c: row.get(c) for c in columns} for row in tables[split].rows] for split in order}
+    if not any(splits.values()):
+        raise ValueError(f"Dataset '{name}' has no rows.")
+    label_column = _pick_label_column(name, columns, label_column)
+    labels: tuple[str, ...] = ()
+    if label_column is not None:
+        _check_labels(name, splits, label_column)
+        class_names = next((t.class_names[label_column] for t in tables.values() if label_column in t.class_names), ())
+        labels = _label_order(splits, label_column, class_names)
+    return Dataset(name, splits, columns, label_column, labels)
+
+
+def _split_rank(split: str) -> tuple[int, str]:
+    """Sort key: train, validation, dev, test (also "validation_matched" and the like), then the rest by name."""
+    standard = _split_name(split)
+    return (_SPLIT_ORDER.index(standard) if standard else len(_SPLIT_ORDER), split)
+
+
+def _pick_label_column(name: str, columns: tuple[str, ...], wanted: str | None) -> str | None:
+    if wanted is not None:
+        if wanted not in columns:
+            close = difflib.get_close_matches(wanted, columns, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"Dataset '{name}' has no column '{wanted}' to use as labels.{hint} "
+                             f"Its columns: {', '.join(columns)}.")
+        return wanted
+    for candidate in LABEL_COLUMN_NAMES:
+        for column in columns:  # exact name first, then any case ("Label", "Sentiment")
+            if column == candidate:
+                return column
+        for column in columns:
+            if column.lower() == candidate:
+                return column
+    return None
+
+
+def _check_labels(name: str, splits: dict[str, list[dict]], column: str) -> None:
+    """Every row of a labelled split needs a label. A split with no labels at all is an unlabelled split (a test set
+    without answers, -1 ids on the Hub) and is allowed, as long as some split is labelled."""
+    labelled = False
+    for split, rows in splits.items():
+        missing = [i for i, row in enumerate(rows) if _is_missing(row.get(column))]
+        if missing and len(missing) < len(rows):
+            raise ValueError(
+                f"Dataset '{name}', split '{split}': label column '{column}' is empty in {len(missing)} of "
+                f"{len(rows)} rows (first at row {missing[0]}, counting from 0). Fill in those labels, drop the "
+                "rows, or pick another column with label_column=."
+            )
+        labelled = labelled or not missing
+    if not labelled:
+        raise ValueError(f"Dataset '{name}': label column '{column}' is empty in every row. Fill it in, or pick "
+                         "another column with label_column=.")
+
+
+def _label_order(splits: dict[str, list[dict]], column: str, class_names: Sequence[str]) -> tuple[str, ...]:
+    present = {str(row[column]) for rows in splits.values() for row in rows if not _is_missing(row[column])}
+    known = [label for label in class_names if label in present]
+    return tuple(known + sorted(present - set(known), key=_natural_key))
+
+
+def _natural_key(label: str):
+    """Numbers in numeric order ("2" before "10"), then text in code-point order."""
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _no_label_column_message(name: str, columns: Sequence[str]) -> str:
+    return (
+        f"Dataset '{name}' has no label column (none is named {', '.join(LABEL_COLUMN_NAMES)}). Its columns: "
+        f"{', '.join(columns)}. Pick one with label_column='...'."
+    )
+
+
+# ---- sampling ---------------------------------------------------------------------------------------------------
+
+
+def sample_shots(
+    pool: list[dict],
+    k: int,
+    seed: int,
+    *,
+    method: str = "random",
+    label_column: str | None = None,
+    indices: Sequence[int] = (),
+    exclude: Sequence[dict] = (),
+) -> list[dict]:
+    """Pick `k` demonstrations from `pool`, never a row equal to one in `exclude` (the query row).
+
+    The seed fixes the rows and their order. For one seed, the shots of different queries are the same rows in the
+    same places, except that a row equal to the query is replaced by the next candidate.
+    `random`: seeded draw. `balanced`: classes as equal as possible (round robin over classes in seeded order,
+    then a seeded order). `fixed`: exactly `pool[i] for i in indices`.
+
+    >>> sample_shots(train, 2, seed=0, exclude=[query])
+    [{'text': ..., 'label': 'positive'}, {'text': ..., 'label': 'negative'}]
+    """
+    if k < 0:
+        raise ValueError(f"the number of demonstrations must be 0 or more, got {k}")
+    if method == "fixed":
+        return _fixed(pool, k, indices, exclude)
+    if method not in SAMPLING_METHODS:
+        raise ValueError(f"unknown sampling method '{method}'; use one of: {', '.join(SAMPLING_METHODS)}")
+    if k == 0:
+        return []
+    rng = random.Random(seed)
+    if method == "balanced":
+        picked = _balanced(pool, k, rng, label_column, exclude)
+    else:
+        picked = _take(_shuffled(len(pool), rng), k, lambda i: pool[i] in exclude)
+    if picked is None:
+        raise ValueError(_too_few_message(pool, k, exclude, label_column if method == "balanced" else None))
+    return [pool[i] for i in picked]
+
+
+def sample_rows(rows: list[dict], n: int, seed: int) -> list[dict]:
+    """A seeded subset of `n` rows in their original order (all rows when n >= len(rows)).
+
+    A smaller n picks a subset of what a larger n picks with the same seed.
+    >>> sample_rows(ds.rows("validation"), 50, seed=0)
+    """
+    if n < 0:
+        raise ValueError(f"the number of rows must be 0 or more, got {n}")
+    if n >= len(rows):
+        return list(rows)
+    return [rows[i] for i in sorted(islice(_shuffled(len(rows), random.Random(seed)), n))]
+
+
+def _shuffled(n: int, rng: random.Random) -> Iterator[int]:
+    """A seeded permutation of range(n), made lazily (Fisher-Yates, one swap per item): taking the first m costs
+    O(m), and the first m items are the same however many are taken."""
+    moved: dict[int, int] = {}
+    for i in range(n):
+        j = rng.randrange(i, n)
+        current = moved.pop(i, i)
+        if j == i:
+            yield current
+        else:
+            yield moved.get(j, j)
+            moved[j] = current
+
+
+def _take(order: Iterator[int], k: int, excluded) -> list[int] | None:
+    """The first k of `order`, each excluded one replaced in place by the next allowed one; None if too few."""
+    first = list(islice(order, k))
+    if len(first) < k:
+        return None
+    spares = (i for i in order if not excluded(i))
+    picked = [i if not excluded(i) else next(spares, None) for i in first]
+    return None if None in picked else picked
+
+
+def _balanced(pool, k, rng, label_column, exclude) -> list[int] | None:
+    if label_column is None:
+        columns = ", ".join(pool[0]) if pool else "none"
+        raise ValueError(f"method='balanced' needs label_column= (the column holding each row's class). "
+                         f"The pool's columns: {columns}.")
+    members: dict[str, list[int]] = {}
+    for i, row in enumerate(pool):
+        if not _is_missing(row.get(label_column)):
+            members.setdefault(str(row[label_column]), []).append(i)
+    classes = sorted(members, key=_natural_key)
+    rng.shuffle(classes)
+    # one generator per class, each with its own seed, so a replacement in one class never shifts another
+    seeds = {label: rng.getrandbits(64) for label in classes}
+    picks = _balanced_picks(pool, k, classes, members, seeds, exclude, exact=False)
+    if picks is None and exclude:  # a class ran short once the query row was left out: plan with exact counts
+        picks = _balanced_picks(pool, k, classes, members, seeds, exclude, exact=True)
+    if picks is None:
+        return None
+    slots = [picks[label][r] for r in range(k) for label in classes if r < len(picks[label])]
+    rng.shuffle(slots)
+    return slots
+
+
+def _balanced_picks(pool, k, classes, members, seeds, exclude, exact: bool) -> dict[str, list[int]] | None:
+    capacity = {
+        label: sum(pool[i] not in exclude for i in members[label]) if exact else len(members[label])
+        for label in classes
+    }
+    quota, left = dict.fromkeys(classes, 0), k
+    while left:  # round robin in the seeded class order: the first classes get the odd extra rows
+        open_classes = [label for label in classes if quota[label] < capacity[label]][:left]
+        if not open_classes:
+            return None
+        for label in open_classes:
+            quota[label] += 1
+        left -= len(open_classes)
+    picks = {}
+    for label in classes:
+        rows = members[label]
+        order = _shuffled(len(rows), random.Random(seeds[label]))
+        taken = _take(order, quota[label], lambda j, rows=rows: pool[rows[j]] in exclude)
+        if taken is None:
+            return None
+        picks[label] = [rows[j] for j in taken]
+    return picks
+
+
+def _fixed(pool: list[dict], k: int, indices: Sequence[int], exclude: Sequence[dict]) -> list[dict]:
+    if len(indices) != k:
+        raise ValueError(f"method='fixed' got {len(indices)} indices but k={k}; pass exactly k indices")
+    for index in indices:
+        if not 0 <= index < len(pool):
+            raise ValueError(f"demonstration index {index} is out of range: the pool has {len(pool)} rows "
+                             f"(indices 0 to {len(pool) - 1})")
+        if pool[index] in exclude:
+            raise ValueError(f"demonstration index {index} is the query row itself; pick other indices, or take "
+                             "demonstrations from a split other than the one being scored")
+    return [pool[index] for index in indices]
+
+
+def _too_few_message(pool: list[dict], k: int, exclude: Sequence[dict], label_column: str | None) -> str:
+    usable = [row for row in pool if row not in exclude]
+    left_out = " (after leaving out the query row)" if len(usable) < len(pool) else ""
+    if label_column is not None:
+        usable = [row for row in usable if not _is_missing(row.get(label_column))]
+        left_out += f" with a label in '{label_column}'"
+    return (
+        f"asked for {k} demonstrations but the pool has only {len(usable)} rows{left_out}; "
+        "lower shots or use a larger train split"
+    )

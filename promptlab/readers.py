@@ -1,0 +1,372 @@
+"""File-format readers: JSON Lines / JSON, CSV, TSV and Parquet files -> rows of plain Python values.
+
+`read_file` returns a `Table`: rows (dicts whose values are str, int, float, bool or None), the column names in file
+order, and the class names of integer class-label columns where the file records them (Parquet files written by
+Hugging Face `datasets` do). Every problem is a `ValueError` that names the file and, where there is one, the line.
+
+Nested values (lists, dicts: Parquet list/struct columns, JSON arrays inside a row) are kept as JSON-encoded strings
+(`'["a", "b"]'`), so every cell stays a plain scalar that a table view, a CSV export and a template can all handle.
+
+>>> read_file(Path("reviews/train.jsonl"), 200_000_000).rows[0]
+{'text': 'Crushes ice in seconds ...', 'label': 'positive', 'product': 'blender'}
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import decimal
+import io
+import json
+import math
+import os
+import re
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import NamedTuple
+
+SUPPORTED_EXTENSIONS = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+
+_INT = re.compile(r"[+-]?(0|[1-9][0-9]*)")  # no leading zeros: "007" stays text (ids, zip codes)
+_FLOAT = re.compile(r"[+-]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+class Table(NamedTuple):
+    rows: list[dict]
+    columns: tuple[str, ...]
+    class_names: dict[str, tuple[str, ...]]  # column -> names of its integer class ids
+
+
+def read_file(path: Path, max_bytes: int) -> Table:
+    """Read one data file, chosen by its extension.
+
+    >>> read_file(Path("scores.csv"), 10**8).columns
+    ('text', 'label')
+    """
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
+        raise ValueError(
+            f"{path}: unsupported file type '{suffix or '(no extension)'}'. "
+            f"Supported: {', '.join(SUPPORTED_EXTENSIONS)} (.json and .jsonl are JSON Lines, one object per line)."
+        )
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ValueError(
+            f"{path.name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit for a data file. "
+            "Use a sample of its rows, or split it into several files (e.g. train and validation)."
+        )
+    if suffix == ".parquet":
+        table = _read_parquet(path)
+    else:
+        text = _read_text(path)
+        if suffix in (".jsonl", ".json"):
+            table = _read_json(path, text)
+        else:
+            table = _read_delimited(path, text, "\t" if suffix == ".tsv" else ",")
+    if not table.rows:
+        raise ValueError(f"{path} has no rows (only a header, or only blank lines). Add at least one row of data.")
+    return table
+
+
+def plain(value):
+    """A cell value as str/int/float/bool/None: NaN -> None, numpy scalars -> Python, nested -> JSON text.
+
+    >>> plain(float("nan")), plain([1, "二"])
+    (None, '[1, "二"]')
+    """
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+        return plain(value.item())
+    if isinstance(value, (list, tuple, dict)) or type(value).__module__ == "numpy":
+        return json.dumps(_jsonable(value), ensure_ascii=False)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) or type(value).__module__ == "numpy" and getattr(value, "ndim", 0) > 0:
+        return [_jsonable(item) for item in value]
+    return plain(value)
+
+
+def arrow_rows(table, class_names: dict[str, tuple[str, ...]]) -> list[dict]:
+    """Rows of a pyarrow Table; integer ids in `class_names` columns become names (-1, "no label", becomes None)."""
+    columns = []
+    for name in table.column_names:
+        values = table.column(name).to_pylist()
+        names = class_names.get(name)
+        if names:
+            values = [names[v] if isinstance(v, int) and 0 <= v < len(names) else None for v in values]
+        else:
+            values = [plain(v) for v in values]
+        columns.append(values)
+    return [dict(zip(table.column_names, cells)) for cells in zip(*columns)]
+
+
+# ---- text files -------------------------------------------------------------------------------------------------
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if not data.strip():
+        raise ValueError(f"{path} is empty. Add a header line and rows, or pick another file.")
+    _check_not_binary(path, data[:8192])
+    try:
+        text = data.decode("utf-8-sig")  # -sig: a byte-order mark (Excel's "CSV UTF-8") is dropped transparently
+    except UnicodeDecodeError as error:
+        raise ValueError(_not_utf8_message(path, data, error)) from None
+    if not text.strip():
+        raise ValueError(f"{path} is empty. Add a header line and rows, or pick another file.")
+    return text
+
+
+def _check_not_binary(path: Path, head: bytes) -> None:
+    kinds = {
+        b"PAR1": "a Parquet file: give it the .parquet extension",
+        b"PK\x03\x04": "a ZIP archive or an Excel workbook: unzip it, or save the sheet as 'CSV UTF-8'",
+        b"\x1f\x8b": "gzip-compressed: decompress it first",
+        b"\xff\xfe": "UTF-16 text: re-save it as UTF-8",
+        b"\xfe\xff": "UTF-16 text: re-save it as UTF-8",
+    }
+    for magic, kind in kinds.items():
+        if head.startswith(magic):
+            raise ValueError(f"{path} is not plain UTF-8 text; it looks like {kind}.")
+    if b"\x00" in head:
+        raise ValueError(f"{path} looks like a binary file, not text. Export the data as .jsonl, .csv or .tsv.")
+
+
+def _not_utf8_message(path: Path, data: bytes, error: UnicodeDecodeError) -> str:
+    line = data.count(b"\n", 0, error.start) + 1
+    message = (
+        f"{path} is not valid UTF-8: byte {error.start} (line {line}) is {data[error.start:error.start + 1]!r}. "
+        "Re-save the file as UTF-8 (in Excel: 'CSV UTF-8'; in an editor: 'Save with encoding UTF-8')."
+    )
+    try:  # the usual culprit for Chinese data: a GBK / GB18030 export (Excel on a Chinese Windows)
+        data.decode("gb18030")
+        message += " It reads as GB18030/GBK, a Chinese encoding, so convert from that."
+    except UnicodeDecodeError:
+        pass
+    return message
+
+
+def _read_json(path: Path, text: str) -> Table:
+    if text.lstrip().startswith("["):
+        return _read_json_array(path, text)
+    records = []
+    # split on "\n" only: str.splitlines() would also split at U+2028 and friends, which may sit inside a JSON string
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(_json_line_message(path, text, number, error)) from None
+        if not isinstance(record, dict):  # ValueError, not TypeError: engine errors are ValueErrors
+            raise ValueError(  # noqa: TRY004
+                f"{path}, line {number}: expected a JSON object like {{\"text\": \"...\", \"label\": \"...\"}}, "
+                f"found {_json_kind(record)}. Each line must hold one object (one row)."
+            )
+        records.append(record)
+    return _table(records)
+
+
+def _json_line_message(path: Path, text: str, number: int, error: json.JSONDecodeError) -> str:
+    try:
+        json.loads(text)
+        return (
+            f"{path} holds one JSON value spread over several lines. PromptLab reads JSON Lines (one object per "
+            "line) or a JSON array of objects: write one row per line."
+        )
+    except json.JSONDecodeError:
+        return (
+            f"{path}, line {number}: not valid JSON ({error.msg} at column {error.colno}). "
+            "Each line must be one complete JSON object; check quotes, commas and brackets on that line."
+        )
+
+
+def _read_json_array(path: Path, text: str) -> Table:
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path}, line {error.lineno}: not valid JSON ({error.msg} at column {error.colno})."
+        ) from None
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValueError(  # noqa: TRY004
+                f"{path}: item {index} of the JSON array is {_json_kind(item)}, not an object. "
+                "Each item must be one row, e.g. {\"text\": \"...\", \"label\": \"...\"}."
+            )
+    return _table(items)
+
+
+def _json_kind(value) -> str:
+    kinds = {list: "a list", str: "a string", bool: "true/false", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
+def _table(records: list[dict]) -> Table:
+    columns = tuple(dict.fromkeys(key for record in records for key in record))
+    rows = [{key: plain(record.get(key)) for key in columns} for record in records]
+    return Table(rows, columns, {})
+
+
+def _read_delimited(path: Path, text: str, sep: str) -> Table:
+    """CSV (RFC 4180 quoting) or TSV (no quoting: a tab or newline never sits inside a field, as in GLUE's files).
+
+    Read with the csv module rather than pandas: pandas silently pads short rows with NaN and cannot name the line.
+    """
+    csv.field_size_limit(2**31 - 1)  # the default, 128 KiB per field, is too small for long documents
+    quoting = csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting)
+    try:
+        header = next((row for row in reader if row), [])
+        _check_header(path, header)
+        records = []
+        for fields in reader:
+            if not fields:
+                continue  # blank line
+            if len(fields) != len(header):
+                raise ValueError(_ragged_message(path, reader.line_num, header, fields, sep))
+            records.append(fields)
+    except csv.Error as error:
+        raise ValueError(f"{path}, line {reader.line_num}: {error}. Check the quotes on that line.") from None
+    columns = [_infer([fields[i] for fields in records]) for i in range(len(header))]
+    rows = [dict(zip(header, cells)) for cells in zip(*columns)]
+    return Table(rows, tuple(header), {})
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise ValueError(f"{path}: the header names column '{name}' twice. Give every column its own name.")
+        seen.add(name)
+
+
+def _ragged_message(path: Path, line: int, header: list[str], fields: list[str], sep: str) -> str:
+    hint = (
+        "A value that contains a comma must be in double quotes, e.g. \"light, but loud\"."
+        if sep == ","
+        else "A value must not contain a tab; check for a missing or an extra tab on that line."
+    )
+    return (
+        f"{path}, line {line}: expected {len(header)} fields (like the header: {', '.join(header)}), "
+        f"found {len(fields)}. {hint}"
+    )
+
+
+def _infer(cells: list[str]) -> list:
+    """One column's cells: "" -> None, and numbers become int/float when every non-empty cell is one."""
+    values = [cell if cell != "" else None for cell in cells]
+    present = [value for value in values if value is not None]
+    for pattern, convert in ((_INT, int), (_FLOAT, float)):
+        if present and all(pattern.fullmatch(value) for value in present):
+            return [convert(value) if value is not None else None for value in values]
+    return values
+
+
+# ---- parquet ----------------------------------------------------------------------------------------------------
+
+
+def _read_parquet(path: Path) -> Table:
+    import pyarrow
+    import pyarrow.parquet as pq
+
+    with path.open("rb") as file:
+        magic = file.read(4)
+    if not magic:
+        raise ValueError(f"{path} is empty. Pick another file.")
+    if magic != b"PAR1":
+        raise ValueError(
+            f"{path} is not a Parquet file (it lacks the Parquet signature). If it is text, give it the "
+            ".jsonl, .csv or .tsv extension that matches its content."
+        )
+    try:
+        table = pq.read_table(path)
+    except (pyarrow.ArrowException, OSError) as error:
+        raise ValueError(f"{path}: could not read this Parquet file ({error}). It may be damaged or cut short.")
+    class_names = _hf_class_names(table.schema.metadata or {})
+    return Table(arrow_rows(table, class_names), tuple(table.column_names), class_names)
+
+
+def _hf_class_names(metadata: dict) -> dict[str, tuple[str, ...]]:
+    """ClassLabel names that Hugging Face `datasets` stores in a Parquet file's schema metadata."""
+    try:
+        features = json.loads(metadata[b"huggingface"])["info"]["features"]
+    except (KeyError, TypeError, ValueError):
+        return {}
+    return {
+        name: tuple(feature["names"])
+        for name, feature in features.items()
+        if isinstance(feature, dict) and feature.get("_type") == "ClassLabel" and feature.get("names")
+    }
+
+
+# ---- Hugging Face `datasets` ------------------------------------------------------------------------------------
+
+
+def read_saved_hf(folder: Path) -> dict[str, Table]:
+    """Tables of a folder written by `datasets`' save_to_disk (a Dataset or a DatasetDict)."""
+    import datasets  # slow to import (about a second), so only when a source needs it
+
+    try:
+        saved = datasets.load_from_disk(str(folder))
+    except Exception as error:  # datasets raises many types here; the user needs the text
+        raise ValueError(f"{folder} looks like a dataset saved by `datasets` (save_to_disk) but could not be "
+                         f"loaded: {error}") from error
+    return hf_tables(saved)
+
+
+def hf_tables(obj) -> dict[str, Table]:
+    """Tables of a `datasets` Dataset or DatasetDict; ClassLabel ids become names."""
+    import datasets
+
+    if isinstance(obj, datasets.DatasetDict):
+        parts = dict(obj)
+    else:
+        parts = {str(obj.split) if obj.split else "data": obj}  # a lone Dataset keeps the split it was loaded as
+    tables = {}
+    for split, part in parts.items():
+        names = {c: tuple(f.names) for c, f in part.features.items() if isinstance(f, datasets.ClassLabel)}
+        arrow = part.with_format("arrow")[:]  # honours select/shuffle index mappings, unlike part.data
+        tables[split] = Table(arrow_rows(arrow, names), tuple(arrow.column_names), names)
+    return tables
+
+
+def hub_offline() -> bool:
+    """True when the environment already says so (then `datasets` reads its cache and never touches the network)."""
+    flags = (os.environ.get("HF_DATASETS_OFFLINE", ""), os.environ.get("HF_HUB_OFFLINE", ""))
+    return any(flag.strip().lower() in ("1", "true", "yes", "on") for flag in flags)
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Can we talk to the Hub at all? A thread bounds the whole probe, DNS included (urlopen's timeout does not)."""
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    answer = []
+
+    def probe():
+        try:
+            urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout)
+            answer.append(True)
+        except urllib.error.HTTPError:  # the Hub answered, even if with an error status
+            answer.append(True)
+        except (OSError, ValueError):
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return bool(answer and answer[0])

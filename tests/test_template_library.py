@@ -1,0 +1,122 @@
+"""Every shipped template parses, validates and renders against the data it was written for."""
+
+import json
+import re
+from collections import Counter
+from itertools import islice
+from pathlib import Path
+
+import pytest
+
+from promptlab import settings
+from promptlab.templates import list_templates, load_template, render, validate
+
+SHARED = ("sst2", "ag_news", "trec", "rte", "chnsenticorp", "emotion")
+DEMO = {"demo-reviews": 3, "demo-reviews-zh": 2}
+N_ROWS = 50
+
+LIBRARY = settings.templates_dir()
+PATHS = sorted(LIBRARY.glob("*.yaml"))
+TEMPLATES = list_templates(LIBRARY)
+
+
+def _shared_rows(task: str) -> tuple[list[str], list[dict]]:
+    root = settings.shared_datasets_dir()
+    if root is None:
+        pytest.skip("shared datasets not found (settings.shared_datasets_dir() is None; set PROMPTLAB_SHARED_DATASETS)")
+    with open(Path(root) / task / "validation.jsonl", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in islice(f, N_ROWS)]
+    return sorted({column for row in rows for column in row}), rows
+
+
+def _demo_rows(task: str) -> tuple[list[str], list[dict]]:
+    try:
+        from promptlab import data
+    except ImportError:
+        pytest.skip("promptlab.data is not written yet")
+    load = getattr(data, "load_dataset", None) or getattr(data, "load", None)
+    if load is None:
+        pytest.skip("promptlab.data has no load_dataset() yet")
+    try:
+        dataset = load(task)
+    except Exception as e:  # noqa: BLE001 (the demo task is being written by another engineer)
+        pytest.skip(f"promptlab.data cannot load {task!r} yet: {e}")
+    split = "validation" if "validation" in dataset.splits else next(iter(dataset.splits))
+    return list(dataset.columns), dataset.rows(split)[:N_ROWS]
+
+
+def _rows(task: str) -> tuple[list[str], list[dict]]:
+    return _shared_rows(task) if task in SHARED else _demo_rows(task)
+
+
+def test_library_is_not_empty_and_every_file_loads():
+    assert len(PATHS) == len(TEMPLATES) >= 6 * 3 + 5
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_file_name_matches_kebab_case_name_prefixed_by_task(path):
+    t = load_template(path)
+    assert path.name == f"{t.name}.yaml"
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", t.name), t.name
+    assert t.task in (*SHARED, *DEMO), f"{t.name}: unknown task {t.task!r}"
+    assert t.name.startswith(t.task.replace("_", "-") + "-")
+    assert t.description.strip() and "\n" not in t.description
+    assert t.language in ("en", "zh")
+
+
+def test_names_are_unique():
+    duplicates = [name for name, n in Counter(t.name for t in TEMPLATES).items() if n > 1]
+    assert duplicates == []
+
+
+@pytest.mark.parametrize("task", [*SHARED, *DEMO])
+def test_enough_templates_per_task(task):
+    count = sum(t.task == task for t in TEMPLATES)
+    assert count == DEMO[task] if task in DEMO else count >= 3
+
+
+def test_templates_per_task_are_worded_differently():
+    for task in (*SHARED, *DEMO):
+        prompts = [(t.instruction, t.prompt) for t in TEMPLATES if t.task == task]
+        assert len(set(prompts)) == len(prompts), task
+
+
+def test_generation_templates_exist():
+    generate = {t.name for t in TEMPLATES if t.mode == "generate"}
+    assert "ag-news-headline" in generate and len(generate) >= 2
+
+
+def test_zhao_sst2_template():
+    t = next(t for t in TEMPLATES if t.name == "sst2-review-sentiment")
+    assert (t.prompt, t.target, t.answer_choices) == ("Review: {{ sentence }}\nSentiment:", "{{ label }}",
+                                                      ("negative", "positive"))
+    assert "Zhao" in t.reference
+
+
+def test_chinese_templates_are_worded_in_chinese():
+    for t in TEMPLATES:
+        if t.language == "zh":
+            assert re.search(r"[\u4e00-\u9fff]", t.prompt) and all(
+                re.search(r"[\u4e00-\u9fff]", c) for c in t.answer_choices), t.name
+    assert {t.task for t in TEMPLATES if t.language == "zh"} == {"chnsenticorp", "demo-reviews-zh"}
+
+
+@pytest.mark.parametrize("t", TEMPLATES, ids=lambda t: t.name)
+def test_prompt_ends_cleanly_and_choices_are_plain_words(t):
+    # A trailing newline or space (e.g. from a YAML "|" block) would sit between the prompt and the answer.
+    assert t.prompt == t.prompt.rstrip() and t.prompt == t.prompt.lstrip()
+    assert isinstance(t.answer_choices, tuple)
+    assert all(c == c.strip() and c and " " not in c for c in t.answer_choices)
+
+
+@pytest.mark.parametrize("t", TEMPLATES, ids=lambda t: t.name)
+def test_template_validates_and_renders_every_sample_row(t):
+    columns, rows = _rows(t.task)
+    assert rows, f"no rows for {t.task}"
+    assert [str(p) for p in validate(t, columns, rows)] == []
+    for number, row in enumerate(rows, 1):
+        example = render(t, row, shots=[rows[number % len(rows)]])
+        assert example.prompt.strip() and example.target, f"{t.name}, row {number}"
+        if t.mode == "rank":
+            assert example.gold is not None, f"{t.name}, row {number}: {example.target!r} not in {example.choices}"
+            assert example.choices[example.gold] == example.target

@@ -4,9 +4,10 @@ This is the one scoring path of PromptLab: `LM.loglikelihood` runs it under `tor
 runs it with gradients. Three things make it fast without changing any number:
 
 * **Shared contexts.** Requests with the same context (the answer choices of one example) become one packed row:
-  the context once, then every choice's tokens after it. A tree-shaped attention mask lets each choice see the
-  context and itself but not the other choices, and position ids restart after the context for every choice, so
-  each choice is scored exactly as if it stood alone after the context.
+  the context once, then every choice's tokens after it. Contexts that share a long prefix (few-shot prompts with
+  the same demonstrations) share a row too: the prefix once, then each context's remainder and its choices. A
+  tree-shaped attention mask lets each token see only its own ancestors, and position ids continue from each
+  token's own context, so every request is scored exactly as if it stood alone.
 * **Head only where needed.** The decoder runs without its output layer; the vocabulary projection is applied to
   the few hidden states that predict continuation tokens (a 49k vocabulary is a fifth of a small model's compute).
 * **Length-grouped batches** under a token budget, so padding stays small.
@@ -38,13 +39,20 @@ class Encoded:
 
 @dataclass(frozen=True)
 class _Row:
-    """One packed row: a shared context followed by the (all but last) tokens of each continuation."""
+    """One packed row: a token prefix shared by several contexts, each context's remainder, their continuations."""
 
     tokens: list[int]
     positions: list[int]
-    segment: list[int]  # -1 for the context, j for tokens of the row's j-th request
+    group: list[int]  # -1 for the shared prefix, g for tokens of the row's g-th context (and its continuations)
+    choice: list[int]  # -1 for context tokens, j for tokens of the j-th continuation of their context
     requests: list[int]  # request indices in this row
     score_at: list[list[int]]  # per request: row positions whose next-token prediction is scored
+
+
+# A context joins the row before it when they share at least this many leading tokens and at least half of the
+# context: few-shot prompts (same demonstrations, different query) qualify, unrelated zero-shot rows do not.
+MIN_SHARED_TOKENS = 16
+MAX_ROW_TOKENS = 1024  # attention grows with the square of a row: keep packed rows moderate
 
 
 def encode(tokenizer, requests: Sequence[Request], max_length: int | None = None) -> list[Encoded]:
@@ -88,24 +96,29 @@ def _bos_prefix(tokenizer) -> list[int]:
 
 
 def batches(encoded: Sequence[Encoded], max_tokens: int = 4096) -> Iterator[list[int]]:
-    """Group request indices into batches: requests sharing a context stay together, longest rows first.
+    """Group request indices into batches of packed rows, longest rows first.
 
-    Each batch's padded size (rows x longest row) stays within `max_tokens` (a single longer row still forms a
-    batch of its own). Longest first means the first batch is the biggest, so memory problems show up at once.
+    Requests sharing a context, and contexts sharing a long prefix, stay in one batch. Each batch's padded size
+    (rows x longest row) stays within `max_tokens` (a single longer row still forms a batch of its own). Longest
+    first means the first batch is the biggest, so memory problems show up at once.
     """
-    groups = _groups(encoded)
-    groups.sort(key=lambda g: -_row_length(encoded, g))
-    batch: list[list[int]] = []
+    rows = _plan_rows(encoded, range(len(encoded)))
+    rows.sort(key=lambda r: -_row_length(encoded, r))
+    batch: list[list[list[int]]] = []
     longest = 0
-    for group in groups:
-        length = _row_length(encoded, group)
+    for row in rows:
+        length = _row_length(encoded, row)
         if batch and max(longest, length) * (len(batch) + 1) > max_tokens:
-            yield [i for g in batch for i in g]
+            yield _flatten(batch)
             batch, longest = [], 0
-        batch.append(group)
+        batch.append(row)
         longest = max(longest, length)
     if batch:
-        yield [i for g in batch for i in g]
+        yield _flatten(batch)
+
+
+def _flatten(rows: Sequence[Sequence[Sequence[int]]]) -> list[int]:
+    return [i for row in rows for group in row for i in group]
 
 
 def _groups(encoded: Sequence[Encoded], indices: Sequence[int] | None = None) -> list[list[int]]:
@@ -116,44 +129,95 @@ def _groups(encoded: Sequence[Encoded], indices: Sequence[int] | None = None) ->
     return list(by_context.values())
 
 
-def _row_length(encoded: Sequence[Encoded], group: Sequence[int]) -> int:
-    return len(encoded[group[0]].context) + sum(len(encoded[i].continuation) - 1 for i in group)
+def _plan_rows(encoded: Sequence[Encoded], indices: Sequence[int]) -> list[list[list[int]]]:
+    """Rows of context groups: contexts sorted so shared prefixes are neighbours, then merged greedily."""
+    groups = sorted(_groups(encoded, indices), key=lambda g: encoded[g[0]].context)
+    rows: list[list[list[int]]] = []
+    shared = 0
+    for group in groups:
+        context = encoded[group[0]].context
+        if rows:
+            common = min(shared, _common_prefix(encoded[rows[-1][0][0]].context, context))
+            fits = _row_length(encoded, rows[-1] + [group], common) <= MAX_ROW_TOKENS
+            if common >= max(MIN_SHARED_TOKENS, len(context) // 2) and fits:
+                rows[-1].append(group)
+                shared = common
+                continue
+        rows.append([group])
+        shared = len(context)
+    return rows
 
 
-def _pack(encoded: Sequence[Encoded], group: Sequence[int]) -> _Row:
-    ctx = list(encoded[group[0]].context)
-    tokens, positions, segment = list(ctx), list(range(len(ctx))), [-1] * len(ctx)
-    score_at = []
-    for j, i in enumerate(group):
-        cont = encoded[i].continuation
-        # The first continuation token is predicted from the last context position; each later one from the
-        # previous continuation token, whose input we append here. The last token is never an input.
-        where = [len(ctx) - 1]
-        for k, tok in enumerate(cont[:-1]):
-            where.append(len(tokens))
-            tokens.append(tok)
-            positions.append(len(ctx) + k)
-            segment.append(j)
-        score_at.append(where)
-    return _Row(tokens, positions, segment, list(group), score_at)
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _shared_length(encoded: Sequence[Encoded], row: Sequence[Sequence[int]]) -> int:
+    contexts = [encoded[g[0]].context for g in row]
+    return min(_common_prefix(contexts[0], c) for c in contexts)
+
+
+def _row_length(encoded: Sequence[Encoded], row: Sequence[Sequence[int]], shared: int | None = None) -> int:
+    shared = _shared_length(encoded, row) if shared is None else shared
+    return shared + sum(len(encoded[g[0]].context) - shared + sum(len(encoded[i].continuation) - 1 for i in g)
+                        for g in row)
+
+
+def _pack(encoded: Sequence[Encoded], row: Sequence[Sequence[int]]) -> _Row:
+    """Lay out one row: shared prefix, then per context its remainder and its continuations' input tokens."""
+    shared = _shared_length(encoded, row)
+    packed = _Row([], [], [], [], [], [])
+
+    def add(token: int, position: int, group: int, choice: int) -> None:
+        packed.tokens.append(token)
+        packed.positions.append(position)
+        packed.group.append(group)
+        packed.choice.append(choice)
+
+    for p, token in enumerate(encoded[row[0][0]].context[:shared]):
+        add(token, p, -1, -1)
+    for g, members in enumerate(row):
+        context = encoded[members[0]].context
+        for p in range(shared, len(context)):
+            add(context[p], p, g, -1)
+        last = len(packed.tokens) - 1 if len(context) > shared else shared - 1
+        for j, i in enumerate(members):
+            cont = encoded[i].continuation
+            # The first continuation token is predicted from the context's last position; each later one from
+            # the previous continuation token, whose input we append here. The last token is never an input.
+            where = [last]
+            for k, token in enumerate(cont[:-1]):
+                where.append(len(packed.tokens))
+                add(token, len(context) + k, g, j)
+            packed.requests.append(i)
+            packed.score_at.append(where)
+    return packed
 
 
 def _tree_mask(rows: Sequence[_Row], length: int, prefix: int, device) -> torch.Tensor:
     """Boolean (batch, 1, prefix+length, prefix+length) mask: True where a query may attend to a key.
 
-    Causal over the context; a continuation token sees the context and earlier tokens of its own continuation.
-    Virtual tokens (prefix) are seen by everyone. Padding attends to itself only, which keeps its (unused)
-    outputs finite: an all-masked row would give NaNs that then leak through the value vectors.
+    Causal, and a token sees the shared prefix, earlier tokens of its own context, and earlier tokens of its own
+    continuation: never another context or another answer choice. Virtual tokens (prefix) are seen by everyone.
+    Padding attends to itself only, which keeps its (unused) outputs finite: an all-masked row would give NaNs
+    that then leak through the value vectors.
     """
     total = prefix + length
     mask = torch.zeros(len(rows), 1, total, total, dtype=torch.bool, device=device)
     causal = torch.ones(total, total, dtype=torch.bool, device=device).tril()
     for b, row in enumerate(rows):
-        seg = torch.full((length,), -2, dtype=torch.long, device=device)
-        seg[: len(row.tokens)] = torch.tensor(row.segment, device=device)
-        q, k = seg[:, None], seg[None, :]
-        visible = (k == -1) | (q == k)
-        visible &= (q != -2) & (k != -2)
+        group = torch.full((length,), -2, dtype=torch.long, device=device)
+        choice = torch.full((length,), -1, dtype=torch.long, device=device)
+        group[: len(row.tokens)] = torch.tensor(row.group, device=device)
+        choice[: len(row.tokens)] = torch.tensor(row.choice, device=device)
+        qg, kg, qc, kc = group[:, None], group[None, :], choice[:, None], choice[None, :]
+        visible = (kg == -1) | ((kg == qg) & ((kc == -1) | (kc == qc)))
+        visible &= (qg != -2) & (kg != -2)
         mask[b, 0, prefix:, prefix:] = visible & causal[prefix:, prefix:]
         mask[b, 0, :, :prefix] = causal[:, :prefix]
     idx = torch.arange(total, device=device)
@@ -166,7 +230,7 @@ def logprobs(model, encoded: Sequence[Encoded], indices: Sequence[int]) -> tuple
 
     Differentiable (the tuning loss is built from it); wrap in `torch.inference_mode()` to score.
     """
-    rows = [_pack(encoded, g) for g in _groups(encoded, indices)]
+    rows = [_pack(encoded, row) for row in _plan_rows(encoded, indices)]
     hidden, offset = _hidden_states(model, rows)
     batch_ix, pos_ix, targets, owner = [], [], [], []
     order = {i: n for n, i in enumerate(indices)}

@@ -21,6 +21,12 @@ REQUESTS = [
     Request("Review: trailing space ", "positive"),
     Request("", "The answer"),  # empty context: conditioned on the end-of-text token
 ]
+# Few-shot prompts: the same demonstrations before different queries share one packed row.
+DEMOS = "Review: a great movie\nSentiment: positive\n\nReview: a terrible plot\nSentiment: negative\n\n" * 2
+FEW_SHOT = [Request(f"{DEMOS}Review: {query}\nSentiment:", choice)
+            for query in ("a great plot", "what a terrible movie", "good")
+            for choice in (" positive", " negative", " it is good")]
+REQUESTS += FEW_SHOT
 
 
 def direct_logprobs(model, tokenizer, requests):
@@ -80,10 +86,23 @@ def test_shared_context_is_packed_once(tiny_model_dir):
     encoded = packing.encode(tokenizer, REQUESTS)
     groups = packing._groups(encoded)
     assert [len(g) for g in groups][:3] == [4, 2, 1]
-    row = packing._pack(encoded, groups[0])
+    row = packing._pack(encoded, [groups[0]])
     context_len = len(encoded[0].context)
     extra = sum(len(encoded[i].continuation) - 1 for i in groups[0])
     assert len(row.tokens) == context_len + extra
+
+
+def test_few_shot_prompts_share_their_demonstrations(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    encoded = packing.encode(tokenizer, FEW_SHOT)
+    rows = packing._plan_rows(encoded, range(len(encoded)))
+    assert len(rows) == 1 and len(rows[0]) == 3  # three queries, one row
+    row = packing._pack(encoded, rows[0])
+    separate = sum(len(packing._pack(encoded, [g]).tokens) for g in rows[0])
+    demo_tokens = len(tokenizer.encode(DEMOS))
+    assert len(row.tokens) <= separate - 2 * (demo_tokens - 1)
 
 
 def test_batches_respect_the_token_budget_and_keep_groups(tiny_model_dir):
@@ -93,9 +112,9 @@ def test_batches_respect_the_token_budget_and_keep_groups(tiny_model_dir):
     encoded = packing.encode(tokenizer, REQUESTS * 3)
     seen = []
     for batch in packing.batches(encoded, max_tokens=40):
-        groups = packing._groups(encoded, batch)
-        longest = max(packing._row_length(encoded, g) for g in groups)
-        assert len(groups) == 1 or longest * len(groups) <= 40
+        rows = packing._plan_rows(encoded, batch)
+        longest = max(packing._row_length(encoded, r) for r in rows)
+        assert len(rows) == 1 or longest * len(rows) <= 40
         seen += batch
     assert sorted(seen) == list(range(len(encoded)))
 

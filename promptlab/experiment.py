@@ -73,18 +73,18 @@ def content_free_examples(template: Template, *, pool: Sequence[dict] = (), shot
 
 
 def score_template(lm, template: Template, rows: Sequence[dict], *, pool: Sequence[dict] = (), shots: int = 0,
-                   seeds: int = 1, sampler: str = "random", label_column: str | None = None,
+                   seeds: int = 1, seed: int = 0, sampler: str = "random", label_column: str | None = None,
                    indices: Sequence[int] = (), generate: bool = False,
                    progress: Progress | None = None) -> Report:
-    """Score `template` on `rows` zero-shot, or few-shot over `seeds` demonstration seeds (0..seeds-1)."""
+    """Score `template` on `rows` zero-shot, or few-shot over `seeds` demonstration seeds (seed..seed+seeds-1)."""
     if seeds < 1:
         raise ValueError(f"seeds must be 1 or more, got {seeds}.")
     start = time.perf_counter()
     wrap = lm.wrap_chat if template.chat else None
-    seed_list = range(seeds) if shots else range(1)  # zero-shot has nothing to vary
+    seed_list = range(seed, seed + seeds) if shots else range(seed, seed + 1)  # zero-shot: nothing to vary
     results: list[EvalResult] = []
-    for n, seed in enumerate(seed_list):
-        kwargs = dict(pool=pool, shots=shots, seed=seed, sampler=sampler, label_column=label_column,
+    for n, demo_seed in enumerate(seed_list):
+        kwargs = dict(pool=pool, shots=shots, seed=demo_seed, sampler=sampler, label_column=label_column,
                       indices=indices, wrap=wrap)
         examples = build_examples(template, rows, **kwargs)
         free = content_free_examples(template, **kwargs)

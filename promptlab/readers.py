@@ -297,7 +297,8 @@ def _read_parquet(path: Path) -> Table:
     try:
         table = pq.read_table(path)
     except (pyarrow.ArrowException, OSError) as error:
-        raise ValueError(f"{path}: could not read this Parquet file ({error}). It may be damaged or cut short.")
+        raise ValueError(f"{path}: could not read this Parquet file ({error}). "
+                         "It may be damaged or cut short.") from None
     class_names = _hf_class_names(table.schema.metadata or {})
     return Table(arrow_rows(table, class_names), tuple(table.column_names), class_names)
 

@@ -264,7 +264,7 @@ def render_content_free(t: Template, shots=(), filler: str = "N/A") -> Example:
         raise ValueError(f"{t.name}: content-free calibration needs fixed answer choices, but answer_choices "
                          "depends on the row. Hint: list the choices, e.g. [negative, positive].")
     choices = _choices(t, {})
-    row = {name: filler for name in _safe_undeclared(t.prompt) | _safe_undeclared(t.instruction)}
+    row = dict.fromkeys(_safe_undeclared(t.prompt) | _safe_undeclared(t.instruction), filler)
     context = _context(row, choices)
     instruction = _render("instruction", t.instruction, context) if t.instruction else ""
     prompt = _assemble(t, instruction, shots, _render("prompt", t.prompt, context))

@@ -308,7 +308,8 @@ def test_binary_files_and_wrong_extensions(tmp_path):
 def test_label_values_missing(tmp_path):
     rows = [{"text": "a", "label": "p"}, {"text": "b", "label": ""}, {"text": "c", "label": None},
             {"text": "d", "label": "n"}]
-    message = bad(write_jsonl(tmp_path / "train.jsonl", rows), "split 'train'", "label column 'label' is empty in 2 of 4",
+    message = bad(write_jsonl(tmp_path / "train.jsonl", rows), "split 'train'",
+                  "label column 'label' is empty in 2 of 4",
                   "first at row 1")
     assert "label_column=" in message
     bad(write_jsonl(tmp_path / "v.jsonl", [{"text": "a", "label": None}]), "empty in every row")
@@ -344,7 +345,8 @@ def test_hub_offline_flag_is_honoured_without_probing():
             "except ValueError as e:\n    print(e)\n")
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
     start = time.monotonic()
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False).stdout
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                         check=False).stdout
     assert time.monotonic() - start < 20
     assert "switched off (HF_DATASETS_OFFLINE / HF_HUB_OFFLINE is set)" in out
 

@@ -70,7 +70,7 @@ def test_packed_scores_equal_direct_forward(tiny_model_dir, variant):
     if config is not None:
         model = get_peft_model(model, config).eval()
         with torch.no_grad():  # random (not zero) adapter weights, so the adapter really changes the numbers
-            for name, p in model.named_parameters():
+            for p in model.parameters():
                 if p.requires_grad:
                     p.normal_(0, 0.5)
     expected = direct_logprobs(model, tokenizer, REQUESTS)

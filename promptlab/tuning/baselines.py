@@ -1,0 +1,53 @@
+"""The manual-prompt baselines of a run, measured once on the run's validation subset with the base model.
+
+Stored as `baselines.json` so every plot can draw them as reference lines:
+
+    {"metric": "acc", "n": 200, "shots": 4, "seeds": 5,
+     "zero_shot_acc": .., "zero_shot_acc_norm": .., "few_shot_acc": .., "few_shot_acc_std": ..,
+     "calibrated_acc": .., "majority": .., "templates": {"<name>": {"zero_shot": {...}, "few_shot": {...}}}}
+
+Generation templates store the same keys with `exact_match` and `rouge_l` in place of `acc`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from promptlab.data import sample_rows
+from promptlab.experiment import score_template
+
+
+def measure_baselines(lm, template, eval_rows, train_rows, *, shots: int, seeds: int, label_column,
+                      progress=None, log=print) -> dict:
+    """Zero-shot, few-shot (mean ± std over `seeds`), calibrated and majority-class scores of `template`."""
+    start = time.perf_counter()
+    metric = "acc" if template.mode == "rank" else "exact_match"
+    zero = score_template(lm, template, eval_rows, label_column=label_column, progress=progress).metrics
+    log(f"baseline zero-shot: {_fmt(zero)}")
+    out: dict = {"metric": metric, "n": len(eval_rows), "shots": shots, "seeds": seeds}
+    _put(out, "zero_shot", zero)
+    if "acc_calibrated" in zero:
+        out["calibrated_acc"] = zero["acc_calibrated"]
+    if "majority" in zero:
+        out["majority"] = zero["majority"]
+    few = {}
+    if shots and train_rows:
+        pool = sample_rows(train_rows, 2000, seed=0)  # plenty of demonstrations, and cheap to sample from
+        few = score_template(lm, template, eval_rows, pool=pool, shots=shots, seeds=seeds,
+                             label_column=label_column, progress=progress).metrics
+        log(f"baseline {shots}-shot over {seeds} seeds: {_fmt(few)}")
+        _put(out, "few_shot", few)
+    out["templates"] = {template.name: {"zero_shot": zero, "few_shot": few}}
+    out["seconds"] = round(time.perf_counter() - start, 2)
+    return out
+
+
+def _put(out: dict, prefix: str, metrics: dict) -> None:
+    for key in ("acc", "acc_norm", "macro_f1", "exact_match", "rouge_l"):
+        for suffix in ("", "_std"):
+            if key + suffix in metrics:
+                out[f"{prefix}_{key}{suffix}"] = metrics[key + suffix]
+
+
+def _fmt(metrics: dict) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if not k.endswith(("_min", "_max")))

@@ -1,0 +1,244 @@
+"""TuneConfig: every knob of a soft-prompt tuning run, validated on construction.
+
+Torch-free on purpose: `promptlab.jobs` and the web app validate a config before anything is launched.
+A config is saved inside the run's `spec.json` (and the export bundle), so a run explains itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+METHODS = ("prompt_tuning", "p_tuning", "prefix_tuning", "lora")
+PROMPT_METHODS = ("prompt_tuning", "p_tuning", "prefix_tuning")  # methods with virtual tokens
+INITS = ("template", "class_labels", "sample_vocab", "random")
+ENCODERS = ("mlp", "lstm")
+OPTIMIZERS = ("adamw", "adam", "sgd")
+SCHEDULES = ("linear", "cosine", "constant")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+OBJECTIVES = ("auto", "choices", "lm")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+EARLY_STOPPING_METRICS = ("auto", "acc", "acc_norm", "macro_f1", "exact_match", "rouge_l", "val_loss")
+
+# Learning rates that work for each method on small models (prompt tuning needs a far larger one than LoRA:
+# its few parameters live in embedding space, where one step of 1e-4 moves nothing).
+DEFAULT_LR = {"prompt_tuning": 0.03, "p_tuning": 1e-3, "prefix_tuning": 5e-3, "lora": 5e-4}
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """One soft-prompt tuning run's settings. Construction validates; errors are ValueErrors listing every problem."""
+
+    method: str = "prompt_tuning"  # one of METHODS; "lora" is there as a reference point
+    num_virtual_tokens: int = 20
+    init: str = "template"  # template | class_labels | sample_vocab | random (ignored by lora)
+    init_text: str = ""  # overrides the template's instruction/prompt text for init="template"
+    encoder: str = "mlp"  # p_tuning reparameterisation: mlp | lstm
+    encoder_hidden_size: int = 256  # p_tuning encoder / prefix projection width
+    prefix_projection: bool = False  # prefix_tuning: train an MLP that maps embeddings to key/values
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+    objective: str = "auto"  # choices = cross-entropy over answer choices; lm = target-token LM loss
+    lr: float = 0.03
+    optimizer: str = "adamw"
+    weight_decay: float = 0.0
+    warmup_steps: int = 10  # clipped to a tenth of the run when the run is short
+    schedule: str = "linear"  # decay after warmup: linear | cosine | constant
+    batch_size: int = 16  # examples per optimizer step and process, before accumulation
+    grad_accum: int = 1
+    max_steps: int = 200  # optimizer steps; 0 = use epochs
+    epochs: float = 0.0
+    max_grad_norm: float = 1.0  # 0 = no clipping
+    eval_every: int = 50  # steps between evaluations (0 = only at the start and the end)
+    eval_size: int = 200  # fixed validation subset (rows); clipped to the split's size
+    checkpoint_every: int = 50  # steps between checkpoints (0 = only at the end)
+    keep_checkpoints: int = 2
+    seed: int = 0
+    max_length: int = 512  # training examples longer than this (tokens) are skipped
+    max_tokens: int = 4096  # tokens per packed micro-batch: bounds activation memory
+    precision: str = "auto"  # auto = bf16 on GPUs that have it, else fp32
+    device: str = "auto"
+    num_processes: int = 1  # >1 launches the worker through `accelerate launch`
+    num_threads: int = 0  # torch CPU threads for the worker (0 = all cores / number of processes)
+    gradient_checkpointing: bool = False
+    early_stopping_patience: int = 0  # evaluations without improvement before stopping (0 = off)
+    early_stopping_metric: str = "auto"  # auto = acc (rank) / exact_match (generate)
+    train_size: int = 0  # train on a seeded sample of this many rows (0 = all rows)
+    baseline_shots: int = 4  # demonstrations for the few-shot baseline (0 = skip it)
+    baseline_seeds: int = 5  # few-shot baseline seeds (mean ± std)
+
+    def __post_init__(self):
+        problems = _problems(self)
+        if problems:
+            raise ValueError("Invalid tuning config:\n" + "\n".join(f"- {p}" for p in problems))
+
+    # ---- conversions -------------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (tuples become lists)."""
+        d = dataclasses.asdict(self)
+        d["lora_target_modules"] = list(self.lora_target_modules)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TuneConfig:
+        """Build from a dict such as `to_dict()` wrote; unknown keys are an error (a typo must not pass silently)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"Invalid tuning config: expected a mapping of settings, got {type(data).__name__}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"Invalid tuning config: unknown setting(s) {', '.join(unknown)}. "
+                f"Known settings: {', '.join(sorted(known))}."
+            )
+        data = dict(data)
+        if "lora_target_modules" in data:
+            modules = data["lora_target_modules"]
+            data["lora_target_modules"] = tuple([modules] if isinstance(modules, str) else modules)
+        return cls(**data)
+
+    def replace(self, **changes) -> TuneConfig:
+        """A copy with some settings changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    # ---- derived values ------------------------------------------------------------------------------------------
+
+    @property
+    def uses_virtual_tokens(self) -> bool:
+        return self.method in PROMPT_METHODS
+
+    def objective_for(self, mode: str) -> str:
+        """The loss for a template mode ("rank" or "generate"): "choices" or "lm"."""
+        if mode == "generate":
+            return "lm"
+        return "choices" if self.objective == "auto" else self.objective
+
+    def stopping_metric_for(self, mode: str) -> str:
+        if self.early_stopping_metric != "auto":
+            return self.early_stopping_metric
+        return "acc" if mode == "rank" else "exact_match"
+
+    def total_steps(self, n_train: int, num_processes: int = 1) -> int:
+        """Optimizer steps the run will take given `n_train` training examples."""
+        if self.max_steps:
+            return self.max_steps
+        per_step = self.batch_size * self.grad_accum * max(num_processes, 1)
+        return max(1, int(self.epochs * n_train / per_step + 0.999999))
+
+    def check_data(self, *, n_train: int, mode: str) -> None:
+        """Checks that need the data: raise ValueError when the config cannot train on `n_train` examples."""
+        problems = []
+        if n_train == 0:
+            problems.append("the training split has no labelled rows: pick another split or add data")
+        elif self.batch_size > n_train:
+            problems.append(
+                f"batch_size {self.batch_size} is larger than the {n_train} training examples: "
+                f"lower batch_size to at most {n_train} or add data"
+            )
+        if mode == "generate" and self.objective == "choices":
+            problems.append(
+                'objective "choices" needs answer choices, but the template has none (generation): use objective "lm"'
+            )
+        if mode == "generate" and self.init == "class_labels":
+            problems.append('init "class_labels" needs answer choices, but the template has none: use "template"')
+        if mode == "generate" and self.early_stopping_metric in ("acc", "acc_norm", "macro_f1"):
+            problems.append(
+                f'early_stopping_metric "{self.early_stopping_metric}" needs answer choices: '
+                "use exact_match or val_loss"
+            )
+        if problems:
+            raise ValueError("Invalid tuning config for this data:\n" + "\n".join(f"- {p}" for p in problems))
+
+
+def _one_of(problems, name, value, allowed):
+    if value not in allowed:
+        problems.append(f'{name} "{value}" is not one of: {", ".join(allowed)}')
+
+
+def _problems(c: TuneConfig) -> list[str]:
+    """Every problem with the config, as readable sentences (empty when valid)."""
+    p: list[str] = []
+    _one_of(p, "method", c.method, METHODS)
+    _one_of(p, "init", c.init, INITS)
+    _one_of(p, "encoder", c.encoder, ENCODERS)
+    _one_of(p, "optimizer", c.optimizer, OPTIMIZERS)
+    _one_of(p, "schedule", c.schedule, SCHEDULES)
+    _one_of(p, "precision", c.precision, PRECISIONS)
+    _one_of(p, "objective", c.objective, OBJECTIVES)
+    _one_of(p, "device", c.device, DEVICES)
+    _one_of(p, "early_stopping_metric", c.early_stopping_metric, EARLY_STOPPING_METRICS)
+    if c.method in PROMPT_METHODS and c.num_virtual_tokens < 1:
+        p.append(f"num_virtual_tokens must be at least 1 for {c.method} (got {c.num_virtual_tokens})")
+    if c.num_virtual_tokens > 1000:
+        p.append(f"num_virtual_tokens {c.num_virtual_tokens} is too many: use at most 1000 (20-100 is usual)")
+    if not c.lr > 0 or c.lr != c.lr or c.lr > 10:
+        p.append(f"lr must be a positive number no larger than 10 (got {c.lr})")
+    for name in ("batch_size", "grad_accum", "max_length", "max_tokens", "num_processes", "encoder_hidden_size"):
+        if getattr(c, name) < 1:
+            p.append(f"{name} must be at least 1 (got {getattr(c, name)})")
+    for name in ("max_steps", "warmup_steps", "eval_every", "checkpoint_every", "train_size", "num_threads",
+                 "early_stopping_patience", "baseline_shots", "seed"):
+        if getattr(c, name) < 0:
+            p.append(f"{name} must not be negative (got {getattr(c, name)})")
+    if c.eval_size < 1:
+        p.append(f"eval_size must be at least 1 (got {c.eval_size})")
+    if c.baseline_seeds < 1:
+        p.append(f"baseline_seeds must be at least 1 (got {c.baseline_seeds})")
+    if c.keep_checkpoints < 1:
+        p.append(f"keep_checkpoints must be at least 1 (got {c.keep_checkpoints}): resume needs a checkpoint")
+    if c.epochs < 0:
+        p.append(f"epochs must not be negative (got {c.epochs})")
+    if c.max_steps == 0 and c.epochs == 0:
+        p.append("set max_steps or epochs: both are 0, so the run would not train")
+    if c.weight_decay < 0 or c.max_grad_norm < 0:
+        p.append("weight_decay and max_grad_norm must not be negative")
+    if not 0 <= c.lora_dropout < 1:
+        p.append(f"lora_dropout must be in [0, 1) (got {c.lora_dropout})")
+    if c.method == "lora" and (c.lora_r < 1 or c.lora_alpha <= 0 or not c.lora_target_modules):
+        p.append("lora needs lora_r >= 1, lora_alpha > 0 and at least one target module")
+    if c.method == "prefix_tuning" and c.gradient_checkpointing:
+        p.append(
+            "prefix_tuning cannot use gradient_checkpointing (PEFT injects the prefix as past key/values, which "
+            "checkpointing drops): turn gradient_checkpointing off or pick another method"
+        )
+    if c.method == "prefix_tuning" and c.prefix_projection and c.init != "random":
+        p.append(
+            f'init "{c.init}" cannot start a prefix_tuning prefix with prefix_projection (the projection\'s input '
+            'is not a word embedding): use init "random", or turn prefix_projection off'
+        )
+    if c.precision == "fp16" and c.device == "cpu":
+        p.append('precision "fp16" is not supported on the CPU: use "fp32" or "bf16"')
+    return p
+
+
+# Presets: a starting point per device. "cpu" takes about 10 minutes with the bundled 135M model on 2 CPU cores
+# (about 4 s per step of 16 SST-2 examples); "gpu" trains longer, on larger batches, and evaluates more rows.
+PRESETS: dict[str, dict] = {
+    "cpu": dict(max_steps=100, batch_size=16, eval_every=25, eval_size=200, checkpoint_every=25,
+                baseline_seeds=3, precision="fp32", device="cpu"),
+    "gpu": dict(max_steps=1000, batch_size=32, eval_every=100, eval_size=872, checkpoint_every=100,
+                baseline_seeds=5, precision="auto", device="cuda", max_tokens=16384),
+}
+# Not offered in the UI: tiny settings for the test suite's tiny random models.
+TEST_PRESET = dict(max_steps=4, batch_size=4, eval_every=2, eval_size=8, checkpoint_every=2, warmup_steps=1,
+                   baseline_shots=1, baseline_seeds=2, num_virtual_tokens=4, precision="fp32", device="cpu",
+                   num_threads=1)
+
+
+def preset(name: str = "cpu", method: str = "prompt_tuning", **overrides) -> TuneConfig:
+    """A TuneConfig from a device preset and a method (with its usual learning rate), then `overrides`.
+
+    >>> preset("cpu", "lora", max_steps=50).lr
+    0.0005
+    """
+    presets = {**PRESETS, "test": TEST_PRESET}
+    if name not in presets:
+        raise ValueError(f'Unknown preset "{name}": use one of {", ".join(PRESETS)}.')
+    values = {"method": method, "lr": DEFAULT_LR.get(method, 0.03), **presets[name]}
+    if method not in PROMPT_METHODS:
+        values.pop("num_virtual_tokens", None)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TuneConfig.from_dict(values)

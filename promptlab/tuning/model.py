@@ -1,0 +1,186 @@
+"""PEFT wrapping and soft-prompt initialisation, plus the nearest-token probe of virtual tokens.
+
+PEFT's own inits are not enough: there is no class-label init (the best one for small models in Lester et al.
+2021), SAMPLE_VOCAB samples the whole vocabulary instead of frequent tokens, TEXT needs a tokenizer path, and
+prefix tuning has no text init at all. So every prompt method is created with PEFT's RANDOM init and its weights
+are then set here, from token ids chosen by `init_token_ids`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from promptlab.tuning.config import TuneConfig
+
+FREQUENT_TOKENS = 5000
+
+
+def peft_config_for(config: TuneConfig):
+    """The PEFT config of a TuneConfig (task CAUSAL_LM)."""
+    from peft import LoraConfig, PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig
+
+    n = config.num_virtual_tokens
+    if config.method == "prompt_tuning":
+        return PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=n, prompt_tuning_init="RANDOM")
+    if config.method == "p_tuning":
+        return PromptEncoderConfig(task_type="CAUSAL_LM", num_virtual_tokens=n,
+                                   encoder_reparameterization_type=config.encoder.upper(),
+                                   encoder_hidden_size=config.encoder_hidden_size)
+    if config.method == "prefix_tuning":
+        return PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=n,
+                                  prefix_projection=config.prefix_projection,
+                                  encoder_hidden_size=config.encoder_hidden_size)
+    return LoraConfig(task_type="CAUSAL_LM", r=config.lora_r, lora_alpha=config.lora_alpha,
+                      lora_dropout=config.lora_dropout, target_modules=list(config.lora_target_modules))
+
+
+def wrap(model, tokenizer, config: TuneConfig, *, init_text: str = "", choices=()):
+    """`model` wrapped for training with PEFT, its virtual tokens initialised per `config.init`.
+
+    `init_text` is the template's text (for init="template"); `choices` the answer choices (init="class_labels").
+    The same seed gives the same initial weights.
+    """
+    from peft import get_peft_model
+
+    torch.manual_seed(config.seed)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    peft_model = get_peft_model(model, peft_config_for(config))
+    if config.uses_virtual_tokens:
+        ids = init_token_ids(tokenizer, config, init_text=init_text, choices=choices)
+        _set_virtual_tokens(peft_model, config, ids)
+    return peft_model
+
+
+# ---- choosing init tokens ----------------------------------------------------------------------------------------
+
+
+def init_token_ids(tokenizer, config: TuneConfig, *, init_text: str = "", choices=()) -> list[int] | None:
+    """The token ids whose embeddings start the virtual tokens, or None for init="random".
+
+    template: the init text's tokens, cycled or cut to the prompt length (as PEFT's TEXT init does);
+    class_labels: every answer choice's tokens, then frequent tokens to fill (Lester et al. 2021);
+    sample_vocab: frequent tokens drawn at random (seeded).
+    """
+    n = config.num_virtual_tokens
+    gen = torch.Generator().manual_seed(config.seed)
+    if config.init == "random":
+        return None
+    if config.init == "template":
+        text = config.init_text or init_text
+        ids = tokenizer.encode(text, add_special_tokens=False) if text.strip() else []
+        if not ids:
+            raise ValueError('init "template" needs text: the template has no instruction or prompt text and '
+                             'init_text is empty. Set init_text or use init "class_labels" or "sample_vocab".')
+        return (ids * (n // len(ids) + 1))[:n]
+    frequent = frequent_token_ids(tokenizer)
+    fill = [frequent[i] for i in torch.randperm(len(frequent), generator=gen)[:n].tolist()]
+    if config.init == "sample_vocab":
+        return fill
+    label_ids: list[int] = []
+    for choice in choices:
+        for tok in tokenizer.encode(" " + choice.strip(), add_special_tokens=False):
+            if tok not in label_ids:
+                label_ids.append(tok)
+    if not label_ids:
+        raise ValueError('init "class_labels" needs answer choices, but the template has none: use "template".')
+    return (label_ids + [t for t in fill if t not in label_ids])[:n]
+
+
+def frequent_token_ids(tokenizer, count: int = FREQUENT_TOKENS) -> list[int]:
+    """Approximately the `count` most frequent tokens: the first `count` non-special, multi-character token ids.
+
+    No frequency table ships with a tokenizer, but BPE assigns ids in merge order, and merges are learned most
+    frequent first, so low ids are frequent tokens. Special tokens and the single-byte alphabet (which also sits
+    at the start of the vocabulary) are skipped: single bytes are rarely whole words.
+    """
+    special = set(tokenizer.all_special_ids)
+    out = []
+    for i in range(len(tokenizer)):
+        if i in special:
+            continue
+        piece = tokenizer.convert_ids_to_tokens(i)
+        if piece is not None and len(piece) > 1:
+            out.append(i)
+            if len(out) == count:
+                break
+    return out
+
+
+def template_init_text(template) -> str:
+    """A template's natural soft-prompt init text: its instruction, else its prompt with Jinja parts removed."""
+    if template.instruction.strip():
+        return template.instruction.strip()
+    text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", " ", template.prompt, flags=re.S)
+    return " ".join(text.split())
+
+
+# ---- setting the weights ------------------------------------------------------------------------------------------
+
+
+def _set_virtual_tokens(peft_model, config: TuneConfig, ids: list[int] | None) -> None:
+    encoder = peft_model.prompt_encoder[peft_model.active_adapter]
+    word_embeddings = peft_model.get_base_model().get_input_embeddings().weight
+    weight = encoder.embedding.weight
+    with torch.no_grad():
+        if config.method == "prefix_tuning" and not config.prefix_projection:
+            if ids is not None:  # the prefix is raw key/values: use those the base model computes for the text
+                weight.copy_(_prefix_key_values(peft_model, ids).to(weight.dtype))
+            return
+        if ids is None:  # random, at the scale of real token embeddings (PEFT's N(0, 1) is far off that scale)
+            weight.normal_(0.0, float(word_embeddings.float().std()))
+        else:
+            weight.copy_(word_embeddings[torch.tensor(ids, device=word_embeddings.device)].to(weight.dtype))
+
+
+def _prefix_key_values(peft_model, ids: list[int]) -> torch.Tensor:
+    """(n, layers*2*kv_dim) keys and values of `ids` at positions 0..n-1, laid out as PEFT's prefix expects.
+
+    A prefix initialised so behaves like the init text written in front of the prompt (Li & Liang 2021 found
+    activations of real words the best prefix init).
+    """
+    base = peft_model.get_base_model()
+    device = base.get_input_embeddings().weight.device
+    with torch.no_grad():
+        out = base(input_ids=torch.tensor([ids], device=device), use_cache=True)
+    cache = out.past_key_values
+    layers = []
+    for layer in range(len(cache.layers)):
+        keys, values = cache.layers[layer].keys, cache.layers[layer].values  # (1, kv_heads, n, head_dim)
+        for t in (keys, values):
+            layers.append(t[0].permute(1, 0, 2).reshape(len(ids), -1))
+    return torch.cat(layers, dim=1).float()
+
+
+# ---- probes -------------------------------------------------------------------------------------------------------
+
+
+def virtual_token_vectors(peft_model) -> torch.Tensor | None:
+    """The (n, dim) vectors the model sees as virtual tokens (prompt encoder output), or None for LoRA."""
+    if not getattr(peft_model, "_is_prompt_learning", False):
+        return None
+    with torch.no_grad():
+        return peft_model.get_prompt_embedding_to_save(peft_model.active_adapter).float()
+
+
+def nearest_tokens(peft_model, tokenizer, k: int = 3) -> list[list[str]] | None:
+    """For each virtual token, the `k` vocabulary tokens closest by cosine; None where that means nothing.
+
+    Prefix tuning's virtual tokens are key/values, not embeddings, so they have no nearest words.
+    """
+    vectors = virtual_token_vectors(peft_model)
+    embeddings = peft_model.get_base_model().get_input_embeddings().weight.detach().float()
+    if vectors is None or vectors.shape[1] != embeddings.shape[1]:
+        return None
+    sims = torch.nn.functional.normalize(vectors.to(embeddings.device), dim=1) @ \
+        torch.nn.functional.normalize(embeddings, dim=1).T
+    top = sims.topk(k, dim=1).indices.tolist()
+    return [[tokenizer.decode([i]) for i in row] for row in top]
+
+
+def drift(vectors: torch.Tensor, initial: torch.Tensor) -> list[float]:
+    """Per virtual token, how far it moved from its initial vector, relative to that vector's norm."""
+    return ((vectors - initial).norm(dim=1) / initial.norm(dim=1).clamp_min(1e-8)).tolist()

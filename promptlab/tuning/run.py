@@ -1,0 +1,77 @@
+"""A run folder as the worker writes it: log lines, metrics lines, status, the STOP flag. Torch-free."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from promptlab import jobs
+from promptlab.tuning.config import TuneConfig
+
+
+class Cancelled(Exception):
+    """The user asked the run to stop (a STOP file appeared)."""
+
+
+class Run:
+    """Paths and writers of one run folder. Only the main process writes (`writer=False` elsewhere)."""
+
+    def __init__(self, path, writer: bool = True):
+        self.path = Path(path).resolve()
+        if not (self.path / "spec.json").is_file():
+            raise ValueError(f"{self.path} is not a run folder: spec.json is missing.")
+        self.spec = jobs.read_json(self.path / "spec.json")
+        self.config = TuneConfig.from_dict(self.spec["config"])
+        self.writer = writer
+        self.checkpoints = self.path / "checkpoints"
+        self.adapter = self.path / "adapter"
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    def log(self, message: str) -> None:
+        """One timestamped line in log.txt (also on the terminal when a person runs the worker by hand)."""
+        if not self.writer:
+            return
+        line = f"{time.strftime('%H:%M:%S')} {message}"
+        with open(self.path / "log.txt", "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+        if sys.stdout.isatty():
+            print(line, flush=True)
+
+    def metric(self, **fields) -> None:
+        """Append one metrics line. A single write of a whole line keeps a torn line possible only at the end."""
+        if self.writer:
+            with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(fields, default=float) + "\n")
+
+    def metrics(self) -> list[dict]:
+        return jobs.read_jsonl(self.path / "metrics.jsonl")
+
+    def keep_metrics_through(self, step: int) -> None:
+        """Drop metrics lines after `step` (a resumed run rewrites them, so curves have no duplicates)."""
+        if not self.writer:
+            return
+        kept = [m for m in self.metrics() if m.get("step", 0) <= step] if step >= 0 else []
+        tmp = self.path / ".metrics.jsonl.tmp"
+        tmp.write_text("".join(json.dumps(m) + "\n" for m in kept), encoding="utf-8")
+        os.replace(tmp, self.path / "metrics.jsonl")
+
+    def status(self, **changes) -> None:
+        if self.writer:
+            jobs.update_status(self.path, **changes)
+
+    def read_status(self) -> dict:
+        return jobs.read_json(self.path / "status.json", {}) or {}
+
+    def stop_requested(self) -> bool:
+        return (self.path / "STOP").exists()
+
+    def check_stop(self, *_args) -> None:
+        """Raise Cancelled when a stop was requested (usable as a scorer progress callback)."""
+        if self.stop_requested():
+            raise Cancelled()

@@ -1,0 +1,103 @@
+"""A job spec: what to train, as plain JSON, self-contained (the template travels as YAML text).
+
+    {"template": "<YAML text>", "data": "../shared/datasets/sst2", "model": "smollm2-135m-instruct",
+     "train_split": "train", "eval_split": "validation", "eval_size": 200, "label_column": "label",
+     "config": {...TuneConfig fields...}, "total_steps": 200}
+
+`prepare_spec` validates everything that can be checked without torch (template, data, config, and the config
+against the data), so a bad job is refused before a process is launched. Torch-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from promptlab.tuning.config import TuneConfig
+
+DEFAULT_MODEL = "smollm2-135m-instruct"  # = promptlab.models.DEFAULT_MODEL (not imported: that pulls in torch)
+SPEC_KEYS = ("template", "data", "model", "train_split", "eval_split", "eval_size", "label_column", "config",
+             "total_steps", "name")
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A spec's loaded pieces."""
+
+    template: object  # promptlab.templates.Template
+    dataset: object  # promptlab.data.Dataset
+    config: TuneConfig
+    train_split: str
+    eval_split: str
+    train_rows: list[dict]
+    eval_rows: list[dict]  # the whole eval split; the run evaluates a fixed subset of it
+
+
+def prepare_spec(spec: dict) -> dict:
+    """Validate and complete a job spec; the returned dict is what gets saved as spec.json.
+
+    Raises ValueError (readable) on any problem: unknown keys, a template that does not parse, data that does not
+    load, missing splits, an invalid config, or a config that does not fit the data (e.g. batch > examples).
+    """
+    if not isinstance(spec, dict):
+        raise ValueError(f"A job spec must be a mapping, not {type(spec).__name__}.")
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    if unknown:
+        raise ValueError(f"Unknown job spec key(s): {', '.join(unknown)}. Known keys: {', '.join(SPEC_KEYS)}.")
+    for key in ("template", "data"):
+        if not spec.get(key):
+            raise ValueError(f"The job spec needs '{key}' (the template's YAML text and a dataset path or name).")
+    config = spec.get("config") or {}
+    config = config if isinstance(config, TuneConfig) else TuneConfig.from_dict(config)
+    if spec.get("eval_size"):
+        config = config.replace(eval_size=int(spec["eval_size"]))
+    out = {
+        "name": spec.get("name") or "",
+        "template": spec["template"],
+        "data": _absolute_if_local(str(spec["data"])),
+        "model": _absolute_if_local(spec.get("model") or DEFAULT_MODEL),
+        "train_split": spec.get("train_split") or None,
+        "eval_split": spec.get("eval_split") or None,
+        "eval_size": config.eval_size,
+        "label_column": spec.get("label_column") or None,
+        "config": config.to_dict(),
+    }
+    parts = load_parts(out)
+    out.update(train_split=parts.train_split, eval_split=parts.eval_split, label_column=parts.dataset.label_column)
+    n_train = len(parts.train_rows)
+    parts.config.check_data(n_train=n_train, mode=parts.template.mode)
+    out["total_steps"] = parts.config.total_steps(n_train, parts.config.num_processes)
+    return out
+
+
+def _absolute_if_local(source: str) -> str:
+    """Local paths become absolute: the worker runs in the run folder, and the run must not depend on a cwd."""
+    path = Path(source).expanduser()
+    return str(path.resolve()) if path.exists() else source
+
+
+def load_parts(spec: dict) -> Parts:
+    """Parse the template, load the data and pick the splits of a (prepared) spec."""
+    from promptlab.data import load_dataset, sample_rows
+    from promptlab.templates import parse_template
+
+    template = parse_template(spec["template"], "the job's template")
+    config = TuneConfig.from_dict(spec["config"])
+    dataset = load_dataset(spec["data"], label_column=spec.get("label_column"))
+    train_split = spec.get("train_split") or dataset.default_train_split
+    eval_split = spec.get("eval_split") or dataset.default_eval_split
+    train = dataset.rows(train_split)
+    evals = dataset.rows(eval_split)
+    if template.mode == "rank" and dataset.label_column is None:
+        raise ValueError(f"Dataset '{dataset.name}' has no label column, so a classification template cannot be "
+                         "trained on it: name the label column (label_column) or use a generation template.")
+    if dataset.label_column is not None:  # unlabelled rows teach nothing
+        train = [r for r in train if r.get(dataset.label_column) not in (None, "")]
+    if config.train_size:
+        train = sample_rows(train, config.train_size, config.seed)
+    if train_split == eval_split:
+        raise ValueError(f"The train and eval splits are both '{train_split}': pick different splits, so that the "
+                         "validation scores are not measured on the training rows. "
+                         f"Splits: {', '.join(dataset.splits)}.")
+    return Parts(template, dataset, config, train_split, eval_split, train, evals)
+

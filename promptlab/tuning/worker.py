@@ -1,0 +1,229 @@
+"""The job worker: `python -m promptlab.cli worker RUN_DIR` (started by `promptlab.jobs`, no shell).
+
+1. records its pid (worker.json), waits its turn in the queue (status "queued") and takes a device slot;
+2. status "running": loads the data, the model and the examples, measures the manual baselines (once per run),
+   wraps the model with PEFT and runs the training loop (resuming from the newest checkpoint if there is one);
+3. writes the final status: done, cancelled (STOP file), failed (with a readable error) or interrupted (SIGTERM).
+
+With `num_processes > 1` the worker keeps the queue slot and runs the training through `accelerate launch`,
+whose processes run this module with `--train-only`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from promptlab import jobs
+from promptlab.tuning.run import Cancelled, Run
+
+EXIT_DONE, EXIT_FAILED, EXIT_CANCELLED = 0, 2, 3
+
+
+def main(run_dir, train_only: bool = False) -> int:
+    """Run one job to its end; return the process exit code."""
+    if train_only:
+        return _train_only(run_dir)
+    run = Run(run_dir)
+    jobs.write_json_atomic(run.path / "worker.json", jobs.process_record())
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM ends as "interrupted"
+    try:
+        return _supervise(run)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _supervise(run: Run) -> int:
+    try:
+        slot = _wait_for_turn(run)
+    except Cancelled:
+        run.log("cancelled while queued")
+        run.status(status="cancelled", finished=time.time(), eta_seconds=None)
+        return EXIT_CANCELLED
+    started = run.read_status().get("started") or time.time()
+    run.status(status="running", started=started, finished=None, error=None)
+    finished = _watch_for_stop(run)
+    final, error = "failed", None
+    try:
+        if run.config.num_processes > 1:
+            final, error = _launch_processes(run)
+        else:
+            outcome = train_run(run)
+            final = "done"
+            if outcome == "early_stopped":
+                run.log("finished early (early stopping)")
+    except Cancelled:
+        final = "cancelled"
+    except ValueError as err:  # TrainingError included: the message is meant for the user
+        final, error = "failed", str(err)
+    except (KeyboardInterrupt, SystemExit):
+        final = "interrupted"
+        error = "The worker was stopped (signal); `runs resume` continues from the last checkpoint."
+    except Exception as err:  # noqa: BLE001 - any other failure must still end in a truthful status
+        run.log(traceback.format_exc())
+        final, error = "failed", f"Internal error: {type(err).__name__}: {err}. The log has the details."
+    finally:
+        run.log(f"run {final}" + (f": {error}" if error else ""))
+        run.status(status=final, finished=time.time(), eta_seconds=None, error=error)
+        finished.set()
+        slot.close()
+    return {"done": EXIT_DONE, "cancelled": EXIT_CANCELLED}.get(final, EXIT_FAILED)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt()
+
+
+def _wait_for_turn(run: Run):
+    """Block until this run is the oldest queued one and a device slot is free; return the held slot."""
+    announced = False
+    while True:
+        if run.stop_requested():
+            raise Cancelled()
+        if jobs.is_next_in_queue(run.path):
+            slot = jobs.try_acquire_slot(run.path.parent)
+            if slot is not None:
+                return slot
+        if not announced:
+            run.log("queued: waiting for the runs ahead of this one to finish")
+            announced = True
+        time.sleep(0.5)
+
+
+def _watch_for_stop(run: Run) -> threading.Event:
+    """Cancel is cooperative (the loop checks STOP every step); if the worker is stuck, end it after the grace.
+
+    Returns the event to set when the run has ended (the watcher then quits).
+    """
+    finished = threading.Event()
+
+    def watch():
+        while not run.stop_requested():
+            if finished.wait(0.5):
+                return
+        if finished.wait(jobs.cancel_grace_s()):
+            return
+        run.log("did not stop within the grace period: ending the process")
+        run.status(status="cancelled", finished=time.time(), eta_seconds=None)
+        os._exit(EXIT_CANCELLED)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return finished
+
+
+def _launch_processes(run: Run) -> tuple[str, str | None]:
+    """Train through `accelerate launch` with `num_processes` processes; map their exit code to a status."""
+    config = run.config
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(config.num_processes),
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    cmd += ["--multi_gpu"]  # torchrun under the hood; with no GPU the processes talk over gloo on the CPU
+    cmd += ["-m", "promptlab.cli", "worker", "--train-only", str(run.path)]
+    run.log("launching: " + " ".join(cmd))
+    code = subprocess.call(cmd, cwd=str(run.path))
+    if code == EXIT_DONE:
+        return "done", None
+    if code == EXIT_CANCELLED or run.stop_requested():
+        return "cancelled", None
+    return "failed", run.read_status().get("error") or f"accelerate launch exited with code {code}; see the log."
+
+
+def _train_only(run_dir) -> int:
+    """One process of a multi-process run (under accelerate launch)."""
+    try:
+        train_run(Run(run_dir, writer=_is_main_process()))
+        return EXIT_DONE
+    except Cancelled:
+        return EXIT_CANCELLED
+    except ValueError as err:
+        if _is_main_process():
+            jobs.update_status(Path(run_dir), error=str(err))
+        return EXIT_FAILED
+
+
+def _is_main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def train_run(run: Run) -> str:
+    """Load everything the run needs and train it; return the loop's outcome ("done" / "early_stopped")."""
+    from promptlab.models import load_lm
+    from promptlab.tuning import loop
+    from promptlab.tuning.checkpoint import repair_adapter
+    from promptlab.tuning.model import template_init_text, wrap
+    from promptlab.tuning.spec import load_parts
+
+    _quiet_libraries()
+    config, spec = run.config, run.spec
+    acc = _accelerator(config)
+    repair_adapter(run.adapter)
+    parts = load_parts(spec)
+    template = parts.template
+    run.log(f"loading model {spec['model']} on {acc.device}")
+    lm = load_lm(spec["model"], device=str(acc.device), dtype=config.precision)
+    train, val_rows, val = _examples(parts, lm)
+    total = config.total_steps(len(train), acc.num_processes)
+    run.log(f"{len(train)} training examples, {len(val)} validation rows, {total} steps of "
+            f"{config.batch_size}x{config.grad_accum}x{acc.num_processes} examples, method {config.method}")
+    run.status(total_steps=total)
+    if acc.is_main_process and not (run.path / "baselines.json").is_file():
+        _measure_baselines(run, lm, parts, val_rows)
+    acc.wait_for_everyone()
+    choices = template.answer_choices if isinstance(template.answer_choices, tuple) else \
+        tuple(dict.fromkeys(c for e in train[:1000] for c in e.choices))  # choices from the rows (Jinja)
+    model = wrap(lm.model, lm.tokenizer, config, init_text=template_init_text(template), choices=choices)
+    setup = loop.Setup(run=run, config=config, model=model, tokenizer=lm.tokenizer, train=train, val=val,
+                       mode=template.mode, accelerator=acc, total_steps=total, model_name=f"{spec['model']} + {run.id}")
+    return loop.train(setup)
+
+
+def _accelerator(config):
+    """Torch threads, the device check, and the Accelerator (fp16 brings loss scaling)."""
+    import torch
+    from accelerate import Accelerator
+
+    shared_by = config.num_processes * jobs.max_jobs()  # processes that may train on this machine at once
+    torch.set_num_threads(config.num_threads or max(1, (os.cpu_count() or 1) // shared_by))
+    available = {"auto": True, "cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+    if not available[config.device]:
+        raise ValueError(f'Device "{config.device}" is not available on this machine: use device "auto" or "cpu".')
+    return Accelerator(cpu=config.device == "cpu", mixed_precision="fp16" if config.precision == "fp16" else "no")
+
+
+def _examples(parts, lm):
+    """Labelled training examples, the fixed validation rows (seed 0: the same for every run) and their examples."""
+    from promptlab.data import sample_rows
+    from promptlab.experiment import build_examples
+    from promptlab.tuning.loop import is_labelled
+
+    chat = lm.wrap_chat if parts.template.chat else None
+    train = [e for e in build_examples(parts.template, parts.train_rows, wrap=chat) if is_labelled(e)]
+    val_rows = sample_rows(parts.eval_rows, parts.config.eval_size, seed=0)
+    return train, val_rows, build_examples(parts.template, val_rows, wrap=chat)
+
+
+def _measure_baselines(run: Run, lm, parts, val_rows) -> None:
+    from promptlab.tuning.baselines import measure_baselines
+
+    config = parts.config
+    baselines = measure_baselines(lm, parts.template, val_rows, parts.train_rows, shots=config.baseline_shots,
+                                  seeds=config.baseline_seeds, label_column=parts.dataset.label_column,
+                                  progress=run.check_stop, log=run.log)
+    jobs.write_json_atomic(run.path / "baselines.json", baselines)
+
+
+def _quiet_libraries() -> None:
+    """Keep log.txt readable: no progress bars or deprecation chatter from the libraries."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning)

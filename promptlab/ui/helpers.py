@@ -1,0 +1,198 @@
+"""Small pieces every tab uses: readable errors, widget <-> engine conversions, and result formatting."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from dataclasses import dataclass, field
+
+import gradio as gr
+import pandas as pd
+
+from promptlab.ui.i18n import language_of, t
+
+log = logging.getLogger("promptlab.ui")
+
+# Errors a user can act on: the engine raises ValueError with a message that says what to fix.
+USER_ERRORS = (ValueError, FileNotFoundError, KeyError, LookupError)
+
+
+def guarded(action_key: str):
+    """Turn a handler's exceptions into a readable toast ("Could not score: <engine message>"), never a traceback.
+
+    By convention the page language is the handler's last string input (gradio may append a gr.Progress).
+    """
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def handler(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except USER_ERRORS as error:
+                lang = _language(args)
+                raise gr.Error(f"{t(action_key, lang)}: {_message(error)}", title=t("error.title", lang),
+                               print_exception=False) from None
+            except Exception as error:  # a bug: keep the traceback in the server log, show one line
+                log.exception("handler %s failed", fn.__name__)
+                lang = _language(args)
+                raise gr.Error(f"{t(action_key, lang)}: {type(error).__name__}: {error}",
+                               title=t("error.title", lang), print_exception=False) from None
+
+        return handler
+
+    return wrap
+
+
+def _language(args) -> str:
+    return language_of(next((a for a in reversed(args) if isinstance(a, str)), None))
+
+
+def _message(error: Exception) -> str:
+    # KeyError's str() is the repr of its key ("'label'"); show the bare text.
+    return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+
+
+def warn(key: str, lang: str, **fields) -> None:
+    gr.Warning(t(key, lang, **fields), title=t("warning.title", lang))
+
+
+def track(progress: gr.Progress, desc: str):
+    """An engine progress callback `(done, total)` that drives a gradio progress bar."""
+
+    def report(done: int, total: int) -> None:
+        progress((done, total), desc=desc)
+
+    return report
+
+
+# ---- delimiters: shown escaped in a one-line textbox ("\n\n" is invisible otherwise) ----
+
+def escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
+def unescape(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            out.append({"n": "\n", "t": "\t", "\\": "\\"}.get(text[i + 1], text[i:i + 2]))
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def choices_to_text(choices) -> str:
+    """Answer choices as typed in the editor: literal choices joined by ' ||| ', or the Jinja expression as is."""
+    if isinstance(choices, str):
+        return choices
+    return " ||| ".join(choices)
+
+
+def text_to_choices(text: str):
+    """The editor's text back to engine form: a Jinja expression stays a string, else a tuple of choices."""
+    text = (text or "").strip()
+    if "{{" in text or "{%" in text:
+        return text
+    return tuple(part.strip() for part in text.split("|||") if part.strip())
+
+
+# ---- formatting ----
+
+def fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(number):
+        return "–"
+    return f"{number:.{digits}f}"
+
+
+# Metrics in the order a reader wants them; anything else the engine reports is appended.
+METRIC_ORDER = ("acc", "acc_norm", "acc_calibrated", "macro_f1", "majority", "exact_match", "contains", "rouge_l")
+
+
+def metric_names(metrics: dict) -> list[str]:
+    """The headline metrics present in `metrics` (no *_std/_min/_max companions)."""
+    names = [m for m in METRIC_ORDER if m in metrics]
+    extra = [m for m in metrics if m not in names and not m.endswith(("_std", "_min", "_max"))
+             and isinstance(metrics[m], (int, float))]
+    return names + extra
+
+
+def metrics_markdown(metrics: dict, n: int, seconds: float, lang: str) -> str:
+    """A one-table summary: each metric (with its few-shot spread when there is one), then rows and time."""
+    names = metric_names(metrics)
+    cells = []
+    for name in names:
+        value = fmt(metrics[name])
+        if metrics.get(f"{name}_std"):
+            value += f" ± {fmt(metrics[f'{name}_std'], 2)}"
+        cells.append(value)
+    header = "| " + " | ".join(t_metric(n_, lang) for n_ in names) + " |"
+    rule = "|" + "---|" * len(names)
+    row = "| " + " | ".join(f"**{c}**" for c in cells) + " |"
+    footer = t("metrics.footer", lang, n=n, seconds=f"{seconds:.1f}")
+    return f"{header}\n{rule}\n{row}\n\n{footer}" if names else footer
+
+
+def t_metric(name: str, lang: str) -> str:
+    """A metric's display name ("acc" -> "accuracy" / "准确率"); unknown metrics keep their engine name."""
+    key = f"metric.{name}"
+    try:
+        return t(key, lang)
+    except KeyError:
+        return name
+
+
+def shorten(text, limit: int = 400) -> str:
+    """Long prompts are cut in the middle for tables (the end holds the query, the start the instruction)."""
+    text = "" if text is None else str(text)
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return text[:half] + " … " + text[-half:]
+
+
+def display_table(table: pd.DataFrame, lang: str, prompt_limit: int = 600) -> pd.DataFrame:
+    """A report table ready for a gr.Dataframe: rounded probabilities, trimmed prompts, translated headers."""
+    df = table.copy()
+    for column in df.columns:
+        if str(column).startswith("p(") and pd.api.types.is_numeric_dtype(df[column]):
+            df[column] = df[column].round(3)
+    if "prompt" in df:
+        df["prompt"] = df["prompt"].map(lambda p: shorten(p, prompt_limit))
+    if "correct" in df:
+        df["correct"] = df["correct"].map(lambda c: "✓" if c is True or c == 1 else ("✗" if c is False or c == 0
+                                                                                      else ""))
+    # Short columns first: a long prompt column would push the answers out of view.
+    df = df[[c for c in df.columns if c != "prompt"] + (["prompt"] if "prompt" in df else [])]
+    return df.rename(columns={c: t(f"col.{c}", lang) for c in df.columns if f"col.{c}" in _COLUMN_KEYS})
+
+
+_COLUMN_KEYS = {"col.prompt", "col.gold", "col.prediction", "col.correct", "col.generated", "col.name", "col.row"}
+
+
+# ---- the page: components that several tabs read or write ----
+
+
+@dataclass
+class Page:
+    """Shared components, filled in by the assembler and the tabs as they are built (one per app build)."""
+
+    labels: object                         # i18n.Labels
+    lang: object = None                    # gr.Radio: "en" | "zh"
+    tabs: object = None                    # gr.Tabs, to jump between tabs
+    data: object = None                    # gr.State: the visitor's data selection (see data_tab.selection)
+    draft: object = None                   # gr.State: the visitor's current Template (or None while invalid)
+    compare_pick: object = None            # Compare's multiselect of prompts to score
+    watch_run: object = None               # Tune's "run shown on the dashboard" dropdown
+    runs_changed: object = None            # gr.State bumped when a run is started/deleted (refreshes lists)
+    extra: dict = field(default_factory=dict)

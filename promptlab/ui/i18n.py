@@ -1,0 +1,310 @@
+"""Every text the web app shows, in English and Chinese, and the switch that relabels the page.
+
+`t(key, lang)` looks a string up. Components are built through a `Labels` registry (`labels(gr.Button,
+value_key="studio.run")`), which remembers which attribute of which component shows which key, so switching the
+language is one event that returns a `gr.update` per registered component. Handlers get the current language as an
+input and use `t` for their messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gradio as gr
+
+LANGUAGES = {"en": "English", "zh": "中文"}
+DEFAULT = "en"
+# Attributes that can be given as a string key: `label_key="..."`, `info_key`, `value_key`, `placeholder_key`.
+TEXT_ATTRS = ("label", "info", "value", "placeholder")
+
+
+def t(key: str, lang: str | None = DEFAULT, **fields) -> str:
+    """The text for `key` in `lang` (English when a translation is missing), with `{fields}` filled in."""
+    en, zh = STRINGS[key]
+    text = zh if lang == "zh" and zh else en
+    return text.format(**fields) if fields else text
+
+
+def language_of(value) -> str:
+    """A language code from a widget value (tolerates None and unknown values)."""
+    return value if value in LANGUAGES else DEFAULT
+
+
+class Labels:
+    """Builds components with translated texts and relabels all of them when the language changes."""
+
+    def __init__(self):
+        self.entries: list[tuple[gr.components.Component | gr.blocks.Block, dict]] = []
+
+    def __call__(self, cls, *args, choices_fn: Callable[[str], list] | None = None, **kwargs):
+        """`cls(*args, **kwargs)` with `<attr>_key` arguments turned into English texts, registered for switching.
+
+        `choices_fn(lang)` gives translated (label, value) choices for dropdowns and radios.
+        """
+        keys = {attr: kwargs.pop(f"{attr}_key") for attr in TEXT_ATTRS if f"{attr}_key" in kwargs}
+        for attr, key in keys.items():
+            kwargs[attr] = t(key)
+        if choices_fn is not None:
+            kwargs["choices"] = choices_fn(DEFAULT)
+            keys["choices"] = choices_fn
+        component = cls(*args, **kwargs)
+        self.entries.append((component, keys))
+        return component
+
+    @property
+    def components(self) -> list:
+        return [component for component, _ in self.entries]
+
+    def updates(self, lang: str) -> list[dict]:
+        """One `gr.update` per registered component, in registration order (the outputs of the switch event)."""
+        result = []
+        for _, keys in self.entries:
+            update = {}
+            for attr, key in keys.items():
+                update[attr] = key(lang) if callable(key) else t(key, lang)
+            result.append(gr.update(**update))
+        return result
+
+
+# key: (English, 中文). Keys are grouped by tab; `{name}` fields are filled by t(..., name=...).
+STRINGS: dict[str, tuple[str, str]] = {
+    # ---- header, tabs, shared messages ----
+    "app.title": ("# PromptLab\nDesign hard prompts, score them, and tune soft prompts beside them.",
+                  "# PromptLab\n设计硬提示、评测效果，并在旁边训练软提示。"),
+    "app.model": ("Model", "模型"),
+    "app.training_on": ("training enabled", "可以训练"),
+    "app.training_off": ("training disabled on this server", "此服务器已关闭训练"),
+    "tab.data": ("1 · Data", "1 · 数据"),
+    "tab.studio": ("2 · Template studio", "2 · 模板工作室"),
+    "tab.compare": ("3 · Compare", "3 · 对比"),
+    "tab.tune": ("4 · Tune", "4 · 训练"),
+    "tab.runs": ("5 · Runs", "5 · 运行记录"),
+    "error.title": ("Could not do that", "操作失败"),
+    "warning.title": ("Note", "提示"),
+    "progress.loading_model": ("Loading the model…", "正在加载模型…"),
+    "progress.scoring": ("Scoring", "评分中"),
+    "progress.scoring_one": ("Scoring {name} ({i}/{n})", "正在评分 {name}（{i}/{n}）"),
+    "metrics.footer": ("{n} rows · {seconds} s", "{n} 行 · {seconds} 秒"),
+    # ---- metrics and table columns ----
+    "metric.acc": ("accuracy", "准确率"),
+    "metric.acc_norm": ("acc (length-normalised)", "准确率（长度归一）"),
+    "metric.acc_calibrated": ("acc (calibrated)", "准确率（校准）"),
+    "metric.macro_f1": ("macro-F1", "宏平均 F1"),
+    "metric.majority": ("majority class", "多数类"),
+    "metric.exact_match": ("exact match", "完全匹配"),
+    "metric.contains": ("contains answer", "包含答案"),
+    "metric.rouge_l": ("ROUGE-L", "ROUGE-L"),
+    "col.prompt": ("prompt", "提示"),
+    "col.gold": ("gold", "标准答案"),
+    "col.prediction": ("prediction", "预测"),
+    "col.correct": ("correct", "正确"),
+    "col.generated": ("generated", "生成文本"),
+    "col.name": ("prompt", "提示"),
+    "col.row": ("row", "行"),
+    "col.rows": ("rows", "行数"),
+    "col.input": ("input", "输入"),
+    "col.agree": ("agree", "一致"),
+    "col.shots": ("shots", "示例数"),
+    "col.seconds": ("seconds", "秒"),
+    "plot.step": ("step", "步数"),
+    "plot.soft": ("soft prompt", "软提示"),
+    "plot.zero": ("zero-shot", "零样本"),
+    "plot.few": ("few-shot", "少样本"),
+    "plot.majority": ("majority class", "多数类"),
+    "plot.predicted": ("predicted", "预测"),
+    "plot.train_loss": ("train loss", "训练损失"),
+    "plot.val_loss": ("val loss", "验证损失"),
+    "status.queued": ("queued", "排队中"),
+    "status.running": ("running", "运行中"),
+    "status.done": ("done", "已完成"),
+    "status.failed": ("failed", "失败"),
+    "status.cancelled": ("cancelled", "已取消"),
+    "status.interrupted": ("interrupted", "已中断"),
+    "sampler.random": ("random", "随机"),
+    "sampler.balanced": ("balanced by label", "按标签均衡"),
+    # ---- data ----
+    "data.intro": ("Pick a task: the built-in demo, a local file or folder, an upload, or a Hugging Face dataset "
+                   "name. The other tabs use the splits and eval size chosen here.",
+                   "选择任务：内置演示、本地文件或文件夹、上传文件，或 Hugging Face 数据集名称。其他标签页使用这里选定的"
+                   "数据划分和评测规模。"),
+    "data.demo": ("Built-in demo task", "内置演示任务"),
+    "data.use_demo": ("Use demo task", "使用演示任务"),
+    "data.source": ("Local file/folder or Hugging Face dataset", "本地文件/文件夹或 Hugging Face 数据集"),
+    "data.source_placeholder": ("e.g. data/reviews.csv, ./my_task/, or sst2", "例如 data/reviews.csv、./my_task/ 或 sst2"),
+    "data.load": ("Load", "加载"),
+    "data.upload": ("…or upload CSV / TSV / JSONL / Parquet", "……或上传 CSV / TSV / JSONL / Parquet"),
+    "data.label_column": ("Label column", "标签列"),
+    "data.train_split": ("Train split (demonstrations, tuning)", "训练划分（示例、训练）"),
+    "data.eval_split": ("Eval split", "评测划分"),
+    "data.eval_size": ("Eval size (rows)", "评测规模（行）"),
+    "data.distribution": ("Label distribution", "标签分布"),
+    "data.preview": ("Preview (first rows of the train split)", "预览（训练划分前几行）"),
+    "data.rows": ("rows", "行"),
+    "data.splits": ("Splits", "数据划分"),
+    "data.columns": ("Columns", "列"),
+    "data.labels": ("Labels", "标签"),
+    "data.no_label": ("(no label column)", "（无标签列）"),
+    "data.no_labels_plot": ("No label column: nothing to count", "没有标签列，无法统计"),
+    "data.using": ("Scoring uses **{n}** rows of `{eval}`; demonstrations and tuning come from `{train}`.",
+                   "评测使用 `{eval}` 的 **{n}** 行；示例与训练来自 `{train}`。"),
+    "data.no_source": ("Type a file or folder path, or a dataset name", "请输入文件或文件夹路径，或数据集名称"),
+    "data.too_big": ("The file is {size}, more than the {limit} limit. Use a smaller sample of the data.",
+                     "文件大小 {size}，超过上限 {limit}。请使用较小的数据样本。"),
+    "data.load_failed": ("Could not load the data", "无法加载数据"),
+    # ---- template studio ----
+    "studio.intro": ("Write the prompt as a Jinja template over the data's columns, e.g. `{{ text }}`. Problems "
+                     "and rendered prompts update as you type.",
+                     "用 Jinja 模板引用数据列来编写提示，例如 `{{ text }}`。问题列表和渲染结果会随输入实时更新。"),
+    "studio.library": ("Template library", "模板库"),
+    "studio.load": ("Load", "加载"),
+    "studio.blank": ("Start blank", "新建空白模板"),
+    "studio.name": ("Name", "名称"),
+    "studio.instruction": ("Instruction (optional)", "指令（可选）"),
+    "studio.instruction_info": ("Put before the demonstrations; also the soft prompt's default init text",
+                                "放在示例之前；也是软提示默认的初始化文本"),
+    "studio.prompt": ("Prompt", "提示"),
+    "studio.prompt_info": ("What the model reads for one row", "模型对每一行读取的内容"),
+    "studio.target": ("Target", "目标"),
+    "studio.target_info": ("The gold answer, usually {{ label }}", "标准答案，通常为 {{ label }}"),
+    "studio.choices": ("Answer choices", "候选答案"),
+    "studio.choices_info": ("Separated by |||, or a Jinja expression; empty = free generation",
+                            "用 ||| 分隔，或写 Jinja 表达式；留空表示自由生成"),
+    "studio.more": ("More options", "更多选项"),
+    "studio.target_delimiter": ("Target delimiter", "目标分隔符"),
+    "studio.fewshot_delimiter": ("Few-shot delimiter", "示例分隔符"),
+    "studio.language": ("Language", "语言"),
+    "studio.chat": ("Chat template", "聊天模板"),
+    "studio.chat_info": ("Wrap the prompt in the model's chat format", "用模型的聊天格式包装提示"),
+    "studio.task": ("Task", "任务"),
+    "studio.description": ("Description", "描述"),
+    "studio.reference": ("Reference (paper, source)", "参考来源（论文、出处）"),
+    "studio.placeholders": ("Placeholders", "占位符"),
+    "studio.none": ("none yet", "暂无"),
+    "studio.no_problems": ("No problems", "没有问题"),
+    "studio.problems": ("{n} problem(s)", "{n} 个问题"),
+    "studio.line": ("line", "行"),
+    "studio.column": ("column", "列"),
+    "studio.rendered": ("Rendered prompts (gold target in ⟦ ⟧)", "渲染后的提示（标准答案在 ⟦ ⟧ 中）"),
+    "studio.row": ("Row {n}", "第 {n} 行"),
+    "studio.run_title": ("### Try it on the model", "### 用模型试一试"),
+    "studio.rows": ("Rows", "行数"),
+    "studio.shots": ("Shots (demonstrations)", "示例数（少样本）"),
+    "studio.sampler": ("Demonstration sampler", "示例抽样方式"),
+    "studio.seed": ("Seed", "随机种子"),
+    "studio.generate": ("Also generate", "同时生成"),
+    "studio.generate_info": ("Show the model's free answer too (slower)", "同时显示模型的自由回答（较慢）"),
+    "studio.run": ("Preview", "预览"),
+    "studio.results": ("Per-row results", "逐行结果"),
+    "studio.save_title": ("Save", "保存"),
+    "studio.yaml": ("Template YAML", "模板 YAML"),
+    "studio.download": ("Download YAML", "下载 YAML"),
+    "studio.save": ("Save to library", "保存到模板库"),
+    "studio.saved": ("Saved to `{path}`", "已保存到 `{path}`"),
+    "studio.pick_first": ("Pick a template from the library first", "请先从模板库中选择一个模板"),
+    "studio.fix_first": ("The template is not ready: fix the problems listed in the studio",
+                         "模板尚未就绪：请先修正工作室中列出的问题"),
+    "studio.load_failed": ("Could not load the template", "无法加载模板"),
+    "studio.run_failed": ("Could not score the template", "无法为模板评分"),
+    "studio.save_failed": ("Could not save the template", "无法保存模板"),
+    # ---- compare ----
+    "compare.intro": ("Score several prompts on the same rows, shots and seeds: library templates, your draft, and "
+                      "trained soft prompts.",
+                      "在相同的数据行、示例数和种子下为多个提示评分：模板库中的模板、你的草稿以及训练好的软提示。"),
+    "compare.pick": ("Prompts to compare", "要对比的提示"),
+    "compare.refresh": ("Refresh list", "刷新列表"),
+    "compare.draft": ("✎ current draft (studio)", "✎ 当前草稿（工作室）"),
+    "compare.draft_short": ("draft", "草稿"),
+    "compare.run_label": ("{name} + {method} [{run}]", "{name} + {method} [{run}]"),
+    "compare.rows": ("Rows", "行数"),
+    "compare.seeds": ("Seeds", "种子数"),
+    "compare.seeds_info": ("Few-shot only: demonstration sets to average over", "仅少样本：取平均的示例组数"),
+    "compare.run": ("Compare", "开始对比"),
+    "compare.metrics": ("Metrics", "指标"),
+    "compare.chart": ("Scores (error bars: spread over seeds)", "得分（误差线：不同种子的波动）"),
+    "compare.confusion": ("Confusion matrices", "混淆矩阵"),
+    "compare.only_disagree": ("Only rows where the prompts disagree", "只看提示之间结果不一致的行"),
+    "compare.examples": ("Per-example predictions", "逐条预测"),
+    "compare.csv_metrics": ("Download metrics CSV", "下载指标 CSV"),
+    "compare.csv_examples": ("Download per-example CSV", "下载逐条结果 CSV"),
+    "compare.pick_some": ("Pick at least one prompt to compare", "请至少选择一个提示进行对比"),
+    "compare.failed": ("Could not compare", "无法完成对比"),
+    # ---- tune ----
+    "tune.intro": ("Train a soft prompt for the current template and task. The job runs in the background: closing "
+                   "this page does not stop it.",
+                   "为当前模板和任务训练软提示。任务在后台运行：关闭页面不会中断它。"),
+    "tune.disabled": ("⚠ Training is disabled on this server (e.g. a public Space). Everything else works.",
+                      "⚠ 此服务器已关闭训练（例如公开的 Space），其他功能照常可用。"),
+    "tune.using": ("Template **{template}** · data **{data}** ({train} → {eval}, {n} eval rows) · model `{model}`",
+                   "模板 **{template}** · 数据 **{data}**（{train} → {eval}，评测 {n} 行）· 模型 `{model}`"),
+    "tune.need_inputs": ("Load data and a template first", "请先加载数据和模板"),
+    "tune.method": ("Method", "方法"),
+    "tune.init": ("Initialisation", "初始化"),
+    "tune.tokens": ("Virtual tokens", "虚拟 token 数"),
+    "tune.preset": ("Device preset", "设备预设"),
+    "tune.lr": ("Learning rate", "学习率"),
+    "tune.steps": ("Steps", "训练步数"),
+    "tune.batch": ("Batch size", "批大小"),
+    "tune.launch": ("Launch", "开始训练"),
+    "tune.launched": ("Job {run} queued", "任务 {run} 已加入队列"),
+    "tune.dashboard": ("### Live dashboard", "### 实时面板"),
+    "tune.watch": ("Run shown", "显示的运行"),
+    "tune.cancel": ("Cancel", "取消"),
+    "tune.accuracy": ("Validation score vs. manual prompts", "验证得分与手工提示对比"),
+    "tune.loss": ("Loss", "损失"),
+    "tune.nearest": ("Nearest vocabulary tokens of the soft prompt", "软提示最接近的词表 token"),
+    "tune.col_token": ("virtual token", "虚拟 token"),
+    "tune.col_nearest": ("nearest tokens", "最接近的 token"),
+    "tune.col_drift": ("drift from init", "相对初始的偏移"),
+    "tune.to_compare": ("Score in Compare", "在对比中评分"),
+    "tune.download_adapter": ("Download adapter", "下载适配器"),
+    "tune.download_bundle": ("Download run bundle", "下载运行包"),
+    "tune.step": ("step {step} / {total} ({share})", "第 {step} / {total} 步（{share}）"),
+    "tune.eta": ("about {eta} left", "预计剩余 {eta}"),
+    "tune.best": ("best {metric} {value} at step {step}", "最佳 {metric} {value}（第 {step} 步）"),
+    "tune.measuring": ("measuring the manual prompts' baselines first", "正在先测量手工提示的基线"),
+    "tune.no_run": ("No run yet: launch one above", "还没有运行：请在上方开始训练"),
+    "tune.pick_run": ("Pick a run first", "请先选择一个运行"),
+    "tune.launch_failed": ("Could not launch the job", "无法启动训练任务"),
+    "tune.cancel_failed": ("Could not cancel the job", "无法取消训练任务"),
+    "method.prompt_tuning": ("prompt tuning", "提示微调（Prompt Tuning）"),
+    "method.p_tuning": ("P-tuning", "P-tuning"),
+    "method.prefix_tuning": ("prefix tuning", "前缀微调（Prefix Tuning）"),
+    "method.lora": ("LoRA (reference)", "LoRA（参照）"),
+    "init.template": ("from this template", "来自当前模板"),
+    "init.class_labels": ("class label words", "类别标签词"),
+    "init.sample_vocab": ("sampled vocabulary", "词表随机采样"),
+    "init.random": ("random", "随机"),
+    "preset.cpu": ("CPU (minutes)", "CPU（数分钟）"),
+    "preset.gpu": ("GPU (longer, larger batches)", "GPU（更久、更大批次）"),
+    "preset.test": ("tiny smoke test", "极小测试"),
+    # ---- runs ----
+    "runs.intro": ("Every tuning run on disk. Pick runs to see and overlay their curves, resume, delete or score "
+                   "them.", "磁盘上的所有训练运行。选择运行以查看和叠加曲线，或继续、删除、评分。"),
+    "runs.table": ("Runs", "运行列表"),
+    "runs.pick": ("Selected runs", "已选运行"),
+    "runs.pick_info": ("Curves of all selected runs are overlaid", "所选运行的曲线会叠加显示"),
+    "runs.refresh": ("Refresh", "刷新"),
+    "runs.resume": ("Resume", "继续运行"),
+    "runs.to_compare": ("Score in Compare", "在对比中评分"),
+    "runs.delete": ("Delete…", "删除……"),
+    "runs.confirm_delete": ("Yes, delete the selected runs", "确认删除所选运行"),
+    "runs.overlay": ("Selected runs overlaid", "所选运行叠加"),
+    "runs.details": ("Details and log", "详情与日志"),
+    "runs.log": ("Worker log (tail)", "训练日志（末尾）"),
+    "runs.col_run": ("run", "运行"),
+    "runs.col_status": ("status", "状态"),
+    "runs.col_template": ("template", "模板"),
+    "runs.col_task": ("task", "任务"),
+    "runs.col_method": ("method", "方法"),
+    "runs.col_progress": ("steps", "步数"),
+    "runs.col_best": ("best", "最佳"),
+    "runs.col_baseline": ("zero-shot", "零样本"),
+    "runs.col_duration": ("duration", "用时"),
+    "runs.col_created": ("created", "创建时间"),
+    "runs.none_picked": ("Pick one or more runs first", "请先选择一个或多个运行"),
+    "runs.resumed": ("{n} run(s) resumed", "已继续 {n} 个运行"),
+    "runs.deleted": ("{n} run(s) deleted", "已删除 {n} 个运行"),
+    "runs.open_failed": ("Could not open the run", "无法打开运行"),
+    "runs.resume_failed": ("Could not resume", "无法继续运行"),
+    "runs.delete_failed": ("Could not delete", "无法删除"),
+}

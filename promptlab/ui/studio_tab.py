@@ -1,0 +1,268 @@
+"""Template studio: load or write a hard prompt, see its placeholders, problems and rendered prompts live, run it
+zero- or few-shot on a few rows, and save it.
+
+The editor's fields are the visitor's draft. Every edit rebuilds a `Template` (kept in `page.draft` for the other
+tabs) and re-runs the engine's `validate` against the selected data; scoring goes through `experiment`, like the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from promptlab import settings
+from promptlab import templates as tpl
+from promptlab.experiment import score_template
+from promptlab.ui import data_tab, session
+from promptlab.ui.helpers import (
+    Page,
+    choices_to_text,
+    display_table,
+    escape,
+    guarded,
+    metrics_markdown,
+    text_to_choices,
+    track,
+    unescape,
+)
+from promptlab.ui.i18n import t
+
+log = logging.getLogger("promptlab.ui")
+RENDERED_ROWS = 3
+SAMPLERS = ("random", "balanced")
+# Editor fields in the order of `template_from_fields`' parameters.
+FIELD_NAMES = ("name", "instruction", "prompt", "target", "answer_choices", "target_delimiter",
+               "fewshot_delimiter", "chat", "language", "task", "description", "reference")
+
+
+def library() -> dict[str, tpl.Template]:
+    """The template library folder, by name."""
+    return {template.name: template for template in tpl.list_templates(settings.templates_dir())}
+
+
+def template_from_fields(name, instruction, prompt, target, choices, target_delimiter, fewshot_delimiter, chat,
+                         language, task, description, reference="") -> tpl.Template:
+    """The editor's widget values as an engine Template (delimiters are typed escaped, e.g. "\\n\\n")."""
+    return tpl.Template(
+        name=(name or "").strip() or "untitled", prompt=prompt or "", target=target or "",
+        answer_choices=text_to_choices(choices), instruction=instruction or "", task=(task or "").strip(),
+        language=(language or "en").strip() or "en", target_delimiter=unescape(target_delimiter or ""),
+        fewshot_delimiter=unescape(fewshot_delimiter or ""), chat=bool(chat), description=description or "",
+        reference=reference or "",
+    )
+
+
+def fields_from_template(template: tpl.Template) -> tuple:
+    """A Template as the editor's widget values (same order as FIELD_NAMES)."""
+    return (template.name, template.instruction, template.prompt, template.target,
+            choices_to_text(template.answer_choices), escape(template.target_delimiter),
+            escape(template.fewshot_delimiter), template.chat, template.language, template.task,
+            template.description, template.reference)
+
+
+def blank_template(sel: dict | None) -> tpl.Template:
+    """A starting point that fits the selected data: its first text-like column and its labels."""
+    columns = (sel or {}).get("columns") or ["text"]
+    label = (sel or {}).get("label_column")
+    text_column = next((c for c in columns if c != label), columns[0])
+    choices = tuple(data_tab.dataset_of(sel).labels) if sel and label else ()
+    return tpl.Template(name="my-template", prompt=f"Text: {{{{ {text_column} }}}}\nAnswer:",
+                        target=f"{{{{ {label} }}}}" if label else "", answer_choices=choices)
+
+
+def build(page: Page) -> None:
+    L = page.labels
+    L(gr.Markdown, value_key="studio.intro")
+    with gr.Row(equal_height=True):
+        pick = L(gr.Dropdown, label_key="studio.library", choices=sorted(library()), scale=3,
+                 elem_id="studio-library")
+        load = L(gr.Button, value_key="studio.load", scale=1, elem_id="studio-load")
+        blank = L(gr.Button, value_key="studio.blank", scale=1, elem_id="studio-blank")
+    with gr.Row():
+        with gr.Column(scale=3):
+            name = L(gr.Textbox, label_key="studio.name", elem_id="studio-name")
+            instruction = L(gr.Textbox, label_key="studio.instruction", info_key="studio.instruction_info",
+                            lines=2, elem_id="studio-instruction")
+            prompt = L(gr.Textbox, label_key="studio.prompt", info_key="studio.prompt_info", lines=4,
+                       elem_id="studio-prompt")
+            target = L(gr.Textbox, label_key="studio.target", info_key="studio.target_info",
+                       elem_id="studio-target")
+            choices = L(gr.Textbox, label_key="studio.choices", info_key="studio.choices_info",
+                        elem_id="studio-choices")
+            with L(gr.Accordion, label_key="studio.more", open=False):
+                with gr.Row():
+                    target_delimiter = L(gr.Textbox, label_key="studio.target_delimiter", value=" ")
+                    fewshot_delimiter = L(gr.Textbox, label_key="studio.fewshot_delimiter", value="\\n\\n")
+                    language = L(gr.Textbox, label_key="studio.language", value="en")
+                    chat = L(gr.Checkbox, label_key="studio.chat", info_key="studio.chat_info")
+                task = L(gr.Textbox, label_key="studio.task")
+                with gr.Row():
+                    description = L(gr.Textbox, label_key="studio.description")
+                    reference = L(gr.Textbox, label_key="studio.reference")
+        with gr.Column(scale=2):
+            placeholders = gr.Markdown(elem_id="studio-placeholders")
+            problems = gr.Markdown(elem_id="studio-problems")
+            rendered = gr.Markdown(elem_id="studio-rendered", max_height=420)
+    L(gr.Markdown, value_key="studio.run_title")
+    with gr.Row(equal_height=True):
+        n_rows = L(gr.Slider, label_key="studio.rows", minimum=1, maximum=64, step=1, value=8,
+                   elem_id="studio-rows")
+        shots = L(gr.Slider, label_key="studio.shots", minimum=0, maximum=8, step=1, value=0,
+                  elem_id="studio-shots")
+        sampler = L(gr.Dropdown, label_key="studio.sampler", choices_fn=sampler_choices, value="random")
+        seed = L(gr.Number, label_key="studio.seed", value=0, precision=0, minimum=0)
+        generate = L(gr.Checkbox, label_key="studio.generate", info_key="studio.generate_info", value=False)
+        run = L(gr.Button, value_key="studio.run", variant="primary", elem_id="studio-run")
+    metrics = gr.Markdown(elem_id="studio-metrics")
+    results = L(gr.Dataframe, label_key="studio.results", wrap=True, max_height=520, interactive=False, visible=False,
+                elem_id="studio-results")
+    with L(gr.Accordion, label_key="studio.save_title", open=False):
+        yaml_view = L(gr.Code, label_key="studio.yaml", language="yaml", interactive=False, lines=8)
+        with gr.Row():
+            download = L(gr.DownloadButton, label_key="studio.download", value=None)
+            save = L(gr.Button, value_key="studio.save", elem_id="studio-save")
+        saved = gr.Markdown()
+
+    fields = [name, instruction, prompt, target, choices, target_delimiter, fewshot_delimiter, chat, language,
+              task, description, reference]
+    checked = [page.draft, placeholders, problems, rendered, yaml_view, download]
+    for field in fields:
+        field.input(check, [*fields, page.data, page.lang], checked, trigger_mode="always_last",
+                    show_progress="hidden")
+    # New data (other columns) can make a valid template invalid and vice versa.
+    page.data.change(check, [*fields, page.data, page.lang], checked, show_progress="hidden")
+    page.lang.change(check, [*fields, page.data, page.lang], checked, show_progress="hidden")
+
+    load.click(load_template, [pick, page.lang], fields).then(
+        check, [*fields, page.data, page.lang], checked, show_progress="hidden")
+    blank.click(new_blank, [page.data, page.lang], fields).then(
+        check, [*fields, page.data, page.lang], checked, show_progress="hidden")
+    last = gr.State(None)  # this visitor's last preview, re-rendered when the language changes
+    run.click(session.on_gpu(preview), [page.draft, page.data, n_rows, shots, sampler, seed, generate, page.lang],
+              [metrics, results, last], concurrency_id=session.MODEL_QUEUE, concurrency_limit=1)
+    page.lang.change(show_preview, [last, page.lang], [metrics, results], show_progress="hidden")
+    save.click(save_to_library, [page.draft, page.lang], [saved, pick])
+    page.extra["studio"] = {"pick": pick, "fields": fields, "checked": checked, "check": check,
+                            "load": load_template}
+
+
+def sampler_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t(f"sampler.{s}", lang), s) for s in SAMPLERS]
+
+
+@guarded("studio.load_failed")
+def load_template(name: str, lang: str):
+    templates = library()
+    if name not in templates:
+        raise ValueError(t("studio.pick_first", lang))
+    return fields_from_template(templates[name])
+
+
+@guarded("studio.load_failed")
+def new_blank(sel: dict | None, lang: str):
+    return fields_from_template(blank_template(sel))
+
+
+def check(*values):
+    """Live check of the draft: placeholders, problems (engine `validate`), the first rendered prompts, YAML."""
+    *field_values, sel, lang = values
+    if not any(field_values[:5]):  # nothing loaded into the editor yet (the page is still starting)
+        return None, "", "", "", "", gr.skip()
+    try:
+        return _check(field_values, sel, lang)
+    except Exception as error:  # never a toast per keystroke: show it where the problems go
+        log.exception("live check failed")
+        return None, "", f"⚠ {type(error).__name__}: {error}", "", "", gr.skip()
+
+
+def _check(field_values, sel, lang: str):
+    template = template_from_fields(*field_values)
+    columns = (sel or {}).get("columns")
+    rows = data_tab.eval_rows(sel, 20) if sel else []
+    problems = tpl.validate(template, columns, rows)
+    yaml_text = tpl.dump_template(template)
+    return (template, placeholders_markdown(template, columns, lang), problems_markdown(problems, lang),
+            rendered_markdown(template, rows[:RENDERED_ROWS], problems, lang), yaml_text,
+            gr.update(value=_yaml_file(template.name, yaml_text)))
+
+
+def placeholders_markdown(template: tpl.Template, columns, lang: str) -> str:
+    found = sorted(tpl.variables(template))
+    if not found:
+        return f"**{t('studio.placeholders', lang)}**: {t('studio.none', lang)}"
+    marks = [f"`{v}` {'✓' if columns is None or v in columns else '✗'}" for v in found]
+    return f"**{t('studio.placeholders', lang)}**: " + " · ".join(marks)
+
+
+def problems_markdown(problems, lang: str) -> str:
+    if not problems:
+        return f"✓ **{t('studio.no_problems', lang)}**"
+    lines = [f"⚠ **{t('studio.problems', lang, n=len(problems))}**"]
+    for p in problems:
+        where = f" ({t('studio.line', lang)} {p.line}, {t('studio.column', lang)} {p.column})" if p.line else ""
+        lines.append(f"- **{p.field}**{where}: {p.message} _{p.hint}_")
+    return "\n".join(lines)
+
+
+def rendered_markdown(template: tpl.Template, rows, problems, lang: str) -> str:
+    """The first rows as the model will read them: the prompt, then the gold target after the delimiter."""
+    if not rows:
+        return ""
+    parts = [f"**{t('studio.rendered', lang)}**"]
+    for i, row in enumerate(rows, 1):
+        try:
+            example = tpl.render(template, row)
+        except ValueError:  # already listed among the problems
+            continue
+        target = f"{example.delimiter}{example.target}" if example.target else ""
+        parts.append(f"{t('studio.row', lang, n=i)}\n```text\n{example.prompt}⟦{target}⟧\n```")
+    return "\n\n".join(parts)
+
+
+def _yaml_file(name: str, yaml_text: str) -> str:
+    """A downloadable copy of the YAML, named after the template (one file per distinct content)."""
+    digest = hashlib.sha1(yaml_text.encode()).hexdigest()[:10]
+    folder = Path(tempfile.gettempdir()) / "promptlab-yaml" / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "template"
+    path = folder / f"{safe}.yaml"
+    path.write_text(yaml_text, encoding="utf-8")
+    return str(path)
+
+
+@guarded("studio.run_failed")
+def preview(template, sel, n_rows, shots, sampler, seed, generate, lang, progress=gr.Progress()):
+    """Score the draft on the first N eval rows: metrics above a per-row table."""
+    if template is None:
+        raise ValueError(t("studio.fix_first", lang))
+    rows = data_tab.eval_rows(sel, int(n_rows))
+    progress(0, desc=t("progress.loading_model", lang))
+    lm = session.get_lm()
+    report = score_template(lm, template, rows, pool=data_tab.train_rows(sel), shots=int(shots), seeds=1,
+                            seed=int(seed or 0), sampler=sampler, label_column=sel.get("label_column"),
+                            generate=bool(generate), progress=track(progress, t("progress.scoring", lang)))
+    last = {"metrics": report.metrics, "n": report.n, "seconds": report.seconds, "table": report.table}
+    return (*show_preview(last, lang), last)
+
+
+def show_preview(last: dict | None, lang: str):
+    """A preview's metrics above its per-row table, in `lang`."""
+    if last is None:
+        return gr.skip(), gr.skip()
+    return (metrics_markdown(last["metrics"], last["n"], last["seconds"], lang),
+            gr.update(value=display_table(last["table"], lang), visible=True))
+
+
+@guarded("studio.save_failed")
+def save_to_library(template, lang: str):
+    if template is None:
+        raise ValueError(t("studio.fix_first", lang))
+    folder = settings.templates_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{template.name}.yaml"
+    tpl.save_template(template, path)
+    return t("studio.saved", lang, path=str(path)), gr.update(choices=sorted(library()), value=template.name)

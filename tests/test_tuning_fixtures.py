@@ -1,0 +1,86 @@
+"""Shared pieces of the tuning and jobs tests: a toy task, specs for the tiny random Llama, waiting helpers.
+
+Other test files import these helpers (`from test_tuning_fixtures import ...`); the test below checks the toy task.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from promptlab import jobs
+from promptlab.tuning.config import preset
+
+TEMPLATE = """\
+name: toy-sentiment
+instruction: Classify the review.
+prompt: "Review: {{ sentence }}\\nSentiment:"
+target: "{{ label }}"
+answer_choices: [negative, positive]
+"""
+
+GOOD = ["a great movie", "a good plot", "great fun", "good acting", "a great plot", "good fun"]
+BAD = ["a terrible plot", "a bad movie", "terrible acting", "bad fun", "a bad plot", "terrible fun"]
+
+
+def toy_rows(n: int, offset: int = 0) -> list[dict]:
+    """Alternating labels, words from GOOD/BAD (all in the tiny tokenizer's vocabulary)."""
+    rows = []
+    for i in range(offset, offset + n):
+        positive = i % 2 == 0
+        words = GOOD if positive else BAD
+        label = "positive" if positive else "negative"
+        rows.append({"sentence": f"{words[(i // 2) % len(words)]} {i}", "label": label})
+    return rows
+
+
+def write_task(folder: Path, n_train: int = 64, n_val: int = 16, extra_train: list[dict] = ()) -> Path:
+    """A train/validation JSONL folder of toy rows; returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    splits = {"train": toy_rows(n_train) + list(extra_train), "validation": toy_rows(n_val, offset=1000)}
+    for split, rows in splits.items():
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                               encoding="utf-8")
+    return folder
+
+
+def make_spec(data: Path, model: Path, method: str = "prompt_tuning", **config) -> dict:
+    """A job spec on the toy task with the tiny model, from the "test" preset plus `config` overrides."""
+    return {"template": TEMPLATE, "data": str(data), "model": str(model),
+            "config": preset("test", method, **config).to_dict()}
+
+
+def wait_until(predicate, timeout: float = 120.0, interval: float = 0.1, what: str = "condition"):
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def wait_for_end(run_id: str, runs_dir: Path, timeout: float = 180.0) -> jobs.RunInfo:
+    """Wait until the run leaves queued/running; return its info (the log is in the message on timeout)."""
+    try:
+        wait_until(lambda: jobs.get_run(run_id, runs_dir).status not in jobs.ACTIVE, timeout,
+                   interval=0.2, what=f"run {run_id} to end")
+    except AssertionError as err:
+        raise AssertionError(f"{err}\nlog:\n{jobs.read_log(run_id, runs_dir)}") from None
+    return jobs.get_run(run_id, runs_dir)
+
+
+def last_step(run_id: str, runs_dir: Path) -> int:
+    steps = [m["step"] for m in jobs.read_metrics(run_id, runs_dir) if "loss" in m]
+    return max(steps, default=0)
+
+
+def test_toy_task_loads_with_both_splits_and_labels(tmp_path):
+    from promptlab.data import load_dataset
+
+    ds = load_dataset(str(write_task(tmp_path / "data")))
+    assert set(ds.splits) == {"train", "validation"}
+    assert ds.labels == ("negative", "positive")
+    assert len(ds.rows("train")) == 64

@@ -1,0 +1,73 @@
+"""What a Hugging Face Space needs: app.py, a requirements.txt that agrees with pyproject.toml, the README's
+front matter, and the app building with training switched off."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import tomllib
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def requirement_names(lines) -> dict[str, str]:
+    out = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name = re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0].lower().replace("_", "-")
+            out[name] = line
+    return out
+
+
+def test_requirements_agree_with_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = requirement_names(project["dependencies"])
+    listed = requirement_names((ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines())
+    assert wanted == listed  # same packages, same version bounds
+
+
+def test_readme_front_matter_runs_app_py_with_gradio():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    front = yaml.safe_load(text.split("---", 2)[1])
+    assert front["sdk"] == "gradio" and front["app_file"] == "app.py"
+    assert (ROOT / front["app_file"]).is_file()
+
+
+def load_app_module():
+    spec = importlib.util.spec_from_file_location("space_app", ROOT / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # the launch is under `if __name__ == "__main__"`
+    return module
+
+
+def test_space_model_choice(monkeypatch):
+    app = load_app_module()
+    monkeypatch.delenv("PROMPTLAB_MODEL", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert app.model_id() is None  # locally: the bundled default
+    monkeypatch.setenv("SPACE_ID", "someone/promptlab")
+    monkeypatch.setattr(app, "bundled_available", lambda name: False)
+    assert app.model_id() == app.HUB_MODEL  # a Space without the offline bundle: the same model from the Hub
+    monkeypatch.setenv("PROMPTLAB_MODEL", "/models/mine")
+    assert app.model_id() == "/models/mine"
+
+
+def test_public_space_app_builds_with_training_off(monkeypatch):
+    from promptlab.ui import build_app, session
+
+    monkeypatch.setenv("SPACE_ID", "someone/promptlab")
+    monkeypatch.delenv("PROMPTLAB_ALLOW_TRAINING", raising=False)
+    try:
+        app = build_app()
+        assert session.CONFIG.allow_training is False
+        config = app.get_config_file()
+        launch = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "tune-launch")
+        assert launch["props"]["interactive"] is False
+        notice = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "tune-disabled")
+        assert "disabled" in notice["props"]["value"]
+    finally:
+        session.configure()

@@ -87,6 +87,7 @@ def load_lm(model_id: str = DEFAULT_MODEL, *, adapter: str | os.PathLike | None 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model(model_id)
+    refuse_remote_code(path, model_id)
     dev = pick_device(device)
     torch_dtype = pick_dtype(dev, dtype)
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -96,6 +97,27 @@ def load_lm(model_id: str = DEFAULT_MODEL, *, adapter: str | os.PathLike | None 
         model = _with_adapter(model, Path(adapter), model_id)
     model.to(dev).eval()
     return LM(model, tokenizer, name=model_id if adapter is None else f"{model_id} + {Path(adapter).name}")
+
+
+def refuse_remote_code(path: str | os.PathLike, model_id: str) -> None:
+    """Refuse, with a readable message, a model whose architecture exists only as Python code shipped with it
+    (config.json `auto_map` and a model type transformers does not know). PromptLab never runs such code
+    (trust_remote_code stays off); without this check transformers would ask on stdin or advise turning it on."""
+    import json
+
+    from transformers import CONFIG_MAPPING
+
+    try:
+        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # transformers reports a missing or broken config itself
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if isinstance(config, dict) and config.get("auto_map") and model_type not in CONFIG_MAPPING:
+        raise ValueError(
+            f"Model {model_id!r} needs its own Python code to load (config.json has auto_map and model type "
+            f"{model_type!r}, which transformers does not know). PromptLab never runs code shipped with a model "
+            "(trust_remote_code stays off). Use a model that transformers supports natively, e.g. "
+            f"{DEFAULT_MODEL}, or a local folder of one.")
 
 
 def _with_adapter(model, adapter: Path, model_id: str):
@@ -116,7 +138,8 @@ def _with_adapter(model, adapter: Path, model_id: str):
         return PeftModel.from_pretrained(model, adapter)
     except (RuntimeError, ValueError, KeyError) as err:
         raise ValueError(
-            f"The adapter at {adapter} does not fit model {model_id!r}: it was trained on {base!r}. "
+            f"The adapter at {adapter} does not fit model {model_id!r}: it was trained on "
+            f"{repr(base) if base else 'another base model (adapter_config.json does not name it)'}. "
             f"Load it with that base model (--model). Details: {str(err).splitlines()[0][:300]}"
         ) from None
 

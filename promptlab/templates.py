@@ -196,7 +196,10 @@ def _choice_problems(choices, where: str = "") -> list[Problem]:
 
 def _choices(t: Template, row: dict) -> tuple[str, ...]:
     if not _is_expression(t.answer_choices):
-        return tuple(c.strip() for c in t.answer_choices)
+        choices = tuple(c.strip() for c in t.answer_choices)
+        for problem in _choice_problems(choices):  # an empty or doubled choice would be scored as if valid
+            raise RenderError(problem)
+        return choices
     text = _render("answer_choices", t.answer_choices, dict(row))
     if not text.strip():
         raise RenderError(Problem("answer_choices", "The answer-choice expression rendered nothing.",
@@ -319,7 +322,9 @@ def validate(t: Template, columns, rows=()) -> list[Problem]:
         problems += [_unknown_column(field, source, name, columns) for name in unknown]
         broken.update([field] if unknown else [])
     if not _is_expression(t.answer_choices):
-        problems += _choice_problems(t.answer_choices)
+        literal = _choice_problems(t.answer_choices)
+        problems += literal
+        broken.update(["answer_choices"] if literal else [])  # reported once here, not again for every row
     if t.mode == "rank" and not t.target.strip():
         problems.append(Problem("target", "The template has answer choices but no target, so the gold choice is "
                                 "unknown.", "Set the target to the gold choice, e.g. {{ label }}."))

@@ -223,8 +223,21 @@ def _text_column(rows: list[dict]) -> str | None:
     return max(texts, key=texts.get) if texts else None
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value):
+    """A text cell that a spreadsheet would run as a formula (=HYPERLINK(..), +cmd|..., @SUM) gets a leading
+    apostrophe (OWASP's CSV-injection advice): dataset cells and template names come from strangers."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
 def _csv(df: pd.DataFrame, name: str) -> str:
     folder = Path(tempfile.mkdtemp(prefix="promptlab-compare-"))
     path = folder / name
-    df.to_csv(path, index=False)
+    safe = df.rename(columns=_inert)
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):  # text columns (object or pandas' str dtype)
+            safe[column] = safe[column].map(_inert)
+    safe.to_csv(path, index=False)
     return str(path)

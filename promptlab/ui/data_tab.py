@@ -93,8 +93,24 @@ def load_source(source: str, lang: str):
     source = (source or "").strip()
     if not source:
         raise ValueError(t("data.no_source", lang))
+    if not session.CONFIG.allow_local_files and _is_local_path(source):
+        raise ValueError(t("data.local_disabled", lang))
+    return _load(source, lang)
+
+
+def _load(source: str, lang: str):
     dataset = session.get_dataset(source)
     return _show(selection(dataset, source), dataset, lang)
+
+
+def _is_local_path(source: str) -> bool:
+    """A typed source that names the server's file system (not a demo task or a Hub dataset name)."""
+    from promptlab import data
+
+    if source in data.DEMOS:
+        return False
+    return source.startswith(("/", ".", "~", "\\")) or os.path.exists(source) or \
+        os.path.splitext(source)[1].lower() in data._PATH_SUFFIXES
 
 
 @guarded("data.load_failed")
@@ -107,7 +123,7 @@ def load_upload(path: str | None, lang: str):
     size = os.path.getsize(path)
     if size > limit:
         raise ValueError(t("data.too_big", lang, size=_mib(size), limit=_mib(limit)))
-    return load_source(path, lang)
+    return _load(path, lang)  # an upload's temp path is ours: allowed even where typed paths are not
 
 
 @guarded("data.load_failed")
@@ -149,7 +165,7 @@ def _show(sel: dict, dataset, lang: str):
         gr.update(choices=no_label + [(c, c) for c in dataset.columns], value=dataset.label_column or ""),
         gr.update(choices=list(dataset.splits), value=sel["train"]),
         gr.update(choices=list(dataset.splits), value=sel["eval"]),
-        gr.update(maximum=max(eval_total, 1), value=sel["eval_size"]),
+        gr.update(maximum=max(eval_total, 2), value=sel["eval_size"]),  # gradio needs maximum > minimum (1)
         plots.label_distribution(counts, title=t("data.distribution", lang), count_label=t("data.rows", lang))
         if counts else plots.empty(t("data.no_labels_plot", lang)),
         preview,

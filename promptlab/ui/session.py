@@ -28,6 +28,7 @@ class AppConfig:
     model_id: str | None = None          # None: the engine's default (the bundled SmolLM2)
     allow_training: bool = True
     device: str = "auto"
+    allow_local_files: bool = True       # typed server paths in the Data tab (off on a public Space)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -44,7 +45,20 @@ def configure(model_id: str | None = None, allow_training: bool | None = None, d
     CONFIG.model_id = model_id or os.environ.get("PROMPTLAB_MODEL") or None
     CONFIG.allow_training = training_allowed(allow_training)
     CONFIG.device = device
+    CONFIG.allow_local_files = local_files_allowed()
     return CONFIG
+
+
+def local_files_allowed() -> bool:
+    """May a visitor type a server path (file or folder) in the Data tab? Yes locally; not on a Hugging Face Space
+    (SPACE_ID is set there), where any visitor could read the server's files, unless PROMPTLAB_ALLOW_LOCAL_FILES=1.
+    Uploads, the demo tasks and Hub dataset names always work."""
+    env = os.environ.get("PROMPTLAB_ALLOW_LOCAL_FILES", "").strip().lower()
+    if env in ("0", "false", "no", "off"):
+        return False
+    if env in ("1", "true", "yes", "on"):
+        return True
+    return not os.environ.get("SPACE_ID")
 
 
 def training_allowed(explicit: bool | None = None) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import tempfile
 from pathlib import Path
 
@@ -262,7 +263,10 @@ def save_to_library(template, lang: str):
     if template is None:
         raise ValueError(t("studio.fix_first", lang))
     folder = settings.templates_dir()
+    name = template.name
+    if not re.fullmatch(r"[\w][\w.-]*", name) or ".." in name:  # the name becomes a file name in the library
+        raise ValueError(t("studio.bad_name", lang, name=name))
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{template.name}.yaml"
+    path = folder / f"{name}.yaml"
     tpl.save_template(template, path)
     return t("studio.saved", lang, path=str(path)), gr.update(choices=sorted(library()), value=template.name)

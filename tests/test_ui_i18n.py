@@ -39,7 +39,7 @@ def test_every_used_key_is_translated():
     ("status", jobs.STATUSES),
     ("method", tune_tab.METHODS),
     ("init", tune_tab.INITS),
-    ("preset", tuple(tuning_config.PRESETS)),
+    ("preset", tuple(tune_tab.presets())),
     ("sampler", studio_tab.SAMPLERS),
     ("metric", scoring.RANK_METRICS + scoring.GENERATE_METRICS),
 ])

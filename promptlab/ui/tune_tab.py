@@ -43,9 +43,9 @@ def build(page: Page) -> None:
     with gr.Row():
         lr = L(gr.Number, label_key="tune.lr", value=tuning_config.DEFAULT_LR["prompt_tuning"], minimum=0)
         steps = L(gr.Number, label_key="tune.steps", precision=0, minimum=1, elem_id="tune-steps",
-                  value=tuning_config.PRESETS[default_preset()]["max_steps"])
+                  value=presets()[default_preset()]["max_steps"])
         batch = L(gr.Number, label_key="tune.batch", precision=0, minimum=1, elem_id="tune-batch",
-                  value=tuning_config.PRESETS[default_preset()]["batch_size"])
+                  value=presets()[default_preset()]["batch_size"])
         launch = L(gr.Button, value_key="tune.launch", variant="primary", elem_id="tune-launch",
                    interactive=session.CONFIG.allow_training)
     L(gr.Markdown, value_key="tune.dashboard")
@@ -89,8 +89,13 @@ def init_choices(lang: str):
     return [(t(f"init.{i}", lang), i) for i in INITS]
 
 
+def presets() -> dict[str, dict]:
+    """The device presets plus the tiny smoke test (a few steps: checks that a job runs end to end)."""
+    return {**tuning_config.PRESETS, "test": tuning_config.TEST_PRESET}
+
+
 def preset_choices(lang: str):
-    return [(t(f"preset.{p}", lang), p) for p in tuning_config.PRESETS]
+    return [(t(f"preset.{p}", lang), p) for p in presets()]
 
 
 def default_preset() -> str:
@@ -99,7 +104,7 @@ def default_preset() -> str:
 
 
 def apply_preset(preset: str, method: str):
-    values = tuning_config.PRESETS[preset]
+    values = presets()[preset]
     return tuning_config.DEFAULT_LR.get(method, 0.03), values["max_steps"], values["batch_size"]
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from promptlab import jobs, scoring
-from promptlab.tuning import config as tuning_config
 from promptlab.ui import i18n, studio_tab, tune_tab
 
 UI_DIR = Path(i18n.__file__).parent
-KEY_USE = re.compile(r"""(?:\bt|t_metric|guarded|warn)\(\s*["']([a-z_]+\.[a-z_.]+)["']|_key=["']([a-z_]+\.[a-z_.]+)["']""")
+KEY_USE = re.compile(r"""(?:\bt|t_metric|guarded|warn)\(\s*["']([a-z_]+\.[a-z_.]+)["']"""
+                     r"""|_key=["']([a-z_]+\.[a-z_.]+)["']""")
 
 
 def used_keys() -> set[str]:

@@ -146,7 +146,10 @@ def _with_adapter(model, adapter: Path, model_id: str):
 
 def _shape_mismatch(adapter_config: dict, model_config) -> str:
     """A description of how a prompt-learning adapter's sizes differ from the model's, or ""."""
-    checks = [("token_dim", "hidden_size"), ("num_layers", "num_hidden_layers")]
+    # Prompt and P-tuning embeddings are as wide as the model; a prefix's width is the key/value width instead
+    # (narrower under grouped-query attention), and its layer count already tells a different base apart.
+    checks = [("token_dim", "hidden_size")] if adapter_config.get("peft_type") in ("PROMPT_TUNING", "P_TUNING") else []
+    checks.append(("num_layers", "num_hidden_layers"))
     for ours, theirs in checks:
         want, have = adapter_config.get(ours), getattr(model_config, theirs, None)
         if want is not None and have is not None and want != have:

@@ -81,7 +81,7 @@ def shot(page, name: str) -> None:
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
 
-def journey(page, url: str, *, job_timeout: float) -> None:
+def journey(page, url: str, *, job_timeout: float, watch_growth: bool = True) -> None:
     page.goto(url)
     # The page opens ready: demo task loaded.
     summary = page.locator("#data-summary")
@@ -148,9 +148,15 @@ def journey(page, url: str, *, job_timeout: float) -> None:
         page.wait_for_timeout(1000)
     else:
         pytest.fail(f"tuning job not done after {job_timeout}s: {status.inner_text()}")
-    page.wait_for_timeout(2500)  # the last redraw after "done"
-    final = plot_points(page, "tune-accuracy", "soft prompt")
-    assert final >= 2 and min(p for p in seen if p >= 0) < final, (seen, final)
+    final = 0
+    for _ in range(20):  # the last redraw after "done" replaces the plot: wait for it
+        page.wait_for_timeout(500)
+        final = plot_points(page, "tune-accuracy", "soft prompt")
+        if final >= 2:
+            break
+    assert final >= 2 and all(p <= final for p in seen), (seen, final)
+    if watch_growth:  # a fast job can finish before the first poll: growth is watched on the tiny model only
+        assert min(p for p in seen if p >= 0) < final, (seen, final)
     names = " ".join(legend(page, "tune-accuracy"))
     assert "zero-shot" in names and "few-shot" in names and "majority class" in names, names
     run_id = page.locator("#tune-watch input").input_value().split(" · ")[0]
@@ -189,7 +195,7 @@ def test_journey_bundled_model(app_env, browser, serve_app):
     try:
         page = context.new_page()
         page.set_default_timeout(60_000)
-        journey(page, url, job_timeout=900)
+        journey(page, url, job_timeout=900, watch_growth=False)
     finally:
         context.close()
         app.close()

@@ -1,48 +1,59 @@
 """Scoring speed: PromptLab's packed scorer vs lm-evaluation-harness vs a naive scorer, on the same requests.
 
-Run (from the repository root, with the project's venv; lm-eval comes with `pip install -e .[bench]`):
+Run from the repository root with the project's venv (lm-eval comes with `pip install -e .[bench]`):
 
-    python benchmarks/scoring.py                 # 200 SST-2 rows + 100 AG News rows, ~5-8 min on 2 CPU cores
-    python benchmarks/scoring.py --json          # the same; the last stdout line is one JSON object
-    python benchmarks/scoring.py --rows 400 --repeats 3
-    python benchmarks/scoring.py --explore       # also: where our time goes, and engine variants (monkeypatched)
+    python benchmarks/scoring.py            # 200 SST-2 + 100 AG News dev rows; ~7 min of CPU, one core
+    python benchmarks/scoring.py --json     # the same; the last stdout line is one JSON object
+    python benchmarks/scoring.py --rows 100 --repeats 3
+    python benchmarks/scoring.py --explore  # also: where our time goes, and engine variants (monkeypatched)
+    python benchmarks/scoring.py --ours-variant "bin-pack rows to 256"   # time ours with an engine variant
+    python benchmarks/scoring.py --threads 2                             # all cores, wall clock (quiet machine)
 
 What it does, in one process with one loaded model (the bundled SmolLM2-135M-Instruct, fp32 on CPU):
 
 * Requests are built once with the engine: `experiment.build_examples(template, rows)` then
-  `scoring.requests_for(examples)` -> one `Request(context, " " + choice)` per (row, answer choice).
-  SST-2 (`sst2-review-sentiment`, 2 choices) uses the first `--rows` dev rows; AG News (`ag-news-article-answer`,
-  4 choices, renders the article `text`) uses the first `--rows // 2` (its prompts are ~3x longer).
+  `scoring.requests_for(examples)`: one `Request(prompt, " " + choice)` per (row, answer choice). SST-2
+  (`sst2-review-sentiment`, 2 one-token choices) uses the first `--rows` rows of `../shared/datasets/sst2`
+  validation; AG News (`ag-news-article-answer`: instruction + article `text`, 4 one-token choices) the first
+  `--rows // 2` rows of `ag_news` validation (its prompts are ~3x longer).
 * Three scorers get exactly these requests and return one summed log-probability per request:
-  - **ours**: `LM.loglikelihood(requests)` (shared-context packing, tree mask, head only at scored positions);
+  - **ours**: `LM.loglikelihood(requests)` (shared-context rows, tree mask, output head only where scored);
   - **lm-eval**: lm-evaluation-harness's real Hugging Face backend, `HFLM(pretrained=<our model>,
-    tokenizer=<our tokenizer>, batch_size=B, add_bos_token=<what our encoder does>)`, called with
-    `Instance("loglikelihood", ...)` objects; its default one-token-continuation logits cache stays on (that is
-    how it normally runs: one forward per context when every choice is one token). B is the best of
-    `--lm-eval-batch-sizes`, picked per dataset on a warm-up slice and printed;
-  - **naive**: written here: per request one `model(context+continuation).logits` forward (full vocabulary at
-    every position), `log_softmax`, sum over the continuation tokens.
+    tokenizer=<our tokenizer>, batch_size=B, add_bos_token=<what our encoder does: False for SmolLM2>)`,
+    called with `Instance(request_type="loglikelihood", doc={}, arguments=(context, continuation), idx=i)`.
+    Its default one-token-continuation logits cache stays on: one forward per context, as it normally runs.
+    B is its fastest of `--lm-eval-batch-sizes` on the first quarter of each dataset (printed);
+  - **naive**: per request one `model(context + continuation).logits` forward (full vocabulary at every
+    position), `log_softmax`, sum over the continuation tokens (same token ids as ours).
   Every scorer's time includes its own tokenisation, from the request strings to the numbers.
-* Timing: the three scorers run interleaved (rotating order) `--repeats` times per dataset; the best (lowest)
-  time of each is kept, because the machine is shared and other jobs only ever make a run slower.
-* Agreement: per example, the argmax over its choices must match between ours and each other scorer
-  (asserted >= 99%), and per-request log-probabilities must agree within 1e-3 (max abs difference printed).
+* Timing. The machine is shared, and with 2 torch threads a competing process makes every op wait for a
+  descheduled thread (a forward measured 4x-10x slower than on one thread). So by default everything runs on
+  ONE torch thread and is timed in this process's CPU seconds (`time.process_time`): what the work takes with a
+  core to itself, stable to a few percent however busy the others keep the machine. `--threads N` (N > 1) times
+  wall clock instead; `--threads auto` takes 1 or all threads, whichever runs a probe forward faster right now.
+  The three scorers run interleaved (rotating order), ours and lm-eval `--repeats` times, naive
+  `--naive-repeats` times; each keeps its best.
+* Agreement: per example, the argmax over its choices must match between ours and each other scorer (asserted
+  >= 99%), and every request's log-probability must agree within 1e-3 (the max difference is printed).
 
 Numbers printed:
 
 * `examples/s`: dataset rows scored per second (a row = all of its choices), best of the repeats.
-* `ratio vs naive`, `ratio vs lm-eval`: our examples/s divided by theirs (targets >= 3x and >= 1.3x);
-  "all" = total rows / total best seconds over both datasets.
-* `FLOP/s` and `peak_fraction`: our *useful* forward FLOPs per second over a measured fp32 matmul peak.
-  Useful FLOPs count only real (non-padding) tokens: 2 x non-embedding parameters per token, plus attention
-  4 x layers x (keys the token really attends to) x (heads x head_dim) per token, plus the output head
-  2 x hidden x vocab at each scored position only. Padding, masked-out attention and skipped head positions are
-  not counted, so this is a lower bound on what the hardware executes. The peak is the best of several fp32
-  `torch.matmul` runs of a 2048^3 square GEMM, measured in this run (the model's own GEMM shapes, e.g.
-  2048x576 @ 576x1536, are measured and printed too).
+* `ratio vs naive`, `ratio vs lm-eval`: our examples/s over theirs, on both datasets together (total rows / total
+  seconds) and per dataset. Targets: >= 3x and >= 1.3x.
+* `peak_fraction`: our *useful* forward FLOP/s over a fp32 matmul peak measured in the same run on the same
+  threads (best of ~1 s of 2048^3 `torch.matmul`, at the start and the end; the model's own GEMM shapes at a
+  2048-token batch are printed too). Useful FLOPs count only real tokens (padding excluded), read from what
+  actually reaches the model through hooks: 2 x non-embedding parameters per token, attention
+  4 x layers x (heads x head_dim) x (keys the token attends to under the mask), and the output head
+  2 x hidden x vocab only at scored positions. Masked-out attention and padding are not counted, so it is a
+  lower bound on what the hardware executes. Target: >= 50%.
+* `--explore` adds: a breakdown of our time by engine step, operator shares from torch.profiler, and engine
+  variants (token budget, rows packed side by side) timed on the first quarter of each dataset, with padding.
 
 With `--json` the last stdout line is one JSON object with `ratio_vs_naive`, `ratio_vs_lm_eval`,
-`peak_fraction` (combined over both datasets) and per-dataset details.
+`peak_fraction` (both datasets together) and per-dataset details; the exit status is 1 if predictions or
+log-probabilities disagree.
 """
 
 from __future__ import annotations
@@ -142,11 +153,17 @@ def _quiet():
                 lg.setLevel(lv)
 
 
+# The clock every timing uses. With one torch thread (the default) it is this process's CPU time: on a shared
+# machine that is the time the work takes when it has a core to itself, however busy the others keep the machine.
+# With more threads CPU time would add the threads up, so it is wall-clock time (best of the repeats) instead.
+CLOCK: Callable[[], float] = time.process_time
+
+
 def timed(fn: Callable, *args) -> tuple[float, list[float]]:
     gc.collect()
-    start = time.perf_counter()
+    start = CLOCK()
     out = fn(*args)
-    return time.perf_counter() - start, out
+    return CLOCK() - start, out
 
 
 def load_rows(dataset: str, n: int) -> list[dict]:
@@ -174,9 +191,9 @@ def matmul_flops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
     torch.matmul(a, b, out=c)  # warm-up
     best, spent = float("inf"), 0.0
     while spent < seconds:
-        start = time.perf_counter()
+        start = CLOCK()
         torch.matmul(a, b, out=c)
-        dt = time.perf_counter() - start
+        dt = CLOCK() - start
         best, spent = min(best, dt), spent + dt
     return 2 * m * k * n / best
 
@@ -185,8 +202,8 @@ def pick_threads(lm: LM, wanted: str, log) -> int:
     """`--threads`: a number, or "auto": whichever of 1 and all threads runs a 1024-token forward faster now.
 
     On a shared machine, when another process competes for a core, every multi-threaded op waits for its
-    descheduled thread and a forward can be 5-10x slower than on one thread; when the machine is quiet, all threads
-    win. All three scorers and the matmul peak then run on the same thread count.
+    descheduled thread and a forward can be 4-10x slower than on one thread (measured here: 8.4 s vs 2.2 s);
+    when the machine is quiet, all threads win. All three scorers and the matmul peak run on the same count.
     """
     most = torch.get_num_threads()
     if wanted != "auto":
@@ -198,7 +215,9 @@ def pick_threads(lm: LM, wanted: str, log) -> int:
         for _ in range(3):
             for n in sorted({most, 1}, reverse=True):
                 torch.set_num_threads(n)
-                dt = timed(packing.peft_parts(lm.model)[0].base_model, ids)[0]
+                start = time.perf_counter()
+                packing.peft_parts(lm.model)[0].base_model(ids)
+                dt = time.perf_counter() - start
                 probe[n] = min(probe.get(n, dt), dt)
     chosen = 1 if probe[1] < 0.9 * probe[most] else most  # all threads unless one is clearly faster now
     torch.set_num_threads(chosen)
@@ -360,17 +379,20 @@ def pick_lm_eval_batch(lm: LM, requests: Sequence[Request], sizes: Sequence[int]
 def run_dataset(lm: LM, work: Workload, args, shape: ModelShape, log) -> DatasetResult:
     log(f"\n{work.name}: {len(work.examples)} rows, {len(work.requests)} requests, template {work.template}, "
         f"{len(work.slices)} slices")
-    flops: dict[str, float] = {}
-    for requests in work.slices:  # warm-up of our scorer and the FLOP count, slice by slice as it is timed
-        for k, v in count_flops(lm, requests, shape).items():
-            flops[k] = flops.get(k, 0) + v
+    with engine_variant(lm, args.ours_variant):
+        score_ours(lm, work.slices[0][:8])  # warm-up
     quarter = scoring.requests_for(work.examples[: max(len(work.examples) // 4, 1)])
     batch, sweep = pick_lm_eval_batch(lm, quarter, args.lm_eval_batch_sizes, log)
     hflm = make_lm_eval(lm, batch)
     score_naive(lm, work.slices[0][:8])  # warm-up (lm-eval is warm from the sweep)
 
-    scorers = {"ours": lambda r: score_ours(lm, r), "lm-eval": lambda r: score_lm_eval(hflm, r),
-               "naive": lambda r: score_naive(lm, r)}
+    counter = FlopCounter(lm.model, shape)  # counts what our scorer runs in its first repeat (hooks, ~free)
+
+    def ours(requests):
+        with engine_variant(lm, args.ours_variant):
+            return score_ours(lm, requests)
+
+    scorers = {"ours": ours, "lm-eval": lambda r: score_lm_eval(hflm, r), "naive": lambda r: score_naive(lm, r)}
     best: dict[tuple[str, int], float] = {}
     per_repeat: dict[str, list[float]] = {s: [] for s in SCORERS}
     outputs: dict[str, list[list[float]]] = {s: [] for s in SCORERS}
@@ -381,7 +403,8 @@ def run_dataset(lm: LM, work: Workload, args, shape: ModelShape, log) -> Dataset
             for s in SCORERS[shift:] + SCORERS[:shift]:
                 if s == "naive" and rep >= args.naive_repeats:
                     continue
-                dt, out = timed(scorers[s], requests)
+                with counter.counting() if s == "ours" and rep == 0 else contextlib.nullcontext():
+                    dt, out = timed(scorers[s], requests)
                 best[s, k] = min(best.get((s, k), dt), dt)
                 spent[s] += dt
                 if rep == 0:
@@ -394,7 +417,7 @@ def run_dataset(lm: LM, work: Workload, args, shape: ModelShape, log) -> Dataset
 
     seconds = {s: sum(best[s, k] for k in range(len(work.slices))) for s in SCORERS}
     res = DatasetResult(work.name, work.template, len(work.examples), len(work.requests), batch, sweep,
-                        seconds=seconds, per_repeat=per_repeat, flops=flops)
+                        seconds=seconds, per_repeat=per_repeat, flops=counter.summary())
     logprobs = {s: [x for out in outputs[s] for x in out] for s in SCORERS}
     preds = {s: predictions(work.examples, logprobs[s]) for s in SCORERS}
     gold = [e.gold for e in work.examples]
@@ -438,27 +461,6 @@ def binpacked_plan(original: Callable, target: int) -> Callable:
     return plan
 
 
-def vectorised_tree_mask(rows, length, prefix, device):
-    """Engine variant: the same mask as `packing._tree_mask`, built for the whole batch at once."""
-    total = prefix + length
-    group = torch.full((len(rows), length), -2, dtype=torch.long)
-    choice = torch.full((len(rows), length), -1, dtype=torch.long)
-    for b, row in enumerate(rows):
-        group[b, : len(row.tokens)] = torch.tensor(row.group)
-        choice[b, : len(row.tokens)] = torch.tensor(row.choice)
-    group, choice = group.to(device), choice.to(device)
-    qg, kg, qc, kc = group[:, :, None], group[:, None, :], choice[:, :, None], choice[:, None, :]
-    visible = (kg == -1) | ((kg == qg) & ((kc == -1) | (kc == qc)))
-    visible &= (qg != -2) & (kg != -2)
-    causal = torch.ones(total, total, dtype=torch.bool, device=device).tril()
-    mask = torch.zeros(len(rows), 1, total, total, dtype=torch.bool, device=device)
-    mask[:, 0, prefix:, prefix:] = visible & causal[prefix:, prefix:]
-    mask[:, 0, :, :prefix] = causal[:, :prefix]
-    idx = torch.arange(total, device=device)
-    mask[:, 0, idx, idx] = True
-    return mask
-
-
 @contextlib.contextmanager
 def patched(obj, attr: str, value):
     original = getattr(obj, attr)
@@ -484,8 +486,6 @@ def engine_variant(lm: LM, name: str):
             elif part.startswith("bin-pack rows to "):
                 target = int(part.split()[-1])
                 stack.enter_context(patched(packing, "_plan_rows", binpacked_plan(packing._plan_rows, target)))
-            elif part == "vectorised mask":
-                stack.enter_context(patched(packing, "_tree_mask", vectorised_tree_mask))
             elif part != "engine as is":
                 raise ValueError(part)
         yield
@@ -501,11 +501,11 @@ def breakdown(lm: LM, requests: Sequence[Request]) -> dict[str, float]:
             name = key + ("@logprobs" if inside[0] and key == "_plan_rows" else "")
             outer = key == "logprobs"
             inside[0] |= outer
-            start = time.perf_counter()
+            start = CLOCK()
             try:
                 return fn(*a, **k)
             finally:
-                spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
+                spent[name] = spent.get(name, 0.0) + CLOCK() - start
                 if outer:
                     inside[0] = False
         return run
@@ -577,8 +577,7 @@ def explore(lm: LM, works: Sequence[Workload], args, peak: float, log) -> dict:
         findings["operator_share"][name] = shares
         log(f"  {name} operators (self CPU): " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
 
-    variants = ["engine as is", f"threads={1 if torch.get_num_threads() > 1 else os.cpu_count()}",
-                "max_batch_tokens=512", "max_batch_tokens=1024", "max_batch_tokens=4096", "vectorised mask",
+    variants = ["engine as is", "max_batch_tokens=512", "max_batch_tokens=1024", "max_batch_tokens=4096",
                 "bin-pack rows to 128", "bin-pack rows to 256", "bin-pack rows to 256 + max_batch_tokens=4096"]
     reference = {name: score_ours(lm, requests) for name, requests in sample.items()}
     flops = {}
@@ -596,7 +595,7 @@ def explore(lm: LM, works: Sequence[Workload], args, peak: float, log) -> dict:
                 times[v, name] = min(times.get((v, name), dt), dt)
                 diffs[v, name] = max(abs(a - b) for a, b in zip(out, reference[name]))
     log(f"\n## Explore: engine variants (best of {args.repeats}, interleaved; first quarter of each dataset; "
-        f"peak = the {torch.get_num_threads()}-thread square matmul, also for the threads variant)")
+        f"peak = the {torch.get_num_threads()}-thread square matmul)")
     log("| variant | " + " | ".join(f"{n} s | {n} vs as-is | {n} peak | {n} padded/real" for n in sample)
         + " | max Δ logprob |")
     log("|---|" + "---:|---:|---:|---:|" * len(sample) + "---:|")
@@ -639,9 +638,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="interleaved timed runs per scorer; best is kept")
     parser.add_argument("--naive-repeats", type=int, default=1, help="timed runs of the (slow) naive scorer")
     parser.add_argument("--lm-eval-batch-sizes", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[4, 8, 16, 32], help="candidates for lm-eval's batch_size (its fastest is used)")
-    parser.add_argument("--threads", default="auto",
-                        help='torch intra-op threads for everything: a number, or "auto" (see pick_threads)')
+                        default=[4, 8, 16], help="candidates for lm-eval's batch_size (its fastest is used)")
+    parser.add_argument("--ours-variant", default="engine as is",
+                        help='time our scorer with an engine variant, e.g. "bin-pack rows to 256" (see explore)')
+    parser.add_argument("--threads", default="1",
+                        help='torch threads for everything: 1 (default; timed in CPU seconds), N (wall clock), '
+                             'or "auto" (1 or all, whichever is faster right now)')
     parser.add_argument("--explore", action="store_true", help="also profile ours and time engine variants")
     parser.add_argument("--no-assert", action="store_true", help="report disagreement instead of failing")
     args = parser.parse_args(argv)
@@ -651,9 +653,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     lm = load_lm()
     shape = ModelShape.of(lm.model)
     threads = pick_threads(lm, args.threads, log)
+    global CLOCK
+    CLOCK = time.process_time if threads == 1 else time.perf_counter
     log(f"model {lm.name} on {lm.device}, {next(lm.model.parameters()).dtype}, torch {torch.__version__}, "
         f"{threads} of {os.cpu_count()} CPU threads, our max_batch_tokens={lm.max_batch_tokens}, "
-        f"{shape.non_embedding / 1e6:.1f}M non-embedding parameters")
+        f"{shape.non_embedding / 1e6:.1f}M non-embedding parameters; ours: {args.ours_variant}")
 
     peaks = measure_peaks()
     works = [build_workload(name, tpl, max(int(args.rows * frac), 1), args.slices) for name, tpl, frac in DATASETS]
@@ -720,6 +724,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "examples_per_s": {s: combined(s) for s in SCORERS},
             "threads": torch.get_num_threads(),
             "max_batch_tokens": lm.max_batch_tokens,
+            "ours_variant": args.ours_variant,
+            "clock": "process CPU time" if CLOCK is time.process_time else "wall clock",
             "datasets": {r.name: {
                 "template": r.template, "rows": r.rows, "requests": r.requests,
                 "lm_eval_batch_size": r.lm_eval_batch, "lm_eval_batch_sweep_s": r.lm_eval_sweep,

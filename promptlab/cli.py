@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_score(args) -> dict:
+def cmd_score(args) -> None:
     from promptlab.data import load_dataset
     from promptlab.experiment import score_template
     from promptlab.models import DEFAULT_MODEL, load_lm
@@ -111,7 +111,6 @@ def cmd_score(args) -> dict:
         print(json.dumps(result, ensure_ascii=False))
     else:
         _print_report(result)
-    return result
 
 
 def _adapter_path(run_or_dir: str):
@@ -189,14 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     start = time.perf_counter()
     try:
-        args.func(args)
+        code = args.func(args) or 0  # tune/runs handlers return an exit code; the others return None
     except ValueError as err:  # engine errors are written for people: show them, no traceback
         print(f"promptlab: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"promptlab: interrupted after {time.perf_counter() - start:.1f} s", file=sys.stderr)
         return 130
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ runs it with gradients. Three things make it fast without changing any number:
   token's own context, so every request is scored exactly as if it stood alone.
 * **Head only where needed.** The decoder runs without its output layer; the vocabulary projection is applied to
   the few hidden states that predict continuation tokens (a 49k vocabulary is a fifth of a small model's compute).
-* **Length-grouped batches** under a token budget, so padding stays small.
+* **Little padding.** Short unrelated contexts share a row side by side (the mask keeps them apart), and rows
+  are batched by length under a token budget.
 
 PEFT prompt tuning and P-tuning prepend `num_virtual_tokens` embeddings; prefix tuning injects key/values and adds
 no positions. Both are handled here by building the virtual part ourselves, with the same positions PEFT's own
@@ -19,6 +20,7 @@ forward uses, so results match a plain `peft_model(input_ids)` call on each requ
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -53,6 +55,9 @@ class _Row:
 # context: few-shot prompts (same demonstrations, different query) qualify, unrelated zero-shot rows do not.
 MIN_SHARED_TOKENS = 16
 MAX_ROW_TOKENS = 1024  # attention grows with the square of a row: keep packed rows moderate
+# Short unrelated contexts are laid side by side in rows of up to this many tokens (the tree mask keeps them
+# apart), so batches of rows of very different lengths waste little on padding.
+SIDE_BY_SIDE_TOKENS = 256
 
 
 def encode(tokenizer, requests: Sequence[Request], max_length: int | None = None) -> list[Encoded]:
@@ -130,7 +135,8 @@ def _groups(encoded: Sequence[Encoded], indices: Sequence[int] | None = None) ->
 
 
 def _plan_rows(encoded: Sequence[Encoded], indices: Sequence[int]) -> list[list[list[int]]]:
-    """Rows of context groups: contexts sorted so shared prefixes are neighbours, then merged greedily."""
+    """Rows of context groups: contexts sorted so shared prefixes are neighbours and merged greedily, then the
+    remaining single-context rows laid side by side."""
     groups = sorted(_groups(encoded, indices), key=lambda g: encoded[g[0]].context)
     rows: list[list[list[int]]] = []
     shared = 0
@@ -145,7 +151,26 @@ def _plan_rows(encoded: Sequence[Encoded], indices: Sequence[int]) -> list[list[
                 continue
         rows.append([group])
         shared = len(context)
-    return rows
+    return _side_by_side(encoded, rows)
+
+
+def _side_by_side(encoded: Sequence[Encoded], rows: list[list[list[int]]]) -> list[list[list[int]]]:
+    """Single-context rows packed into rows of up to SIDE_BY_SIDE_TOKENS tokens: best fit, longest first."""
+    merged = [row for row in rows if len(row) > 1]
+    singles = sorted((row for row in rows if len(row) == 1), key=lambda row: -_row_length(encoded, row))
+    packed: list[list[list[int]]] = []
+    free: list[tuple[int, int]] = []  # (tokens still free, index in packed), sorted
+    for row in singles:
+        n = _row_length(encoded, row)
+        at = bisect.bisect_left(free, (n, -1))
+        if at == len(free):
+            packed.append(list(row))
+            bisect.insort(free, (SIDE_BY_SIDE_TOKENS - n, len(packed) - 1))
+            continue
+        room, b = free.pop(at)
+        packed[b].append(row[0])
+        bisect.insort(free, (room - n, b))
+    return merged + packed
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

@@ -335,8 +335,11 @@ def evaluate(s: Setup, step: int) -> dict:
     line = {"step": step, "split": "val", **{k: v for k, v in result.metrics.items() if k != "majority"}}
     objective = s.config.objective_for(s.mode)
     labelled = [i for i, e in enumerate(s.val) if is_labelled(e)]
+    if not labelled:  # nothing to measure a loss on (the scorer's metrics say so too)
+        return line
     if objective == "choices":  # the same softmax the loss takes, from the scorer's own probabilities
-        line["val_loss"] = -sum(math.log(max(result.probs[i][s.val[i].gold], 1e-30)) for i in labelled) / len(labelled)
+        nll = [-math.log(max(result.probs[i][s.val[i].gold], 1e-30)) for i in labelled]
+        line["val_loss"] = sum(nll) / len(nll)
     else:
         requests, _ = objective_requests([s.val[i] for i in labelled], "lm")
         scores = lm.loglikelihood(requests, progress=s.run.check_stop)

@@ -154,12 +154,9 @@ def journey(page, url: str, *, job_timeout: float, watch_growth: bool = True) ->
         final = plot_points(page, "tune-accuracy", "soft prompt")
         if final >= 2:
             break
-    if watch_growth:
-        assert final >= 2 and min(p for p in seen if p >= 0) < final, (seen, final)
-    else:
-        # On the bundled model under heavy CPU load the last redraw after "done" was seen empty (an open bug,
-        # see the issue notes); what must hold is that the curve was drawn while the job ran.
-        assert max(seen + [final]) >= 2, (seen, final)
+    assert final >= 2 and all(p <= final for p in seen), (seen, final)
+    if watch_growth:  # a fast job can finish before the first poll: growth is watched on the tiny model only
+        assert min(p for p in seen if p >= 0) < final, (seen, final)
     names = " ".join(legend(page, "tune-accuracy"))
     assert "zero-shot" in names and "few-shot" in names and "majority class" in names, names
     run_id = page.locator("#tune-watch input").input_value().split(" · ")[0]
@@ -191,8 +188,9 @@ def test_journey_tiny_model(tiny_app, page):
 
 
 @pytest.mark.slow
-def test_journey_bundled_model(app_env, browser, serve_app):
+def test_journey_bundled_model(app_env, browser, serve_app, tmp_path, monkeypatch):
     """The same journey on the bundled SmolLM2-135M (minutes on CPU); also refreshes the README screenshots."""
+    monkeypatch.setenv("PROMPTLAB_RUNS", str(tmp_path / "runs"))  # not the tiny journey's runs: a fresh app
     app, url = serve_app(None)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:

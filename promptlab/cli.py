@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_score(args) -> None:
-    from promptlab.data import load_dataset
+    from promptlab.data import load_dataset, sample_shots
     from promptlab.experiment import score_template
     from promptlab.models import DEFAULT_MODEL, load_lm
     from promptlab.templates import find_template, validate
@@ -95,6 +95,8 @@ def cmd_score(args) -> None:
         raise ValueError(f"Template {template.name!r} does not fit {args.data}:\n"
                          + "\n".join(f"  - {p}" for p in problems))
     pool = dataset.rows(args.train_split or dataset.default_train_split) if args.shots else []
+    # Too few rows for the demonstrations is said now, not after seconds of model loading.
+    sample_shots(pool, args.shots, seed=0, method=args.sampler, label_column=dataset.label_column)
     adapter = _adapter_path(args.adapter) if args.adapter else None
     model_id = args.model or DEFAULT_MODEL
     lm = load_lm(model_id, adapter=adapter, device=args.device)

@@ -11,6 +11,7 @@ whose processes run this module with `--train-only`.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -67,13 +68,42 @@ def _supervise(run: Run) -> int:
         error = "The worker was stopped (signal); `runs resume` continues from the last checkpoint."
     except Exception as err:  # noqa: BLE001 - any other failure must still end in a truthful status
         run.log(traceback.format_exc())
-        final, error = "failed", f"Internal error: {type(err).__name__}: {err}. The log has the details."
+        final, error = "failed", failure_message(run, err)
     finally:
         run.log(f"run {final}" + (f": {error}" if error else ""))
         run.status(status=final, finished=time.time(), eta_seconds=None, error=error)
         finished.set()
         slot.close()
     return {"done": EXIT_DONE, "cancelled": EXIT_CANCELLED}.get(final, EXIT_FAILED)
+
+
+def failure_message(run: Run, err: Exception) -> str:
+    """What the user reads when training raised something unexpected: out of memory and a full disk are named,
+    with what to do; anything else is an internal error whose traceback is in the log."""
+    from promptlab.tuning.checkpoint import list_checkpoints
+
+    saved = list_checkpoints(run.path / "checkpoints")
+    kept = f"checkpoints up to step {int(saved[-1].name.split('-')[-1])} are intact" if saved else "no checkpoint yet"
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if _is_out_of_memory(err):
+        config = run.config
+        return (f"Out of memory during training ({text}). Start a new run with a smaller batch_size (now "
+                f"{config.batch_size}; raise grad_accum to keep the effective batch) or max_tokens (now "
+                f"{config.max_tokens}), or a smaller model; {kept}.")
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        return (f"The disk is full ({err.strerror}: {err.filename}). Free some space, then "
+                f"`promptlab runs resume {run.id}` continues; {kept}.")
+    return f"Internal error: {type(err).__name__}: {err}. The log has the details."
+
+
+def _is_out_of_memory(err: Exception) -> bool:
+    import torch
+
+    if isinstance(err, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    # CPU allocations that fail surface as RuntimeErrors with the allocator's wording
+    return isinstance(err, RuntimeError) and any(
+        words in str(err).lower() for words in ("out of memory", "can't allocate memory", "not enough memory"))
 
 
 def _raise_interrupt(signum, frame):

@@ -16,7 +16,6 @@ import pandas as pd
 
 from promptlab import jobs, plots
 from promptlab import templates as tpl
-from promptlab.experiment import score_template
 from promptlab.ui import data_tab, session, studio_tab
 from promptlab.ui.helpers import Page, fmt, guarded, metric_names, shorten, t_metric, track
 from promptlab.ui.i18n import t
@@ -108,6 +107,8 @@ def refresh_choices(current, lang: str):
 def compare(picks, draft, sel, n_rows, shots, seeds, sampler, lang, progress=gr.Progress()):
     if not picks:
         raise ValueError(t("compare.pick_some", lang))
+    from promptlab.experiment import score_template  # imports torch: kept out of the app's start
+
     rows = data_tab.eval_rows(sel, int(n_rows))
     pool = data_tab.train_rows(sel)
     reports, templates = {}, {}

@@ -161,11 +161,12 @@ def test_one_class_dataset_scores_with_majority_one(tmp_path, tiny_model_dir, te
     assert json.loads(result.out)["metrics"]["majority"] == 1.0
 
 
-def test_fewer_rows_than_shots(tmp_path, tiny_model_dir, template_file, run_cli):
+def test_fewer_rows_than_shots(tmp_path, template_file, run_cli):
     folder = tmp_path / "small"
     write_jsonl(folder / "train.jsonl", rows(2))
     write_jsonl(folder / "validation.jsonl", rows(2, offset=10))
-    result = run_cli("score", "--template", template_file, "--data", folder, "--model", tiny_model_dir,
+    # a model that does not exist: the data problem is reported first, before any model is loaded
+    result = run_cli("score", "--template", template_file, "--data", folder, "--model", tmp_path / "no-model",
                      "--shots", "4")
     assert result.code == 2
     assert result.err.strip().splitlines()[-1] == ("promptlab: error: asked for 4 demonstrations but the pool has "

@@ -46,6 +46,20 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture()
+def task(tmp_path) -> Path:
+    """The toy sentiment task of the tuning and jobs tests (a folder of JSONL splits); some modules override it."""
+    from test_tuning_fixtures import write_task
+
+    return write_task(tmp_path / "data")
+
+
+@pytest.fixture()
+def runs_dir(tmp_path) -> Path:
+    """A runs folder of the test's own."""
+    return tmp_path / "runs"
+
+
 @pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     path = shared_datasets_dir()

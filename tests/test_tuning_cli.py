@@ -7,20 +7,9 @@ import subprocess
 import sys
 import zipfile
 
-import pytest
-from test_tuning_fixtures import TEMPLATE, wait_for_end, write_task
+from test_tuning_fixtures import TEMPLATE, wait_for_end
 
 from promptlab import jobs
-
-
-@pytest.fixture()
-def task(tmp_path):
-    return write_task(tmp_path / "data")
-
-
-@pytest.fixture()
-def runs_dir(tmp_path):
-    return tmp_path / "runs"
 
 
 def cli(*args, timeout=300):

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from test_tuning_fixtures import make_spec, write_task
+from test_tuning_fixtures import make_spec
 
 from promptlab import jobs, packing, scoring
 from promptlab.models import LM, Request
@@ -22,16 +22,6 @@ from promptlab.tuning.model import (
     virtual_token_vectors,
     wrap,
 )
-
-
-@pytest.fixture()
-def task(tmp_path):
-    return write_task(tmp_path / "data")
-
-
-@pytest.fixture()
-def runs_dir(tmp_path):
-    return tmp_path / "runs"
 
 
 @pytest.fixture()

@@ -17,16 +17,6 @@ from promptlab import jobs
 from promptlab.tuning.checkpoint import list_checkpoints
 
 
-@pytest.fixture()
-def task(tmp_path):
-    return write_task(tmp_path / "data")
-
-
-@pytest.fixture()
-def runs_dir(tmp_path):
-    return tmp_path / "runs"
-
-
 def _final_weights(run_id, runs_dir):
     newest = list_checkpoints(jobs.run_path(run_id, runs_dir) / "checkpoints")[-1]
     return newest.name, torch.load(newest / "trainable.pt")

@@ -23,11 +23,6 @@ def task(tmp_path):
     return write_task(tmp_path / "task", n_train=32, n_val=8)
 
 
-@pytest.fixture()
-def runs_dir(tmp_path):
-    return tmp_path / "runs"
-
-
 def spec_for(task, model, **config):
     config = {"baseline_shots": 0, "baseline_seeds": 1, **config}
     return make_spec(task, model, **config)

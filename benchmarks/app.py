@@ -12,8 +12,9 @@ What it measures (bundled SmolLM2-135M-Instruct on CPU, runs and templates in a 
   Data summary and the studio's "No problems" are shown), with a warm model cache (the model is converted once
   before timing). Target <= 10 s.
 * `first_preview_s`: in that fresh app, the first click on Preview (8 rows, zero-shot) until the metrics show.
-  Target <= 2 s. The app starts loading the model in the background at launch, so by the time a person clicks,
-  the load is usually done; `first_preview_s` includes whatever of it is left.
+  Target <= 2 s. The app starts loading the model in the background once it listens; this click comes the
+  instant the page is usable, so it includes whatever of that load is left. `next_preview_s`: a second
+  preview (7 rows), the model loaded.
 * `second_visitor_load_s` / `second_visitor_check_s`: while a tuning job runs (its worker process training on the
   same CPU), a second visitor opens the app (page to usable) and edits a template (keystroke to the live check's
   answer). Shows the UI stays responsive: training is a separate process and the model queue does not block it.
@@ -107,6 +108,13 @@ def main() -> None:
             page.locator("#studio-run").click()
             page.locator("#studio-metrics").get_by_text("8 rows").wait_for(timeout=120_000)
             figures["first_preview_s"] = time.perf_counter() - start
+            # a second preview, the model loaded: what every later one costs (7 rows, so that the page shows
+            # when it is done: the metrics line changes)
+            page.locator("#studio-rows input[type=number]").fill("7")
+            start = time.perf_counter()
+            page.locator("#studio-run").click()
+            page.locator("#studio-metrics").get_by_text("7 rows").wait_for(timeout=120_000)
+            figures["next_preview_s"] = time.perf_counter() - start
 
             os.environ.update(PROMPTLAB_RUNS=env["PROMPTLAB_RUNS"])
             spec = {"template": (work / "templates" / "demo-reviews-sentiment.yaml").read_text(encoding="utf-8"),

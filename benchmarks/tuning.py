@@ -2,7 +2,7 @@
 
 Run (from the repository root, with the project's venv):
 
-    python benchmarks/tuning.py                      # the full table: ~1-2 h on 2 busy CPU cores
+    python benchmarks/tuning.py                      # the full table: ~45 min on 2 quiet CPU cores
     python benchmarks/tuning.py --json               # the same; the last stdout line is one JSON object
     python benchmarks/tuning.py --steps 100 --fewshot-rows 200 --methods pt-template,lora
 
@@ -12,8 +12,10 @@ What it measures, in one table:
   zero-shot `acc` and contextual-calibrated `acc_calibrated` for every template; few-shot (`--shots` demonstrations
   from train, mean ± std over `--seeds` seeds) for the best zero-shot template, on `--fewshot-rows` dev rows.
 * **Soft prompts**, each a real tuning job (`jobs.create_run` + `jobs.launch`: the worker subprocess the app uses)
-  with the same fixed budget (`--steps` optimizer steps of `--batch-size` examples, 20 virtual tokens):
-  prompt tuning from an instruction text (template init) and from random vectors, P-tuning (MLP encoder),
+  with the same fixed budget (`--steps` optimizer steps of `--batch-size` examples, 20 virtual tokens, each
+  method's default learning rate from `promptlab.tuning.config.DEFAULT_LR`):
+  prompt tuning from an instruction text (template init), from the answer choices' embeddings (class-label init)
+  and from random vectors, P-tuning (MLP encoder),
   prefix tuning (key/values of the instruction text), and LoRA (r=8 on q/v) as a reference point. The template is
   `sst2-review-sentiment`; the loss is cross-entropy over the answer choices. Dev accuracy = the run's final
   evaluation on all `--eval-rows` (no selection on dev), wall time = the job's start to end (model load,
@@ -46,6 +48,7 @@ TEMPLATE = "sst2-review-sentiment"
 INIT_TEXT = "Classify the sentiment of this movie review as positive or negative."
 METHODS = {  # name -> (label, method, TuneConfig overrides)
     "pt-template": ("prompt tuning, template init", "prompt_tuning", {"init": "template", "init_text": INIT_TEXT}),
+    "pt-labels": ("prompt tuning, class-label init", "prompt_tuning", {"init": "class_labels"}),
     "pt-random": ("prompt tuning, random init", "prompt_tuning", {"init": "random"}),
     "p-tuning": ("P-tuning (MLP), template init", "p_tuning", {"init": "template", "init_text": INIT_TEXT}),
     "prefix": ("prefix tuning, template init", "prefix_tuning", {"init": "template", "init_text": INIT_TEXT}),
@@ -234,7 +237,8 @@ def _time_reference(examples, args) -> float:
 
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
     training_args = TrainingArguments(output_dir=str(Path(args.runs_dir) / "trainer-tmp"), use_cpu=True,
-                                      per_device_train_batch_size=args.batch_size, learning_rate=0.03,
+                                      per_device_train_batch_size=args.batch_size,
+                                      learning_rate=preset("cpu", "prompt_tuning").lr,
                                       max_steps=args.speed_steps + 1, report_to="none", save_strategy="no",
                                       logging_strategy="no", disable_tqdm=True, optim="adamw_torch",
                                       dataloader_num_workers=0)
@@ -269,7 +273,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "datasets" / "sst2"))
-    parser.add_argument("--steps", type=int, default=200, help="optimizer steps per soft-prompt method")
+    parser.add_argument("--steps", type=int, default=300, help="optimizer steps per soft-prompt method")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {', '.join(METHODS)}")
     parser.add_argument("--eval-rows", type=int, default=872, help="dev rows for every accuracy (872 = all)")

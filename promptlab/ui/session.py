@@ -53,12 +53,7 @@ def local_files_allowed() -> bool:
     """May a visitor type a server path (file or folder) in the Data tab? Yes locally; not on a Hugging Face Space
     (SPACE_ID is set there), where any visitor could read the server's files, unless PROMPTLAB_ALLOW_LOCAL_FILES=1.
     Uploads, the demo tasks and Hub dataset names always work."""
-    env = os.environ.get("PROMPTLAB_ALLOW_LOCAL_FILES", "").strip().lower()
-    if env in ("0", "false", "no", "off"):
-        return False
-    if env in ("1", "true", "yes", "on"):
-        return True
-    return not os.environ.get("SPACE_ID")
+    return _switch("PROMPTLAB_ALLOW_LOCAL_FILES", default=not os.environ.get("SPACE_ID"))
 
 
 def training_allowed(explicit: bool | None = None) -> bool:
@@ -67,12 +62,17 @@ def training_allowed(explicit: bool | None = None) -> bool:
     every visitor a GPU-hungry background job."""
     if explicit is False:
         return False
-    env = os.environ.get("PROMPTLAB_ALLOW_TRAINING", "").strip().lower()
-    if env in ("0", "false", "no", "off"):
+    return _switch("PROMPTLAB_ALLOW_TRAINING", default=not os.environ.get("SPACE_ID"))
+
+
+def _switch(name: str, default: bool) -> bool:
+    """An on/off environment variable (1/true/yes/on, 0/false/no/off); `default` when unset or unrecognised."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("0", "false", "no", "off"):
         return False
-    if env in ("1", "true", "yes", "on"):
+    if value in ("1", "true", "yes", "on"):
         return True
-    return not os.environ.get("SPACE_ID")
+    return default
 
 
 def model_id() -> str:

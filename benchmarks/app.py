@@ -12,7 +12,7 @@ What it measures (bundled SmolLM2-135M-Instruct on CPU, runs and templates in a 
   Data summary and the studio's "No problems" are shown), with a warm model cache (the model is converted once
   before timing). Target <= 10 s.
 * `first_preview_s`: in that fresh app, the first click on Preview (8 rows, zero-shot) until the metrics show.
-  Target <= 2 s. The app starts loading the model in the background once it listens; this click comes the
+  Target <= 2 s. The app starts loading the model in a process of its own as it starts; this click comes the
   instant the page is usable, so it includes whatever of that load is left. `next_preview_s`: a second
   preview (7 rows), the model loaded.
 * `second_visitor_load_s` / `second_visitor_check_s`: while a tuning job runs (its worker process training on the

@@ -5,6 +5,7 @@ Run (from the repository root, with the project's venv; traffic goes to 127.0.0.
     python benchmarks/load.py                      # 10 visitors x 3 rounds, tiny random model, ~1-2 min on 2 cores
     python benchmarks/load.py --model smollm2-135m-instruct --rounds 2   # the bundled model (slower, realistic)
     python benchmarks/load.py --json               # the last stdout line is one JSON object
+    python benchmarks/load.py --in-process         # the model in the app's process (ZeroGPU), for comparison
 
 Each visitor is its own `gradio_client.Client` (its own session): it loads the demo task, types a draft whose prompt
 carries its own marker ("Visitor 7 asks: ..."), then alternates Preview (N rows) and Compare (its draft). Every
@@ -95,6 +96,8 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=4, help="rows per preview (compare uses at least 4)")
     parser.add_argument("--model", help="model id (default: a tiny random Llama built on the fly)")
     parser.add_argument("--no-job", action="store_true", help="no tuning job in the background")
+    parser.add_argument("--in-process", action="store_true",
+                        help="score in the app's own process (as on a ZeroGPU Space), not in a model process")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -111,7 +114,7 @@ def main() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    app = launch(port=port, model_id=model, preload=False, prevent_thread_lock=True)
+    app = launch(port=port, model_id=model, preload=not args.in_process, prevent_thread_lock=True)
     url = f"http://127.0.0.1:{port}/"
     run = None
     if not args.no_job:
@@ -136,7 +139,8 @@ def main() -> int:
             jobs.cancel(run, wait=30)
     app.close()
 
-    result = {"visitors": args.visitors, "rounds": args.rounds, "rows": args.rows, "model": args.model or "tiny",
+    result = {"scoring": "in-process" if args.in_process else "model process", "visitors": args.visitors,
+              "rounds": args.rounds, "rows": args.rows, "model": args.model or "tiny",
               "wall_s": round(wall, 2), "errors": errors, "job": job}
     for action, values in timings.items():
         if values:
@@ -146,7 +150,7 @@ def main() -> int:
         if action in result:
             r = result[action]
             print(f"{action:<8} n={r['n']:<4} p50 {r['p50_s']:.3f} s   p95 {r['p95_s']:.3f} s   max {r['max_s']:.3f} s")
-    print(f"wall {wall:.1f} s, errors {len(errors)}, job {job}")
+    print(f"{result['scoring']}: wall {wall:.1f} s, errors {len(errors)}, job {job}")
     for error in errors:
         print("  ", error)
     if args.json:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from promptlab.settings import cache_dir
 
+DEFAULT_MODEL = "smollm2-135m-instruct"  # bundled, offline; defined here so that naming it does not import torch
+
 
 @dataclass(frozen=True)
 class BundledModel:

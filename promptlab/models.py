@@ -18,9 +18,8 @@ from pathlib import Path
 import torch
 
 from promptlab import packing
-from promptlab.model_cache import BUNDLED, bundled_available, resolve_model
+from promptlab.model_cache import BUNDLED, DEFAULT_MODEL, bundled_available, resolve_model
 
-DEFAULT_MODEL = "smollm2-135m-instruct"
 Progress = Callable[[int, int], None]
 
 

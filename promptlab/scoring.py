@@ -17,11 +17,14 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from promptlab.models import LM, Request
 from promptlab.templates import Example
+
+if TYPE_CHECKING:  # models imports torch; the web app unpickles `experiment.Report`s and must not need it
+    from promptlab.models import LM, Request
 
 Progress = Callable[[int, int], None]
 RANK_METRICS = ("acc", "acc_norm", "acc_calibrated", "macro_f1", "majority")
@@ -41,6 +44,8 @@ class EvalResult:
 
 def requests_for(examples: Sequence[Example]) -> list[Request]:
     """One request per (example, choice): the prompt as context, `delimiter + choice` as continuation."""
+    from promptlab.models import Request
+
     return [Request(e.prompt, e.delimiter + c) for e in examples for c in e.choices]
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from promptlab.model_cache import DEFAULT_MODEL
 from promptlab.tuning.config import TuneConfig
 
-DEFAULT_MODEL = "smollm2-135m-instruct"  # = promptlab.models.DEFAULT_MODEL (not imported: that pulls in torch)
 SPEC_KEYS = ("template", "data", "model", "train_split", "eval_split", "eval_size", "label_column", "config",
              "total_steps", "name")
 

@@ -19,17 +19,21 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, model
            allow_training: bool | None = None, *, device: str = "auto", preload: bool = True,
            prevent_thread_lock: bool = False):
     """Build and serve the app. `allow_training=None` follows PROMPTLAB_ALLOW_TRAINING / SPACE_ID (see
-    session.training_allowed). The model starts loading in the background right away (`preload`)."""
-    from promptlab import data
-    from promptlab.ui import assemble, session
+    session.training_allowed). With `preload` the model starts loading right away, in a process of its own
+    (session.start_model); without, it loads in this process on first use."""
+    from promptlab.ui import session
 
-    app = build_app(model_id=model_id, allow_training=allow_training, device=device)
+    session.configure(model_id=model_id, allow_training=allow_training, device=device)
+    if preload:  # first: the model process then imports torch on the other core while this one imports gradio
+        session.start_model()
+    from promptlab import data
+    from promptlab.ui import assemble
+
+    app = assemble.build_app()
     # Non-model events (validation, plots, run polling) run side by side; model-bound ones queue on MODEL_QUEUE.
     app.queue(default_concurrency_limit=8)
     app.launch(server_name=host, server_port=port, share=share, theme=assemble.THEME, css=assemble.CSS,
                max_file_size=data.MAX_UPLOAD_BYTES, prevent_thread_lock=True)
-    if preload:  # once the server listens: importing torch meanwhile would slow the start down
-        session.preload_in_background()
     if not prevent_thread_lock:
         app.block_thread()
     return app

@@ -107,20 +107,17 @@ def refresh_choices(current, lang: str):
 def compare(picks, draft, sel, n_rows, shots, seeds, sampler, lang, progress=gr.Progress()):
     if not picks:
         raise ValueError(t("compare.pick_some", lang))
-    from promptlab.experiment import score_template  # imports torch: kept out of the app's start
-
     rows = data_tab.eval_rows(sel, int(n_rows))
     pool = data_tab.train_rows(sel)
     reports, templates = {}, {}
     for i, pick in enumerate(picks):
         name, template, adapter = resolve(pick, draft, lang)
         progress((i, len(picks)), desc=t("progress.loading_model", lang))
-        lm = session.get_lm(adapter)
         desc = t("progress.scoring_one", lang, name=name, i=i + 1, n=len(picks))
         templates[name] = template
-        reports[name] = score_template(lm, template, rows, pool=pool, shots=int(shots), seeds=int(seeds),
-                                       sampler=sampler, label_column=sel.get("label_column"),
-                                       progress=track(progress, desc))
+        reports[name] = session.score(template, rows, adapter=adapter, pool=pool, shots=int(shots),
+                                      seeds=int(seeds), sampler=sampler, label_column=sel.get("label_column"),
+                                      progress=track(progress, desc))
     table = metrics_table(reports)
     per_example = examples_table(reports, templates, rows)
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -1,18 +1,22 @@
 """What the web app shares across visitors: its settings, the loaded model(s) and the loaded datasets.
 
 Gradio runs one Python process for every visitor, so module-level values here are shared by all of them, while each
-visitor's drafts live in the page's components and `gr.State`s (which never hold a model). The model is loaded
-lazily, once per process, and every model-bound event is queued under one concurrency id (`MODEL_QUEUE`, limit 1),
-so visitors take turns on the device instead of racing on it.
+visitor's drafts live in the page's components and `gr.State`s (which never hold a model). The launched app scores
+in a model process of its own (`start_model`); the model is loaded once, and every model-bound event is queued
+under one concurrency id (`MODEL_QUEUE`, limit 1), so visitors take turns on the device instead of racing on it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from promptlab.model_cache import DEFAULT_MODEL
+from promptlab.model_process import LoadedModels, ModelProcess
 
 log = logging.getLogger("promptlab.ui")
 
@@ -29,12 +33,11 @@ class AppConfig:
     allow_training: bool = True
     device: str = "auto"
     allow_local_files: bool = True       # typed server paths in the Data tab (off on a public Space)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 CONFIG = AppConfig()
-_lms: OrderedDict = OrderedDict()            # (model_id, adapter) -> LM, most recently used last
-_MAX_LMS = 2                                 # the base model plus one soft-prompted copy
+_models = LoadedModels()                     # used when no model process runs (ZeroGPU, tests, embedding)
+_scorer: ModelProcess | None = None          # the model process `start_model` started
 _datasets: OrderedDict = OrderedDict()       # (source, label_column) -> Dataset
 _MAX_DATASETS = 8
 _cache_lock = threading.Lock()
@@ -46,6 +49,7 @@ def configure(model_id: str | None = None, allow_training: bool | None = None, d
     CONFIG.allow_training = training_allowed(allow_training)
     CONFIG.device = device
     CONFIG.allow_local_files = local_files_allowed()
+    stop_model()  # a model process of an earlier configuration would score with the wrong model
     return CONFIG
 
 
@@ -76,55 +80,45 @@ def _switch(name: str, default: bool) -> bool:
 
 
 def model_id() -> str:
-    from promptlab import models
-
-    return CONFIG.model_id or models.DEFAULT_MODEL
+    return CONFIG.model_id or DEFAULT_MODEL
 
 
-def get_lm(adapter: str | None = None):
-    """The shared LM (optionally with a soft-prompt adapter), loaded on first use and kept for later events."""
-    key = (model_id(), str(adapter) if adapter else None)
-    with _cache_lock:
-        if key in _lms:
-            _lms.move_to_end(key)
-            return _lms[key]
-    # Loading takes seconds: hold only the load lock, so dataset look-ups of other visitors go on meanwhile.
-    with CONFIG.lock:
-        with _cache_lock:
-            if key in _lms:
-                return _lms[key]
-        from promptlab import models
-
-        log.info("loading model %s (adapter %s)", key[0], key[1])
-        lm = models.load_lm(key[0], adapter=key[1], device=CONFIG.device)
-        with _cache_lock:
-            _lms[key] = lm
-            while len(_lms) > _MAX_LMS:
-                _lms.popitem(last=False)
-        return lm
+def start_model() -> None:
+    """Start loading the model now, so that the first preview does not wait for it: in a process of its own
+    (`ModelProcess`: it loads on another core while this process imports gradio and serves pages), or, on a
+    ZeroGPU Space, which lends its GPU to this process only, in a background thread here."""
+    global _scorer
+    stop_model()
+    if zero_gpu():
+        threading.Thread(target=_warm_up_here, name="promptlab-preload", daemon=True).start()
+    else:
+        _scorer = ModelProcess(model_id(), CONFIG.device)
 
 
-def loaded_lm():
-    """The base LM if it is already loaded, else None (never loads)."""
-    with _cache_lock:
-        return _lms.get((model_id(), None))
+def stop_model() -> None:
+    """Stop the model process, if one runs (scoring then loads the model in this process on first use)."""
+    global _scorer
+    if _scorer is not None:
+        _scorer.close()
+        _scorer = None
 
 
-def preload_in_background() -> threading.Thread:
-    """Start loading the base model now, so the first preview does not pay for it."""
+def _warm_up_here() -> None:
+    try:
+        _models.warm_up(model_id(), CONFIG.device)
+    except Exception:  # the first model-bound event will report it readably
+        log.exception("preloading the model failed")
 
-    def load():
-        try:
-            from promptlab.models import Request
 
-            # One tiny forward too: the first forward pays one-time costs (allocations, kernel choice).
-            get_lm().loglikelihood([Request("Review: fine.\nSentiment:", " positive")])
-        except Exception:  # the first model-bound event will report it readably
-            log.exception("preloading the model failed")
+def score(template, rows, *, adapter: str | None = None, progress=None, **options):
+    """`experiment.score_template` with the shared model (plus `adapter`): in the model process when one runs,
+    else here, loading the model on first use. `options` are score_template's keyword arguments."""
+    if _scorer is not None:
+        return _scorer.score(template, rows, adapter=adapter, progress=progress, **options)
+    from promptlab.experiment import score_template  # imports torch: kept out of the app's start
 
-    thread = threading.Thread(target=load, name="promptlab-preload", daemon=True)
-    thread.start()
-    return thread
+    lm = _models.get(model_id(), adapter, CONFIG.device)
+    return score_template(lm, template, rows, progress=progress, **options)
 
 
 def get_dataset(source: str, label_column: str | None = None):
@@ -144,12 +138,15 @@ def get_dataset(source: str, label_column: str | None = None):
     return dataset
 
 
+def zero_gpu() -> bool:
+    """Running on a ZeroGPU Space (the `spaces` package is installed there, SPACE_ID set)?"""
+    return bool(os.environ.get("SPACE_ID")) and importlib.util.find_spec("spaces") is not None
+
+
 def on_gpu(fn):
-    """On a ZeroGPU Space (the `spaces` package is installed there), borrow a GPU for the call; elsewhere as is."""
-    try:
-        import spaces  # only present on Hugging Face Spaces
-    except ImportError:
+    """On a ZeroGPU Space, borrow a GPU for the call; elsewhere `fn` as is."""
+    if not zero_gpu():
         return fn
-    if not os.environ.get("SPACE_ID"):
-        return fn
+    import spaces
+
     return spaces.GPU(duration=120)(fn)

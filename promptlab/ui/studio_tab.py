@@ -241,12 +241,9 @@ def preview(template, sel, n_rows, shots, sampler, seed, generate, lang, progres
         raise ValueError(t("studio.fix_first", lang))
     rows = data_tab.eval_rows(sel, int(n_rows))
     progress(0, desc=t("progress.loading_model", lang))
-    lm = session.get_lm()
-    from promptlab.experiment import score_template  # imports torch: kept out of the app's start
-
-    report = score_template(lm, template, rows, pool=data_tab.train_rows(sel), shots=int(shots), seeds=1,
-                            seed=int(seed or 0), sampler=sampler, label_column=sel.get("label_column"),
-                            generate=bool(generate), progress=track(progress, t("progress.scoring", lang)))
+    report = session.score(template, rows, pool=data_tab.train_rows(sel), shots=int(shots), seeds=1,
+                           seed=int(seed or 0), sampler=sampler, label_column=sel.get("label_column"),
+                           generate=bool(generate), progress=track(progress, t("progress.scoring", lang)))
     last = {"metrics": report.metrics, "n": report.n, "seconds": report.seconds, "table": report.table}
     return (*show_preview(last, lang), last)
 

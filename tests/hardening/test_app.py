@@ -36,7 +36,8 @@ def app_url(tmp_path_factory, tiny_model_dir):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    app = launch(port=port, model_id=str(tiny_model_dir), preload=False, prevent_thread_lock=True)
+    # preload: as `python app.py` runs, scoring in a model process (engine errors cross that process boundary)
+    app = launch(port=port, model_id=str(tiny_model_dir), prevent_thread_lock=True)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -172,6 +173,21 @@ def test_training_off_refuses_to_start_a_job(app_url, monkeypatch):
 
     runs = Path(os.environ["PROMPTLAB_RUNS"])
     assert not runs.exists() or not [p for p in runs.iterdir() if not p.name.startswith(".")]
+
+
+def test_a_killed_model_process_is_started_again_by_the_next_preview(app_url):
+    """The kernel's out-of-memory killer takes the model process (the app's biggest): the app stays up and the
+    next preview starts a fresh one. (Killed mid-request: tests/test_model_process.py checks the message.)"""
+    import multiprocessing
+
+    client = visitor(app_url)
+    preview(client)
+    model_process = next(p for p in multiprocessing.active_children() if p.name == "promptlab-model")
+    model_process.kill()
+    model_process.join(10)
+    metrics, table = preview(client, 2)
+    assert "acc" in metrics.lower() and len(table["data"]) == 2
+    assert [p for p in multiprocessing.active_children() if p.name == "promptlab-model"] != [model_process]
 
 
 def test_concurrent_visitors_get_their_own_answers_while_a_job_trains(app_url, tmp_path, tiny_model_dir):

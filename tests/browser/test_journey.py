@@ -86,9 +86,13 @@ def journey(page, url: str, *, job_timeout: float, watch_growth: bool = True) ->
     # The page opens ready: demo task loaded.
     summary = page.locator("#data-summary")
     summary.get_by_text("demo-reviews").wait_for()
-    choose(page, "data-demo", "demo-reviews")
-    page.locator("#data-use-demo").click()
-    page.locator("#data-summary").get_by_text("negative").first.wait_for()
+    # Pick the Chinese demo, then the English one again: each load shows a change to wait for (reloading what is
+    # shown changes nothing, and an eval size typed before that load answers would be reset by it).
+    for task, loaded in (("demo-reviews-zh", "data => data.includes('demo-reviews-zh')"),
+                         ("demo-reviews", "data => !data.includes('demo-reviews-zh')")):
+        choose(page, "data-demo", task)
+        page.locator("#data-use-demo").click()
+        page.wait_for_function(f"() => ({loaded})(document.querySelector('#data-summary').innerText)")
     set_number(page, "data-eval-size", 16)   # a small eval subset keeps the tuning job's evaluations quick
     page.locator("#data-summary").get_by_text("16").first.wait_for()
     shot(page, "data")

@@ -13,8 +13,8 @@ What it measures (bundled SmolLM2-135M-Instruct on CPU, runs and templates in a 
   before timing). Target <= 10 s.
 * `first_preview_s`: in that fresh app, the first click on Preview (8 rows, zero-shot) until the metrics show.
   Target <= 2 s. The app starts loading the model in a process of its own as it starts; this click comes the
-  instant the page is usable, so it includes whatever of that load is left. `next_preview_s`: a second
-  preview (7 rows), the model loaded.
+  instant the page is usable, so it includes whatever of that load is left (`first_results_after_start_s`:
+  from starting the app to those results). `next_preview_s`: a second preview (7 rows), the model loaded.
 * `second_visitor_load_s` / `second_visitor_check_s`: while a tuning job runs (its worker process training on the
   same CPU), a second visitor opens the app (page to usable) and edits a template (keystroke to the live check's
   answer). Shows the UI stays responsive: training is a separate process and the model queue does not block it.
@@ -115,6 +115,7 @@ def main() -> None:
             page.locator("#studio-run").click()
             wait_text(page, "#studio-metrics", "8 rows")
             figures["first_preview_s"] = time.perf_counter() - start
+            figures["first_results_after_start_s"] = time.perf_counter() - started
             # a second preview, the model loaded: what every later one costs (7 rows, so that the page shows
             # when it is done: the metrics line changes)
             page.locator("#studio-rows input[type=number]").fill("7")

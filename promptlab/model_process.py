@@ -124,7 +124,8 @@ class ModelProcess:
     def _died_message(self) -> str:
         self._process.join(timeout=5)
         code = self._process.exitcode
-        why = "killed, most likely for lack of memory" if code in (-signal.SIGKILL, 137) else f"exit code {code}"
+        killed = code in (-getattr(signal, "SIGKILL", 9), 137)  # Windows has no SIGKILL
+        why = "killed, most likely for lack of memory" if killed else f"exit code {code}"
         return (f"The model process stopped while scoring ({why}). Nothing was lost; the next request starts it "
                 "again. If it keeps stopping, score fewer rows or shots, or use a smaller model.")
 

@@ -6,15 +6,11 @@ from __future__ import annotations
 import sys
 
 import pytest
+from test_scoring import ROWS, SENTIMENT
 
 from promptlab.experiment import score_template
 from promptlab.model_process import LoadedModels, ModelProcess
 from promptlab.models import load_lm
-from promptlab.templates import Template
-
-SENTIMENT = Template("tiny-sentiment", "Review: {{ text }}\nSentiment:", "{{ label }}", ("negative", "positive"))
-ROWS = [{"text": f"a {'great' if i % 3 else 'terrible'} movie number {i}",
-         "label": "positive" if i % 3 else "negative"} for i in range(12)]
 
 
 @pytest.fixture(scope="module")

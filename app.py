@@ -8,22 +8,22 @@ Settings come from the environment, so a Space is configured in its settings pag
 
 import os
 
-from promptlab.model_cache import bundled_available
-from promptlab.ui import launch
+from promptlab import settings
+from promptlab.models.registry import bundled_available
+from promptlab.ui.app import launch
 
 # The same model as the offline bundle, from the Hub: a Space does not install the bundle (see requirements.txt).
 HUB_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 def model_id() -> str | None:
-    if os.environ.get("PROMPTLAB_MODEL"):
-        return os.environ["PROMPTLAB_MODEL"]
-    if os.environ.get("SPACE_ID") and not bundled_available("smollm2-135m-instruct"):
+    if settings.served_model():
+        return settings.served_model()
+    if settings.on_space() and not bundled_available("smollm2-135m-instruct"):
         return HUB_MODEL
     return None  # the bundled default
 
 
 if __name__ == "__main__":
-    on_space = bool(os.environ.get("SPACE_ID"))
-    launch(host=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if on_space else "127.0.0.1"),
+    launch(host=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if settings.on_space() else "127.0.0.1"),
            port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), model_id=model_id())

@@ -86,10 +86,11 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from promptlab import jobs
-    from promptlab.models import load_lm
+    from promptlab.models.lm import load_lm
+    from promptlab.runs import queue, store
     from promptlab.settings import templates_dir
     from promptlab.tuning.config import preset
+    from promptlab.tuning.spec import submit
 
     print("warming the model cache (converted once, then reused) ...", flush=True)
     load_lm()
@@ -128,10 +129,10 @@ def main() -> None:
             spec = {"template": (work / "templates" / "demo-reviews-sentiment.yaml").read_text(encoding="utf-8"),
                     "data": "demo-reviews", "eval_size": 32,
                     "config": preset("cpu", "prompt_tuning", max_steps=40, eval_every=10).to_dict()}
-            run_id = jobs.start(spec)
-            while jobs.get_run(run_id).status != "running" or jobs.get_run(run_id).step < 1:
-                if jobs.get_run(run_id).status not in jobs.ACTIVE:
-                    raise SystemExit(f"tuning job ended early: {jobs.get_run(run_id)}")
+            run_id = submit(spec)
+            while store.get_run(run_id).status != "running" or store.get_run(run_id).step < 1:
+                if store.get_run(run_id).status not in queue.ACTIVE:
+                    raise SystemExit(f"tuning job ended early: {store.get_run(run_id)}")
                 time.sleep(0.5)
             second = browser.new_page(viewport={"width": 1400, "height": 1000})
             figures["second_visitor_load_s"] = wait_usable(second, url)
@@ -140,8 +141,8 @@ def main() -> None:
             prompt.press_sequentially(" {{ nope }}")
             wait_text(second, "#studio-problems", "Unknown column 'nope'")
             figures["second_visitor_check_s"] = time.perf_counter() - start
-            figures["job_step_during_visit"] = jobs.get_run(run_id).step
-            jobs.cancel(run_id, wait=30)
+            figures["job_step_during_visit"] = store.get_run(run_id).step
+            store.cancel(run_id, wait=30)
         finally:
             app.terminate()
             app.wait(timeout=30)

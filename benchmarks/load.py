@@ -108,8 +108,9 @@ def main() -> int:
 
     from test_tuning_fixtures import make_spec, write_task
 
-    from promptlab import jobs
-    from promptlab.ui import launch
+    from promptlab.runs import queue, store
+    from promptlab.tuning.spec import submit
+    from promptlab.ui.app import launch
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -118,7 +119,7 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}/"
     run = None
     if not args.no_job:
-        run = jobs.start(make_spec(write_task(scratch / "task"), Path(model), max_steps=400, checkpoint_every=50,
+        run = submit(make_spec(write_task(scratch / "task"), Path(model), max_steps=400, checkpoint_every=50,
                                    eval_every=100, baseline_shots=0))
     timings: dict[str, list[float]] = {"check": [], "preview": [], "compare": []}
     errors: list[str] = []
@@ -132,11 +133,11 @@ def main() -> int:
     wall = time.perf_counter() - start
     job = None
     if run:
-        info = jobs.get_run(run)
-        steps = [m["step"] for m in jobs.read_metrics(run) if "loss" in m]
+        info = store.get_run(run)
+        steps = [m["step"] for m in store.read_metrics(run) if "loss" in m]
         job = {"status": info.status, "step": info.step, "curve_intact": steps == list(range(1, len(steps) + 1))}
-        if info.status in jobs.ACTIVE:
-            jobs.cancel(run, wait=30)
+        if info.status in queue.ACTIVE:
+            store.cancel(run, wait=30)
     app.close()
 
     result = {"scoring": "in-process" if args.in_process else "model process", "visitors": args.visitors,

@@ -12,7 +12,7 @@ Run from the repository root with the project's venv (lm-eval comes with `pip in
 What it does, in one process with one loaded model (the bundled SmolLM2-135M-Instruct, fp32 on CPU):
 
 * Requests are built once with the engine: `experiment.build_examples(template, rows)` then
-  `scoring.requests_for(examples)`: one `Request(prompt, " " + choice)` per (row, answer choice). SST-2
+  `evaluate.requests_for(examples)`: one `Request(prompt, " " + choice)` per (row, answer choice). SST-2
   (`sst2-review-sentiment`, 2 one-token choices) uses the first `--rows` rows of `../shared/datasets/sst2`
   validation; AG News (`ag-news-article-answer`: instruction + article `text`, 4 one-token choices) the first
   `--rows // 2` rows of `ag_news` validation (its prompts are ~3x longer).
@@ -76,10 +76,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from promptlab import experiment, packing, scoring
-from promptlab.models import LM, Request, load_lm
+from promptlab.models import packing
+from promptlab.models.lm import LM, load_lm
+from promptlab.models.requests import Request
+from promptlab.prompts.files import load_template
+from promptlab.prompts.values import Example
+from promptlab.scoring import evaluate, experiment
 from promptlab.settings import shared_datasets_dir, templates_dir
-from promptlab.templates import Example, load_template
 
 DATASETS = (  # (name, template, rows as a fraction of --rows)
     ("sst2", "sst2-review-sentiment", 1.0),
@@ -341,7 +344,7 @@ def build_workload(name: str, template_name: str, n_rows: int, n_slices: int) ->
     examples = experiment.build_examples(template, load_rows(name, n_rows))
     n_slices = max(1, min(n_slices, len(examples)))
     bounds = [round(k * len(examples) / n_slices) for k in range(n_slices + 1)]
-    slices = [scoring.requests_for(examples[a:b]) for a, b in itertools.pairwise(bounds)]
+    slices = [evaluate.requests_for(examples[a:b]) for a, b in itertools.pairwise(bounds)]
     return Workload(name, template_name, examples, slices)
 
 
@@ -381,7 +384,7 @@ def run_dataset(lm: LM, work: Workload, args, shape: ModelShape, log) -> Dataset
         f"{len(work.slices)} slices")
     with engine_variant(lm, args.ours_variant):
         score_ours(lm, work.slices[0][:8])  # warm-up
-    quarter = scoring.requests_for(work.examples[: max(len(work.examples) // 4, 1)])
+    quarter = evaluate.requests_for(work.examples[: max(len(work.examples) // 4, 1)])
     batch, sweep = pick_lm_eval_batch(lm, quarter, args.lm_eval_batch_sizes, log)
     hflm = make_lm_eval(lm, batch)
     score_naive(lm, work.slices[0][:8])  # warm-up (lm-eval is warm from the sweep)
@@ -562,7 +565,7 @@ def explore(lm: LM, works: Sequence[Workload], args, peak: float, log) -> dict:
     """Where our time goes, and engine variants measured by monkeypatching (the engine itself is not edited)."""
     shape = ModelShape.of(lm.model)
     findings: dict = {}
-    sample = {w.name: scoring.requests_for(w.examples[: max(len(w.examples) // 4, 1)]) for w in works}
+    sample = {w.name: evaluate.requests_for(w.examples[: max(len(w.examples) // 4, 1)]) for w in works}
 
     log("\n## Explore: where our time goes (first quarter of each dataset, seconds, one run)")
     findings["breakdown_s"] = {}

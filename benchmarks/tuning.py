@@ -11,7 +11,7 @@ What it measures, in one table:
 * **Manual templates** (the shipped `sst2-*` templates) on the dev rows (`--eval-rows`, default all 872):
   zero-shot `acc` and contextual-calibrated `acc_calibrated` for every template; few-shot (`--shots` demonstrations
   from train, mean ± std over `--seeds` seeds) for the best zero-shot template, on `--fewshot-rows` dev rows.
-* **Soft prompts**, each a real tuning job (`jobs.create_run` + `jobs.launch`: the worker subprocess the app uses)
+* **Soft prompts**, each a real tuning job (`submit(..., launch=False)`, then `store.launch`: the worker the app uses)
   with the same fixed budget (`--steps` optimizer steps of `--batch-size` examples, 20 virtual tokens, each
   method's default learning rate from `promptlab.tuning.config.DEFAULT_LR`):
   prompt tuning from an instruction text (template init), from the answer choices' embeddings (class-label init)
@@ -40,9 +40,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from promptlab import jobs  # noqa: E402
-from promptlab.templates import dump_template, find_template  # noqa: E402
+from promptlab.prompts.files import dump_template, find_template  # noqa: E402
+from promptlab.runs import layout, queue, store  # noqa: E402
 from promptlab.tuning.config import preset  # noqa: E402
+from promptlab.tuning.spec import submit  # noqa: E402
 
 TEMPLATE = "sst2-review-sentiment"
 INIT_TEXT = "Classify the sentiment of this movie review as positive or negative."
@@ -65,9 +66,9 @@ def log(*args):
 
 def manual_baselines(lm, dataset, args) -> dict:
     """Zero-shot and calibrated for every SST-2 template; few-shot for the best zero-shot one."""
-    from promptlab.data import sample_rows
-    from promptlab.experiment import score_template
-    from promptlab.templates import list_templates
+    from promptlab.data.sampling import sample_rows
+    from promptlab.prompts.files import list_templates
+    from promptlab.scoring.experiment import score_template
 
     # the rows the tuning runs evaluate on too (seed 0 is what every run uses): all 872 by default
     dev = sample_rows(dataset.rows("validation"), args.eval_rows, seed=0)
@@ -102,24 +103,24 @@ def soft_prompt(key: str, args, data: str, baselines: dict) -> dict:
     config = preset("cpu", method, max_steps=args.steps, batch_size=args.batch_size, eval_size=args.eval_rows,
                     eval_every=0, checkpoint_every=0, baseline_shots=0, num_threads=args.threads, **overrides)
     spec = {"template": dump_template(find_template(TEMPLATE)), "data": data, "config": config.to_dict()}
-    run_id = jobs.create_run(spec, args.runs_dir)
+    run_id = submit(spec, args.runs_dir, launch=False)
     # the manual baselines are measured above already: hand them to the run instead of measuring them again
-    jobs.write_json_atomic(jobs.run_path(run_id, args.runs_dir) / "baselines.json", baselines)
-    jobs.launch(run_id, args.runs_dir)
+    layout.write_json_atomic(layout.run_path(run_id, args.runs_dir) / "baselines.json", baselines)
+    store.launch(run_id, args.runs_dir)
     peak = 0
-    while (info := jobs.get_run(run_id, args.runs_dir)).status in jobs.ACTIVE:
-        record = jobs.read_json(jobs.run_path(run_id, args.runs_dir) / "worker.json") or {}
+    while (info := store.get_run(run_id, args.runs_dir)).status in queue.ACTIVE:
+        record = layout.read_json(layout.run_path(run_id, args.runs_dir) / "worker.json") or {}
         try:
             proc = psutil.Process(record["pid"])
             peak = max(peak, sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]))
         except (psutil.Error, KeyError):
             pass
         time.sleep(0.5)
-    evals = [m for m in jobs.read_metrics(run_id, args.runs_dir) if m.get("split") == "val"]
+    evals = [m for m in store.read_metrics(run_id, args.runs_dir) if m.get("split") == "val"]
     if info.status != "done" or not evals:
-        log_text = jobs.read_log(run_id, args.runs_dir)
+        log_text = store.read_log(run_id, args.runs_dir)
         raise SystemExit(f"{key}: run {run_id} ended {info.status}: {info.error}\n{log_text}")
-    train_lines = [m for m in jobs.read_metrics(run_id, args.runs_dir) if "loss" in m]
+    train_lines = [m for m in store.read_metrics(run_id, args.runs_dir) if "loss" in m]
     row = {"method": label, "run_id": run_id, "steps": args.steps, "dev_acc": evals[-1]["acc"],
            "dev_acc_step0": evals[0]["acc"], "wall_s": round(info.finished - info.started, 1),
            "peak_rss_gb": round(peak / 1e9, 2),
@@ -136,8 +137,8 @@ def speed_comparison(args, dataset) -> dict:
     """Examples/s of our training step and of a PEFT + Trainer reference, same examples and settings."""
     import torch
 
-    from promptlab.data import sample_rows
-    from promptlab.experiment import build_examples
+    from promptlab.data.sampling import sample_rows
+    from promptlab.scoring.experiment import build_examples
 
     torch.set_num_threads(args.threads or torch.get_num_threads())
     pool = build_examples(find_template(TEMPLATE), sample_rows(dataset.rows("train"), args.batch_size * 64, seed=1))
@@ -164,7 +165,7 @@ def loop_batches(examples, batch_size: int) -> list[list[int]]:
 
 
 def _load(dtype="fp32"):
-    from promptlab.models import load_lm
+    from promptlab.models.lm import load_lm
 
     return load_lm("smollm2-135m-instruct", device="cpu", dtype=dtype)
 
@@ -172,7 +173,7 @@ def _load(dtype="fp32"):
 def _mean_example_tokens(examples) -> float:
     from transformers import AutoTokenizer
 
-    from promptlab.model_cache import resolve_model
+    from promptlab.models.registry import resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("smollm2-135m-instruct"))
     return sum(len(tokenizer.encode(e.prompt + e.delimiter + e.target)) for e in examples) / len(examples)
@@ -184,7 +185,7 @@ def _time_ours(examples, args) -> float:
     from accelerate import Accelerator
 
     from promptlab.tuning import loop
-    from promptlab.tuning.model import wrap
+    from promptlab.tuning.methods import wrap
 
     lm = _load()
     config = preset("cpu", "prompt_tuning", init="template", init_text=INIT_TEXT, batch_size=args.batch_size)
@@ -289,7 +290,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    from promptlab.data import load_dataset
+    from promptlab.data.datasets import load_dataset
 
     dataset = load_dataset(args.data)
     parts = set(args.parts.split(","))

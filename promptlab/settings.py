@@ -1,15 +1,32 @@
-"""Where PromptLab keeps things on disk, overridable by environment variables.
+"""Every environment switch PromptLab reads, in one place: paths, the Hub, and what a shared server allows.
 
-Every path is resolved when asked for (not at import), so tests can point a variable at a temp dir.
+Each value is read when asked for (not at import), so tests can point a variable at a temp dir.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+
+def switch(name: str, default: bool) -> bool:
+    """An on/off variable (1/true/yes/on, 0/false/no/off, any case); `default` when unset or unrecognised.
+
+    >>> switch("PROMPTLAB_NOT_SET_ANYWHERE", True)
+    True
+    """
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    return default
+
+
+# ---- paths --------------------------------------------------------------------------------------------------------
 
 def templates_dir() -> Path:
     """The shipped template library (`templates/` beside the package), or $PROMPTLAB_TEMPLATES."""
@@ -31,3 +48,76 @@ def shared_datasets_dir() -> Path | None:
     """`../shared/datasets` beside the checkout, used by tests and benchmarks only (never by the app)."""
     path = Path(os.environ.get("PROMPTLAB_SHARED_DATASETS", REPO_ROOT.parent / "shared" / "datasets"))
     return path if path.is_dir() else None
+
+
+# ---- the Hugging Face Hub -----------------------------------------------------------------------------------------
+
+def hub_offline() -> bool:
+    """Is the Hub switched off (HF_HUB_OFFLINE or HF_DATASETS_OFFLINE)? Then only local caches are read."""
+    return switch("HF_HUB_OFFLINE", False) or switch("HF_DATASETS_OFFLINE", False)
+
+
+def hub_endpoint() -> str:
+    """The Hub's address: $HF_ENDPOINT (a mirror), else https://huggingface.co."""
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+# ---- what a served app allows ---------------------------------------------------------------------------------------
+
+def on_space() -> bool:
+    """Running as a Hugging Face Space (SPACE_ID is set there)."""
+    return bool(os.environ.get("SPACE_ID"))
+
+
+def public() -> bool:
+    """Serving strangers: on a Space unless PROMPTLAB_PUBLIC=0, or anywhere with PROMPTLAB_PUBLIC=1. A public app
+    shows each visitor only their own runs and bounds every visitor's share of the model."""
+    return switch("PROMPTLAB_PUBLIC", on_space())
+
+
+def training_allowed() -> bool:
+    """Soft-prompt tuning jobs: on, except on a Space without PROMPTLAB_ALLOW_TRAINING=1 (a public Space should not
+    hand every visitor a GPU-hungry background job); PROMPTLAB_ALLOW_TRAINING=0 turns them off anywhere."""
+    return switch("PROMPTLAB_ALLOW_TRAINING", not on_space())
+
+
+def local_files_allowed() -> bool:
+    """May a visitor type a server path (file or folder) in the Data tab? Yes locally; not on a Space, where any
+    visitor could read the server's files, unless PROMPTLAB_ALLOW_LOCAL_FILES=1."""
+    return switch("PROMPTLAB_ALLOW_LOCAL_FILES", not on_space())
+
+
+def zero_gpu() -> bool:
+    """Running on a ZeroGPU Space (the `spaces` package is installed there), which lends its GPU per call."""
+    return on_space() and importlib.util.find_spec("spaces") is not None
+
+
+def served_model() -> str | None:
+    """The model the app serves: $PROMPTLAB_MODEL, else None (the registry's default)."""
+    return os.environ.get("PROMPTLAB_MODEL") or None
+
+
+# ---- jobs ---------------------------------------------------------------------------------------------------------
+
+def max_jobs() -> int:
+    """How many runs train at once ($PROMPTLAB_MAX_JOBS, default 1: one job per device)."""
+    return max(1, _int("PROMPTLAB_MAX_JOBS", 1))
+
+
+def cancel_grace_s() -> float:
+    """Seconds a worker gets to stop by itself before it is killed ($PROMPTLAB_CANCEL_GRACE, default 30)."""
+    return _float("PROMPTLAB_CANCEL_GRACE", 30.0)
+
+
+def _int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def _float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default

@@ -11,8 +11,9 @@ from collections import Counter
 
 import pytest
 
-from promptlab import data, readers
-from promptlab.data import Dataset, load_dataset, sample_rows, sample_shots
+from promptlab.data import datasets, hub, readers
+from promptlab.data.datasets import Dataset, load_dataset
+from promptlab.data.sampling import sample_rows, sample_shots
 
 
 def write_jsonl(path, rows):
@@ -151,17 +152,17 @@ def test_saved_datasetdict_class_labels_become_names(tmp_path):
 
 
 def test_hub_name_goes_through_datasets_with_config(monkeypatch):
-    datasets = pytest.importorskip("datasets")
-    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["no", "yes"])})
+    hf = pytest.importorskip("datasets")
+    features = hf.Features({"text": hf.Value("string"), "label": hf.ClassLabel(names=["no", "yes"])})
     calls = []
 
     def fake_load_dataset(name, config=None, **kwargs):
         calls.append((name, config, kwargs))
-        return datasets.DatasetDict({"validation": datasets.Dataset.from_dict({"text": ["x"], "label": [1]},
-                                                                              features=features)})
+        return hf.DatasetDict({"validation": hf.Dataset.from_dict({"text": ["x"], "label": [1]},
+                                                                  features=features)})
 
-    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    monkeypatch.setattr(data, "hub_reachable", lambda: True)
+    monkeypatch.setattr(hf, "load_dataset", fake_load_dataset)
+    monkeypatch.setattr(datasets, "hub_reachable", lambda: True)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     ds = load_dataset("nyu-mll/glue:sst2")
@@ -320,11 +321,11 @@ def test_label_values_missing(tmp_path):
 
 def test_files_over_the_limit_are_refused(tmp_path, monkeypatch):
     path = write_jsonl(tmp_path / "big.jsonl", ROWS * 10)
-    monkeypatch.setattr(data, "MAX_UPLOAD_BYTES", 100)
+    monkeypatch.setattr(datasets, "MAX_UPLOAD_BYTES", 100)
     bad(path, f"big.jsonl is {path.stat().st_size / 1e6:.1f} MB", "over the 0 MB limit")
-    assert data.MAX_UPLOAD_BYTES == 100
+    assert datasets.MAX_UPLOAD_BYTES == 100
     monkeypatch.undo()
-    assert data.MAX_UPLOAD_BYTES == 200_000_000
+    assert datasets.MAX_UPLOAD_BYTES == 200_000_000
 
 
 def test_unknown_hub_name_fails_fast_offline(monkeypatch):
@@ -340,7 +341,7 @@ def test_unknown_hub_name_fails_fast_offline(monkeypatch):
 
 
 def test_hub_offline_flag_is_honoured_without_probing():
-    code = ("from promptlab.data import load_dataset\n"
+    code = ("from promptlab.data.datasets import load_dataset\n"
             "try:\n    load_dataset('promptlab-no-such-user/nothing-here-1f3a9')\n"
             "except ValueError as e:\n    print(e)\n")
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
@@ -352,14 +353,15 @@ def test_hub_offline_flag_is_honoured_without_probing():
 
 
 def test_hub_probe_is_bounded_even_if_the_network_hangs(monkeypatch):
-    monkeypatch.setattr(readers.urllib.request, "urlopen", lambda *a, **k: time.sleep(30))
+    monkeypatch.setattr(hub.urllib.request, "urlopen", lambda *a, **k: time.sleep(30))
     start = time.monotonic()
-    assert readers.hub_reachable(timeout=0.2) is False
+    assert hub.hub_reachable(timeout=0.2) is False
     assert time.monotonic() - start < 5
 
 
 def test_importing_data_loads_neither_torch_gradio_nor_datasets():
-    code = "import sys, promptlab.data; print(sorted({'torch', 'gradio', 'datasets'} & set(sys.modules)))"
+    code = ("import sys, promptlab.data.datasets, promptlab.data.sampling\n"
+            "print(sorted({'torch', 'gradio', 'datasets'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False).stdout
     assert out.strip() == "[]"
 
@@ -481,7 +483,7 @@ def test_split_order_and_eval_split_for_hub_style_names():
     def fake(*names):
         return {name: readers.Table([{"t": name}], ("t",), {}) for name in names}
 
-    ds = data._build("mnli", fake("test_matched", "validation_mismatched", "train", "validation_matched", "extra"),
+    ds = datasets._build("mnli", fake("test_matched", "validation_mismatched", "train", "validation_matched", "extra"),
                      None)
     assert list(ds.splits) == ["train", "validation_matched", "validation_mismatched", "test_matched", "extra"]
     assert (ds.default_eval_split, ds.default_train_split) == ("validation_matched", "train")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from promptlab.data import load_dataset
-from promptlab.experiment import score_template
-from promptlab.models import load_lm
-from promptlab.templates import find_template
+from promptlab.data.datasets import load_dataset
+from promptlab.models.lm import load_lm
+from promptlab.prompts.files import find_template
+from promptlab.scoring.experiment import score_template
 
 pytestmark = pytest.mark.slow
 

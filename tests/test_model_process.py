@@ -8,9 +8,9 @@ import sys
 import pytest
 from test_scoring import ROWS, SENTIMENT
 
-from promptlab.experiment import score_template
-from promptlab.model_process import LoadedModels, ModelProcess
-from promptlab.models import load_lm
+from promptlab.models.lm import load_lm
+from promptlab.models.process import LoadedModels, ModelProcess
+from promptlab.scoring.experiment import score_template
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,8 @@ def test_the_serving_process_never_imports_torch_for_a_report(tiny_model_dir):
     """The app's process unpickles Reports: that must not pull in torch (seconds of imports on a small machine)."""
     import subprocess
 
-    code = ("import sys; from promptlab.model_process import ModelProcess; from promptlab.templates import Template\n"
+    code = ("import sys\nfrom promptlab.models.process import ModelProcess\n"
+            "from promptlab.prompts.values import Template\n"
             "t = Template('t', 'Review: {{ text }}\\nSentiment:', '{{ label }}', ('negative', 'positive'))\n"
             "if __name__ == '__main__':\n"
             f"    report = ModelProcess({str(tiny_model_dir)!r}).score(t, [{{'text': 'fine', 'label': 'positive'}}])\n"
@@ -88,17 +89,24 @@ def test_loaded_models_keeps_the_most_recent(tiny_model_dir):
     assert models.get(str(tiny_model_dir)) is not first
 
 
-def test_scoring_keeps_to_one_thread_while_a_job_trains(monkeypatch, runs_dir, task, tiny_model_dir):
-    from test_tuning_fixtures import make_spec
-
-    from promptlab import jobs
-    from promptlab.model_process import training_here
+def test_scoring_keeps_to_one_thread_while_a_job_trains(monkeypatch, runs_dir):
+    """A worker that trains holds a device slot; the app's scoring then asks the model process for one thread."""
+    from promptlab.runs import queue
+    from promptlab.ui import state
 
     monkeypatch.setenv("PROMPTLAB_RUNS", str(runs_dir))
-    assert not training_here()
-    run_dir = jobs.run_path(jobs.create_run(make_spec(task, tiny_model_dir)))
-    jobs.write_json_atomic(run_dir / "worker.json", jobs.process_record())  # this live process plays the worker
-    jobs.update_status(run_dir, status="running")
-    assert training_here()
-    jobs.update_status(run_dir, status="done")
-    assert not training_here()
+    asked = []
+
+    class Scorer:
+        def score(self, template, rows, **options):
+            asked.append(options["threads"])
+
+    monkeypatch.setattr(state, "_scorer", Scorer())
+    assert queue.slots_in_use(runs_dir) == 0
+    state.score(SENTIMENT, ROWS)
+    slot = queue.try_acquire_slot(runs_dir)  # this process plays the training worker
+    assert queue.slots_in_use(runs_dir) == 1
+    state.score(SENTIMENT, ROWS)
+    slot.close()
+    assert queue.slots_in_use(runs_dir) == 0
+    assert asked == [0, 1]

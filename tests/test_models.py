@@ -8,8 +8,10 @@ import time
 import pytest
 import torch
 
-from promptlab import model_cache
-from promptlab.models import LM, Request, list_models, load_lm, pick_device, pick_dtype
+from promptlab.models import registry
+from promptlab.models.lm import LM, load_lm, pick_device, pick_dtype
+from promptlab.models.registry import list_models
+from promptlab.models.requests import Request
 
 
 def test_registry_lists_the_bundled_default():
@@ -44,13 +46,13 @@ def test_converted_cache_is_rebuilt_when_corrupt(tmp_path, monkeypatch, tiny_mod
         shutil.copytree(tiny_model_dir, out)
 
     monkeypatch.setenv("PROMPTLAB_CACHE", str(tmp_path))
-    monkeypatch.setattr(model_cache, "_convert_gguf", fake_convert)
-    first = model_cache.resolve_model("smollm2-135m-instruct")
+    monkeypatch.setattr(registry, "_convert_gguf", fake_convert)
+    first = registry.resolve_model("smollm2-135m-instruct")
     assert len(conversions) == 1
-    assert model_cache.resolve_model("smollm2-135m-instruct") == first and len(conversions) == 1  # cached
+    assert registry.resolve_model("smollm2-135m-instruct") == first and len(conversions) == 1  # cached
     weights = next(p for p in (tmp_path / "models").rglob("model.safetensors"))
     weights.write_bytes(b"\x00garbage")  # a torn write or disk corruption
-    assert model_cache.resolve_model("smollm2-135m-instruct") == first
+    assert registry.resolve_model("smollm2-135m-instruct") == first
     assert len(conversions) == 2
     load_lm(first)  # the rebuilt cache loads
     leftovers = [p.name for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]
@@ -64,9 +66,9 @@ def test_conversion_failure_leaves_no_cache(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setenv("PROMPTLAB_CACHE", str(tmp_path))
-    monkeypatch.setattr(model_cache, "_convert_gguf", broken_convert)
+    monkeypatch.setattr(registry, "_convert_gguf", broken_convert)
     with pytest.raises(OSError):
-        model_cache.resolve_model("smollm2-135m-instruct")
+        registry.resolve_model("smollm2-135m-instruct")
     assert list((tmp_path / "models").iterdir()) == []
 
 

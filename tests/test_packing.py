@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from promptlab import packing
-from promptlab.models import LM, Request
+from promptlab.models import packing
+from promptlab.models.lm import LM
+from promptlab.models.requests import Request
 
 REQUESTS = [
     Request("Review: a great movie\nSentiment:", " positive"),

@@ -2,8 +2,9 @@
 
 import pytest
 
-from promptlab.promptsource import import_promptsource
-from promptlab.templates import Template, render, validate
+from promptlab.prompts.promptsource import import_promptsource
+from promptlab.prompts.render import render, validate
+from promptlab.prompts.values import Template
 
 # Two templates in PromptSource's own format (modelled on promptsource/templates/glue/sst2/templates.yaml).
 SST2_PROMPTSOURCE = """\

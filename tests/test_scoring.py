@@ -6,10 +6,11 @@ import math
 
 import pytest
 
-from promptlab.experiment import build_examples, content_free_examples, score_template
-from promptlab.models import load_lm
-from promptlab.scoring import aggregate, evaluate, macro_f1, requests_for, rouge_l
-from promptlab.templates import Example, Template
+from promptlab.models.lm import load_lm
+from promptlab.prompts.values import Example, Template
+from promptlab.scoring.evaluate import evaluate, requests_for
+from promptlab.scoring.experiment import build_examples, content_free_examples, score_template
+from promptlab.scoring.metrics import aggregate, macro_f1, rouge_l
 
 SENTIMENT = Template("tiny-sentiment", "Review: {{ text }}\nSentiment:", "{{ label }}", ("negative", "positive"))
 ROWS = [{"text": f"a {'great' if i % 3 else 'terrible'} movie number {i}",

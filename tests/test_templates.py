@@ -4,22 +4,17 @@ import time
 
 import pytest
 
-from promptlab.templates import (
-    MAX_CHARS,
-    Example,
-    Problem,
-    Template,
+from promptlab.prompts.files import (
     dump_template,
     find_template,
     list_templates,
     load_template,
     parse_template,
-    render,
-    render_content_free,
     save_template,
-    validate,
-    variables,
 )
+from promptlab.prompts.render import render, render_content_free, validate, variables
+from promptlab.prompts.sandbox import MAX_CHARS
+from promptlab.prompts.values import Example, Problem, Template
 
 SST2 = Template("sst2-test", "Review: {{ sentence }}\nSentiment:", "{{ label }}", ("negative", "positive"))
 VERBALIZED = Template("sst2-verbal", "{{ sentence }} It was",
@@ -360,7 +355,7 @@ def test_safe_jinja_features_still_work():
 
 
 def test_compiled_templates_are_cached():
-    from promptlab.templates import _compile
+    from promptlab.prompts.sandbox import compile_source as _compile
 
     t = Template("t", "Cached {{ sentence }} " + str(time.time()))
     render(t, ROW)

@@ -9,7 +9,7 @@ import zipfile
 
 from test_tuning_fixtures import TEMPLATE, wait_for_end
 
-from promptlab import jobs
+from promptlab.runs import store
 
 
 def cli(*args, timeout=300):
@@ -61,7 +61,7 @@ def test_tune_without_wait_returns_at_once_and_the_job_outlives_the_cli(task, tm
     bad = cli("tune", "--template", str(tmp_path / "t.yaml"), "--data", str(task), "--steps", "3",
               "--model", str(tiny_model_dir), "--preset", "test", "--batch-size", "1000", "--runs-dir", str(runs))
     assert bad.returncode != 0 and "batch_size 1000 is larger than the 64 training examples" in bad.stderr
-    assert [r.run_id for r in jobs.list_runs(runs)] == [run_id]  # the refused job left nothing behind
+    assert [r.run_id for r in store.list_runs(runs)] == [run_id]  # the refused job left nothing behind
 
 
 def test_num_processes_trains_through_accelerate_launch(task, tmp_path, tiny_model_dir):
@@ -72,6 +72,6 @@ def test_num_processes_trains_through_accelerate_launch(task, tmp_path, tiny_mod
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["status"] == "done" and result["step"] == 3
-    log = jobs.read_log(result["run_id"], tmp_path / "runs")
+    log = store.read_log(result["run_id"], tmp_path / "runs")
     assert "accelerate.commands.launch --num_processes 2" in log
     assert "3 steps of 4x1x2 examples" in log  # each of the two processes takes half of every batch

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from promptlab.tuning.cli import add_parsers, config_from_args
+from promptlab.cli.tune import add_parser, config_from_args
 from promptlab.tuning.config import DEFAULT_LR, METHODS, PRESETS, TuneConfig, preset
 
 
@@ -95,7 +95,7 @@ def test_preset_overrides_and_unknown_preset():
 
 def _parse(*argv):
     parser = argparse.ArgumentParser()
-    add_parsers(parser.add_subparsers(dest="command"))
+    add_parser(parser.add_subparsers(dest="command"))
     return parser.parse_args(["tune", "--template", "t.yaml", "--data", "d", *argv])
 
 
@@ -113,8 +113,8 @@ def test_cli_flags_and_set_build_the_config():
 
 
 def test_torch_free_modules_do_not_import_torch():
-    code = ("import sys, promptlab.jobs, promptlab.tuning, promptlab.tuning.config, promptlab.tuning.spec, "
-            "promptlab.tuning.export, promptlab.tuning.cli, promptlab.tuning.run; "
+    code = ("import sys, promptlab.runs.store, promptlab.runs.export, promptlab.tuning.config, promptlab.tuning.spec, "
+            "promptlab.cli.tune, promptlab.cli.runs, promptlab.tuning.run; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

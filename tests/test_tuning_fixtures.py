@@ -1,4 +1,4 @@
-"""Shared pieces of the tuning and jobs tests: a toy task, specs for the tiny random Llama, waiting helpers.
+"""Shared pieces of the tuning and jobs tests: a toy task, specs for the tiny random Llama, waiting format.
 
 Other test files import these helpers (`from test_tuning_fixtures import ...`); the test below checks the toy task.
 """
@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from promptlab import jobs
+from promptlab.runs import queue, store
 from promptlab.tuning.config import preset
 
 TEMPLATE = """\
@@ -62,23 +62,23 @@ def wait_until(predicate, timeout: float = 120.0, interval: float = 0.1, what: s
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def wait_for_end(run_id: str, runs_dir: Path, timeout: float = 180.0) -> jobs.RunInfo:
+def wait_for_end(run_id: str, runs_dir: Path, timeout: float = 180.0) -> store.RunInfo:
     """Wait until the run leaves queued/running; return its info (the log is in the message on timeout)."""
     try:
-        wait_until(lambda: jobs.get_run(run_id, runs_dir).status not in jobs.ACTIVE, timeout,
+        wait_until(lambda: store.get_run(run_id, runs_dir).status not in queue.ACTIVE, timeout,
                    interval=0.2, what=f"run {run_id} to end")
     except AssertionError as err:
-        raise AssertionError(f"{err}\nlog:\n{jobs.read_log(run_id, runs_dir)}") from None
-    return jobs.get_run(run_id, runs_dir)
+        raise AssertionError(f"{err}\nlog:\n{store.read_log(run_id, runs_dir)}") from None
+    return store.get_run(run_id, runs_dir)
 
 
 def last_step(run_id: str, runs_dir: Path) -> int:
-    steps = [m["step"] for m in jobs.read_metrics(run_id, runs_dir) if "loss" in m]
+    steps = [m["step"] for m in store.read_metrics(run_id, runs_dir) if "loss" in m]
     return max(steps, default=0)
 
 
 def test_toy_task_loads_with_both_splits_and_labels(tmp_path):
-    from promptlab.data import load_dataset
+    from promptlab.data.datasets import load_dataset
 
     ds = load_dataset(str(write_task(tmp_path / "data")))
     assert set(ds.splits) == {"train", "validation"}

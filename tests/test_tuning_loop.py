@@ -9,12 +9,15 @@ import pytest
 import torch
 from test_tuning_fixtures import make_spec
 
-from promptlab import jobs, packing, scoring
-from promptlab.models import LM, Request
-from promptlab.templates import Example
+from promptlab.models import packing
+from promptlab.models.lm import LM
+from promptlab.models.requests import Request
+from promptlab.prompts.values import Example
+from promptlab.runs import layout, store
+from promptlab.scoring.evaluate import evaluate
 from promptlab.tuning import loop
 from promptlab.tuning.config import TuneConfig, preset
-from promptlab.tuning.model import (
+from promptlab.tuning.methods import (
     frequent_token_ids,
     init_token_ids,
     nearest_tokens,
@@ -22,6 +25,7 @@ from promptlab.tuning.model import (
     virtual_token_vectors,
     wrap,
 )
+from promptlab.tuning.spec import submit
 
 
 @pytest.fixture()
@@ -70,7 +74,7 @@ def test_choice_loss_is_the_cross_entropy_of_the_scorers_probabilities(tiny):
     loss = loop.choice_cross_entropy(sums, owners, EXAMPLES)
     loss.backward()
     assert model.prompt_encoder["default"].embedding.weight.grad.abs().sum() > 0
-    probs = scoring.evaluate(LM.from_model(model, tokenizer), EXAMPLES).probs
+    probs = evaluate(LM.from_model(model, tokenizer), EXAMPLES).probs
     expected = -math.log(probs[0][1]) - math.log(probs[1][0])
     assert loss.item() == pytest.approx(expected, rel=1e-4)
 
@@ -95,7 +99,7 @@ def test_init_token_choices(tiny):
 
 
 def test_template_init_text_prefers_the_instruction():
-    from promptlab.templates import Template
+    from promptlab.prompts.values import Template
 
     assert template_init_text(Template("t", "Review: {{ x }}\nSentiment:", instruction="Rate it.")) == "Rate it."
     assert template_init_text(Template("t", "Review: {{ x }}\nSentiment:")) == "Review: Sentiment:"
@@ -143,31 +147,31 @@ def test_the_adapter_loads_with_peft_and_gives_the_runs_scores(task, runs_dir, t
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from promptlab.data import sample_rows
-    from promptlab.experiment import build_examples
+    from promptlab.data.sampling import sample_rows
+    from promptlab.scoring.experiment import build_examples
     from promptlab.tuning.spec import load_parts
     from promptlab.tuning.worker import main
 
     spec = make_spec(task, tiny_model_dir, method, max_steps=6, eval_every=3, baseline_shots=0, lr=0.05, **extra)
-    run_id = jobs.create_run(spec, runs_dir)
-    assert main(jobs.run_path(run_id, runs_dir)) == 0  # the worker, in this process
-    info = jobs.get_run(run_id, runs_dir)
+    run_id = submit(spec, runs_dir, launch=False)
+    assert main(layout.run_path(run_id, runs_dir)) == 0  # the worker, in this process
+    info = store.get_run(run_id, runs_dir)
     assert info.status == "done" and info.step == 6 and info.best
 
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="sdpa")
-    model = PeftModel.from_pretrained(base, jobs.adapter_dir(run_id, runs_dir)).eval()
+    model = PeftModel.from_pretrained(base, store.adapter_dir(run_id, runs_dir)).eval()
     lm = LM.from_model(model, AutoTokenizer.from_pretrained(tiny_model_dir))
-    saved = jobs.read_json(jobs.run_path(run_id, runs_dir) / "spec.json")
+    saved = layout.read_json(layout.run_path(run_id, runs_dir) / "spec.json")
     parts = load_parts(saved)
     val = build_examples(parts.template, sample_rows(parts.eval_rows, parts.config.eval_size, seed=0))
-    result = scoring.evaluate(lm, val)
+    result = evaluate(lm, val)
     assert result.metrics["acc"] == info.best["acc"]
     if info.spec["config"]["objective"] == "auto":
         val_loss = -sum(math.log(p[e.gold]) for p, e in zip(result.probs, val)) / len(val)
         assert val_loss == pytest.approx(info.best["val_loss"], rel=1e-5)
-    evals = [m for m in jobs.read_metrics(run_id, runs_dir) if m.get("split") == "val"]
+    evals = [m for m in store.read_metrics(run_id, runs_dir) if m.get("split") == "val"]
     assert [m["step"] for m in evals] == [0, 3, 6]
-    probes = [m for m in jobs.read_metrics(run_id, runs_dir) if m.get("kind") == "nearest_tokens"]
+    probes = [m for m in store.read_metrics(run_id, runs_dir) if m.get("kind") == "nearest_tokens"]
     if method == "lora":
         assert not probes  # no virtual tokens
     else:
@@ -182,15 +186,15 @@ def test_generation_templates_train_on_target_tokens_and_report_generation_metri
 
     spec = make_spec(task, tiny_model_dir, max_steps=2, baseline_shots=1)
     spec["template"] = 'name: toy-gen\nprompt: "Review: {{ sentence }}\\nSentiment:"\ntarget: "{{ label }}"\n'
-    run_id = jobs.create_run(spec, runs_dir)
-    assert main(jobs.run_path(run_id, runs_dir)) == 0
-    info = jobs.get_run(run_id, runs_dir)
+    run_id = submit(spec, runs_dir, launch=False)
+    assert main(layout.run_path(run_id, runs_dir)) == 0
+    info = store.get_run(run_id, runs_dir)
     assert info.status == "done", info.error
-    evals = [m for m in jobs.read_metrics(run_id, runs_dir) if m.get("split") == "val"]
+    evals = [m for m in store.read_metrics(run_id, runs_dir) if m.get("split") == "val"]
     assert {"exact_match", "rouge_l", "val_loss"} <= set(evals[-1]) and "acc" not in evals[-1]
     assert "zero_shot_exact_match" in info.baselines and "few_shot_exact_match" in info.baselines
     with pytest.raises(ValueError, match='objective "choices" needs answer choices'):
-        jobs.create_run({**spec, "config": {**spec["config"], "objective": "choices"}}, runs_dir)
+        submit({**spec, "config": {**spec["config"], "objective": "choices"}}, runs_dir, launch=False)
 
 
 class _Recorder:

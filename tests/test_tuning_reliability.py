@@ -13,31 +13,32 @@ import pytest
 import torch
 from test_tuning_fixtures import last_step, make_spec, wait_for_end, wait_until, write_task
 
-from promptlab import jobs
+from promptlab.runs import layout, queue, store
 from promptlab.tuning.checkpoint import list_checkpoints
+from promptlab.tuning.spec import submit
 
 
 def _final_weights(run_id, runs_dir):
-    newest = list_checkpoints(jobs.run_path(run_id, runs_dir) / "checkpoints")[-1]
+    newest = list_checkpoints(layout.run_path(run_id, runs_dir) / "checkpoints")[-1]
     return newest.name, torch.load(newest / "trainable.pt")
 
 
 def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(task, tmp_path, tiny_model_dir):
     spec = make_spec(task, tiny_model_dir, max_steps=60, checkpoint_every=4, eval_every=25, keep_checkpoints=2)
     ref_dir, killed_dir = tmp_path / "ref-runs", tmp_path / "killed-runs"  # two folders: two queues, in parallel
-    ref = jobs.start(spec, ref_dir)
-    run = jobs.start(spec, killed_dir)
+    ref = submit(spec, ref_dir)
+    run = submit(spec, killed_dir)
     wait_until(lambda: last_step(run, killed_dir) >= 9, 120, interval=0.02, what="step 9")
-    pid = json.loads((jobs.run_path(run, killed_dir) / "worker.json").read_text())["pid"]
+    pid = json.loads((layout.run_path(run, killed_dir) / "worker.json").read_text())["pid"]
     os.killpg(pid, signal.SIGKILL)
-    info = wait_until(lambda: (i := jobs.get_run(run, killed_dir)).status not in jobs.ACTIVE and i, 30,
+    info = wait_until(lambda: (i := store.get_run(run, killed_dir)).status not in queue.ACTIVE and i, 30,
                       what="the killed run to be noticed")
     assert info.status == "interrupted"
     assert info.step < 60, "the kill must land mid-run for this test to mean anything"
     name, weights = _final_weights(run, killed_dir)  # the newest checkpoint is whole and loads
     assert int(name.split("-")[1]) >= 8 and weights
 
-    assert jobs.resume(run, killed_dir).status in jobs.ACTIVE
+    assert store.resume(run, killed_dir).status in queue.ACTIVE
     resumed = wait_for_end(run, killed_dir)
     reference = wait_for_end(ref, ref_dir)
     assert (resumed.status, resumed.step) == (reference.status, reference.step) == ("done", 60)
@@ -49,12 +50,12 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(task, tmp_path
         torch.testing.assert_close(got_weights[key], ref_weights[key], rtol=1e-5, atol=1e-6)
     # the curves are the same too, and the resumed run's metrics have no duplicated steps
     evals = lambda r, d: [(m["step"], m["acc"], round(m["val_loss"], 5))  # noqa: E731
-                          for m in jobs.read_metrics(r, d) if m.get("split") == "val"]
+                          for m in store.read_metrics(r, d) if m.get("split") == "val"]
     assert evals(run, killed_dir) == evals(ref, ref_dir)
-    train_steps = [m["step"] for m in jobs.read_metrics(run, killed_dir) if "loss" in m]
+    train_steps = [m["step"] for m in store.read_metrics(run, killed_dir) if "loss" in m]
     assert train_steps == list(range(1, 61))
-    ref_losses = [round(m["loss"], 5) for m in jobs.read_metrics(ref, ref_dir) if "loss" in m]
-    assert [round(m["loss"], 5) for m in jobs.read_metrics(run, killed_dir) if "loss" in m] == ref_losses
+    ref_losses = [round(m["loss"], 5) for m in store.read_metrics(ref, ref_dir) if "loss" in m]
+    assert [round(m["loss"], 5) for m in store.read_metrics(run, killed_dir) if "loss" in m] == ref_losses
 
 
 @pytest.fixture()
@@ -80,7 +81,7 @@ def nan_model_dir(tmp_path, tiny_model_dir):
 def test_nan_loss_stops_the_run_with_a_clear_message(tmp_path, runs_dir, nan_model_dir):
     data = write_task(tmp_path / "nan-data", extra_train=[{"sentence": "这部电影很好看", "label": "positive"}])
     spec = make_spec(data, nan_model_dir, max_steps=40, baseline_shots=0)
-    run = jobs.start(spec, runs_dir)
+    run = submit(spec, runs_dir)
     info = wait_for_end(run, runs_dir)
     assert info.status == "failed"
     assert "the loss is nan" in info.error and "Lower the learning rate" in info.error
@@ -98,26 +99,26 @@ def test_invalid_configs_are_refused_before_anything_is_launched(task, runs_dir,
     spec = make_spec(task, tiny_model_dir)
     spec["config"] = {**spec["config"], **change}
     with pytest.raises(ValueError, match=message):
-        jobs.start(spec, runs_dir)
+        submit(spec, runs_dir)
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
 
 
 def test_second_job_queues_cancel_acts_within_one_step_and_the_queue_moves_on(task, runs_dir, tiny_model_dir):
-    long = jobs.start(make_spec(task, tiny_model_dir, max_steps=100000, eval_every=0, checkpoint_every=0), runs_dir)
-    short = jobs.start(make_spec(task, tiny_model_dir, max_steps=3), runs_dir)
-    dropped = jobs.start(make_spec(task, tiny_model_dir, max_steps=3), runs_dir)
+    long = submit(make_spec(task, tiny_model_dir, max_steps=100000, eval_every=0, checkpoint_every=0), runs_dir)
+    short = submit(make_spec(task, tiny_model_dir, max_steps=3), runs_dir)
+    dropped = submit(make_spec(task, tiny_model_dir, max_steps=3), runs_dir)
     wait_until(lambda: last_step(long, runs_dir) >= 3, 120, what="the first job to train")
-    assert jobs.get_run(short, runs_dir).status == "queued"  # waits for the device slot instead of failing
-    jobs.cancel(dropped, runs_dir)  # cancelling a queued job ends it without training
+    assert store.get_run(short, runs_dir).status == "queued"  # waits for the device slot instead of failing
+    store.cancel(dropped, runs_dir)  # cancelling a queued job ends it without training
     assert wait_for_end(dropped, runs_dir, timeout=60).status == "cancelled"
-    assert jobs.read_metrics(dropped, runs_dir) == []
+    assert store.read_metrics(dropped, runs_dir) == []
     step_at_cancel = last_step(long, runs_dir)
-    jobs.cancel(long, runs_dir)
+    store.cancel(long, runs_dir)
     info = wait_for_end(long, runs_dir, timeout=60)
     assert info.status == "cancelled"
     assert last_step(long, runs_dir) <= step_at_cancel + 2  # the step in flight, at most one more
     assert wait_for_end(short, runs_dir).status == "done"
-    assert jobs.get_run(long, runs_dir).status == "cancelled"
+    assert store.get_run(long, runs_dir).status == "cancelled"
 
     # a new process (an app or CLI restart) lists every run with its full curves
     out = subprocess.run([sys.executable, "-m", "promptlab.cli", "runs", "--runs-dir", str(runs_dir), "list",

@@ -6,14 +6,15 @@ import urllib.request
 
 import pytest
 
-from promptlab.ui import build_app, session
+from promptlab.ui import state
+from promptlab.ui.app import build_app
 
 MODEL_BOUND = {"preview", "compare"}
 
 
 @pytest.fixture(scope="module")
 def app():
-    session.configure()
+    state.configure()
     return build_app()
 
 
@@ -25,13 +26,13 @@ def test_model_bound_events_take_turns_on_one_queue(app):
     bound = [fn for name, fn in handler_names(app) if name in MODEL_BOUND]
     assert len(bound) >= 4  # Preview, Compare, and Score in Compare from Tune and from Runs
     for fn in bound:
-        assert fn.concurrency_id == session.MODEL_QUEUE and fn.concurrency_limit == 1
+        assert fn.concurrency_id == state.MODEL_QUEUE and fn.concurrency_limit == 1
 
 
 def test_other_events_do_not_wait_for_the_model(app):
     """Validation, plots and run polling must stay responsive while someone scores."""
     others = [fn for name, fn in handler_names(app) if name not in MODEL_BOUND]
-    assert others and all(fn.concurrency_id != session.MODEL_QUEUE for fn in others)
+    assert others and all(fn.concurrency_id != state.MODEL_QUEUE for fn in others)
 
 
 def test_states_start_empty_and_hold_no_model(app):
@@ -50,7 +51,7 @@ def test_every_tab_is_there(app):
 def test_launch_serves_the_page_without_blocking(tiny_model_dir):
     import socket
 
-    from promptlab.ui import launch
+    from promptlab.ui.app import launch
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -59,7 +60,7 @@ def test_launch_serves_the_page_without_blocking(tiny_model_dir):
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
             assert response.status == 200 and b"PromptLab" in response.read()
-        assert session.model_id() == str(tiny_model_dir)
+        assert state.model_id() == str(tiny_model_dir)
     finally:
         app.close()
-        session.configure()
+        state.configure()

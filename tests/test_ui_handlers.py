@@ -9,8 +9,11 @@ import gradio as gr
 import pandas as pd
 import pytest
 
-from promptlab import templates as tpl
-from promptlab.ui import compare_tab, data_tab, helpers, session, studio_tab, tune_tab
+from promptlab.data import datasets
+from promptlab.prompts import files, render
+from promptlab.prompts.values import Template
+from promptlab.ui import format, run_view, state
+from promptlab.ui.tabs import compare, data, studio, tune
 
 
 class Progress:
@@ -26,15 +29,15 @@ class Progress:
 @pytest.fixture
 def tiny_session(tiny_model_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("PROMPTLAB_RUNS", str(tmp_path / "runs"))
-    session.configure(model_id=str(tiny_model_dir), allow_training=True)
-    yield session
-    session.configure()
+    state.configure(model_id=str(tiny_model_dir), allow_training=True)
+    yield state
+    state.configure()
 
 
 @pytest.fixture
 def demo():
     """The demo task as the Data tab leaves it: (selection, dataset)."""
-    outputs = data_tab.load_source("demo-reviews", "en")
+    outputs = data.load_source("demo-reviews", "en")
     return outputs[0]
 
 
@@ -54,13 +57,13 @@ def test_training_switch(monkeypatch, env, space, explicit, allowed):
         monkeypatch.setenv(key, value)
     if space:
         monkeypatch.setenv("SPACE_ID", "someone/promptlab")
-    assert session.training_allowed(explicit) is allowed
+    assert state.configure(allow_training=explicit).allow_training is allowed
 
 
 # ---- helpers --------------------------------------------------------------------------------------------------
 
 def test_engine_errors_become_readable_toasts_in_the_page_language():
-    @helpers.guarded("compare.failed")
+    @format.guarded("compare.failed")
     def handler(x, lang):
         raise ValueError("Unknown column 'txet'. Did you mean 'text'?")
 
@@ -71,7 +74,7 @@ def test_engine_errors_become_readable_toasts_in_the_page_language():
 
 
 def test_unexpected_errors_show_one_line_not_a_traceback():
-    @helpers.guarded("compare.failed")
+    @format.guarded("compare.failed")
     def handler(lang, progress=None):
         return 1 / 0
 
@@ -82,108 +85,106 @@ def test_unexpected_errors_show_one_line_not_a_traceback():
 
 def test_delimiters_and_choices_round_trip_through_the_editor():
     for text in ("\n\n", " ", "\t|\\n literal", ""):
-        assert helpers.unescape(helpers.escape(text)) == text
-    assert helpers.text_to_choices("negative ||| positive") == ("negative", "positive")
-    assert helpers.text_to_choices("{{ choices | join('|||') }}") == "{{ choices | join('|||') }}"
-    assert helpers.text_to_choices("") == ()
+        assert format.unescape(format.escape(text)) == text
+    assert format.text_to_choices("negative ||| positive") == ("negative", "positive")
+    assert format.text_to_choices("{{ choices | join('|||') }}") == "{{ choices | join('|||') }}"
+    assert format.text_to_choices("") == ()
 
 
 def test_every_library_template_survives_the_editor():
-    for template in studio_tab.library().values():
-        assert studio_tab.template_from_fields(*studio_tab.fields_from_template(template)) == template
+    for template in state.library().values():
+        assert studio.template_from_fields(*studio.fields_from_template(template)) == template
 
 
 def test_metrics_markdown_shows_spread_and_translated_names():
-    text = helpers.metrics_markdown({"acc": 0.5, "acc_std": 0.1, "acc_min": 0.4, "acc_max": 0.6}, 8, 1.23, "zh")
+    text = format.metrics_markdown({"acc": 0.5, "acc_std": 0.1, "acc_min": 0.4, "acc_max": 0.6}, 8, 1.23, "zh")
     assert "准确率" in text and "0.500 ± 0.10" in text and "8 行 · 1.2 秒" in text
 
 
 # ---- data -----------------------------------------------------------------------------------------------------
 
 def test_load_demo_shows_summary_splits_distribution_and_preview(demo):
-    sel, summary, label, train, evals, size, plot, preview = data_tab.load_source("demo-reviews", "en")
+    sel, summary, label, train, evals, size, plot, preview = data.load_source("demo-reviews", "en")
     assert sel["label_column"] == "label" and sel["train"] == "train" and sel["eval"] == "validation"
     assert "negative" in summary and "`text`" in summary
     assert label["value"] == "label" and size["maximum"] == size["value"] == sel["eval_size"]
     assert [trace.name for trace in plot.data] == ["train", "validation"]
-    assert list(preview.columns)[0] == "label" and len(preview) == data_tab.PREVIEW_ROWS
+    assert list(preview.columns)[0] == "label" and len(preview) == data.PREVIEW_ROWS
 
 
 def test_splits_and_eval_size_are_kept_in_the_selection(demo):
-    sel = data_tab.change_splits(demo, "train", "validation", 10, "en")[0]
-    assert sel["eval_size"] == 10 and len(data_tab.eval_rows(sel)) == 10
-    assert data_tab.eval_rows(sel, 4) == data_tab.eval_rows(sel)[:4] or len(data_tab.eval_rows(sel, 4)) == 4
+    sel = data.change_splits(demo, "train", "validation", 10, "en")[0]
+    assert sel["eval_size"] == 10 and len(state.eval_rows(sel)) == 10
+    assert state.eval_rows(sel, 4) == state.eval_rows(sel)[:4] or len(state.eval_rows(sel, 4)) == 4
 
 
 def test_too_large_upload_is_refused_with_sizes(tmp_path, monkeypatch):
-    from promptlab import data
-
     path = tmp_path / "big.csv"
     path.write_text("text,label\n" + "x,1\n" * 1000)
-    monkeypatch.setattr(data, "MAX_UPLOAD_BYTES", 100)
+    monkeypatch.setattr(datasets, "MAX_UPLOAD_BYTES", 100)
     with pytest.raises(gr.Error) as caught:
-        data_tab.load_upload(str(path), "en")
+        data.load_upload(str(path), "en")
     assert "more than the 0.0 MiB limit" in caught.value.message
 
 
 def test_upload_of_a_csv_loads_it(tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text("sentence,label\ngood,pos\nbad,neg\nfine,pos\n")
-    sel = data_tab.load_upload(str(path), "en")[0]
+    sel = data.load_upload(str(path), "en")[0]
     assert sel["columns"] == ["sentence", "label"] and sel["label_column"] == "label"
 
 
 def test_missing_source_is_a_readable_error():
     with pytest.raises(gr.Error) as caught:
-        data_tab.load_source("/nowhere/data.csv", "en")
+        data.load_source("/nowhere/data.csv", "en")
     assert caught.value.message.startswith("Could not load the data: ")
 
 
 # ---- studio ---------------------------------------------------------------------------------------------------
 
 def test_live_check_reports_a_problem_then_clears_it(demo):
-    fields = list(studio_tab.fields_from_template(tpl.find_template("demo-reviews-sentiment")))
+    fields = list(studio.fields_from_template(files.find_template("demo-reviews-sentiment")))
     fields[2] = fields[2].replace("{{ text }}", "{{ txet }}")
-    draft, placeholders, problems, rendered, yaml_text, download = studio_tab.check(*fields, demo, "en")
+    draft, placeholders, problems, rendered, yaml_text, download = studio.check(*fields, demo, "en")
     assert "`txet` ✗" in placeholders and "Unknown column 'txet'" in problems and "line 2" in problems
     fields[2] = fields[2].replace("{{ txet }}", "{{ text }}")
-    draft, placeholders, problems, rendered, yaml_text, download = studio_tab.check(*fields, demo, "en")
-    assert "No problems" in problems and rendered.count("```text") == studio_tab.RENDERED_ROWS
-    assert tpl.parse_template(yaml_text) == draft
+    draft, placeholders, problems, rendered, yaml_text, download = studio.check(*fields, demo, "en")
+    assert "No problems" in problems and rendered.count("```text") == studio.RENDERED_ROWS
+    assert files.parse_template(yaml_text) == draft
     assert download["value"].endswith("demo-reviews-sentiment.yaml")
 
 
 def test_blank_template_fits_the_data(demo):
-    template = studio_tab.blank_template(demo)
-    assert tpl.validate(template, demo["columns"], data_tab.eval_rows(demo, 5)) == []
+    template = studio.blank_template(demo)
+    assert render.validate(template, demo["columns"], state.eval_rows(demo, 5)) == []
 
 
 def test_preview_scores_eight_rows(tiny_session, demo):
-    template = tpl.find_template("demo-reviews-sentiment")
+    template = files.find_template("demo-reviews-sentiment")
     progress = Progress()
-    metrics, table, last = studio_tab.preview(template, demo, 8, 0, "random", 0, False, "en", progress=progress)
+    metrics, table, last = studio.preview(template, demo, 8, 0, "random", 0, False, "en", progress=progress)
     assert "accuracy" in metrics and "8 rows" in metrics
     df = table["value"]
     assert len(df) == 8 and {"gold", "prediction", "p(negative)", "p(positive)"} <= set(df.columns)
     assert df.columns[-1] == "prompt"
     assert progress.calls  # the bar moved
-    metrics_zh, table_zh = studio_tab.show_preview(last, "zh")
+    metrics_zh, table_zh = studio.show_preview(last, "zh")
     assert "准确率" in metrics_zh and "标准答案" in table_zh["value"].columns
 
 
 def test_preview_few_shot_with_a_seed(tiny_session, demo):
-    template = tpl.find_template("demo-reviews-sentiment")
-    metrics, table, _ = studio_tab.preview(template, demo, 4, 2, "balanced", 3, False, "zh", progress=Progress())
+    template = files.find_template("demo-reviews-sentiment")
+    metrics, table, _ = studio.preview(template, demo, 4, 2, "balanced", 3, False, "zh", progress=Progress())
     assert "准确率" in metrics
     assert table["value"]["提示"].str.contains("Review:").all()
 
 
 def test_the_seed_picks_the_demonstrations(tiny_session, demo):
     """Seed 3 renders other demonstrations than seed 0, and the same ones every time."""
-    template = tpl.find_template("demo-reviews-sentiment")
+    template = files.find_template("demo-reviews-sentiment")
 
     def prompts(seed):
-        _, table, _ = studio_tab.preview(template, demo, 3, 2, "random", seed, False, "en", progress=Progress())
+        _, table, _ = studio.preview(template, demo, 3, 2, "random", seed, False, "en", progress=Progress())
         return table["value"]["prompt"].tolist()
 
     assert prompts(3) == prompts(3) != prompts(0)
@@ -191,16 +192,16 @@ def test_the_seed_picks_the_demonstrations(tiny_session, demo):
 
 def test_save_to_library(tmp_path, monkeypatch):
     monkeypatch.setenv("PROMPTLAB_TEMPLATES", str(tmp_path))
-    template = tpl.Template("mine", "Q: {{ text }}", "{{ label }}", ("a", "b"))
-    message, pick = studio_tab.save_to_library(template, "en")
+    template = Template("mine", "Q: {{ text }}", "{{ label }}", ("a", "b"))
+    message, pick = studio.save_to_library(template, "en")
     assert (tmp_path / "mine.yaml").is_file() and pick["value"] == "mine" and "mine.yaml" in message
 
 
 # ---- compare --------------------------------------------------------------------------------------------------
 
 def test_compare_two_templates(tiny_session, demo):
-    draft = tpl.find_template("demo-reviews-good-bad")
-    out = compare_tab.compare(["tpl:demo-reviews-sentiment", "draft"], draft, demo, 12, 0, 1, "random", "en",
+    draft = files.find_template("demo-reviews-good-bad")
+    out = compare.compare(["tpl:demo-reviews-sentiment", "draft"], draft, demo, 12, 0, 1, "random", "en",
                               progress=Progress())
     result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree = out
     per_example = result["examples"]
@@ -210,9 +211,9 @@ def test_compare_two_templates(tiny_session, demo):
     assert [tr.name for tr in bars.data if tr.type == "bar"] == ["acc", "acc_norm", "acc_calibrated", "macro_f1"]
     assert len(confusion.data) == 2
     assert pd.read_csv(csv_examples).shape[0] == 12 and pd.read_csv(csv_metrics).shape[0] == 2
-    only = compare_tab.filter_examples(result, True, "en")
+    only = compare.filter_examples(result, True, "en")
     assert len(only) == (~per_example["agree"]).sum()
-    metrics_zh, *_ = compare_tab.render(result, "zh")
+    metrics_zh, *_ = compare.render(result, "zh")
     assert "准确率" in metrics_zh.columns
 
 
@@ -221,17 +222,17 @@ def test_agreement_is_by_answer_position_not_wording():
         def __init__(self, predictions, correct):
             self.table = pd.DataFrame({"gold": ["x"] * 2, "prediction": predictions, "correct": correct})
 
-    templates = {"a": tpl.Template("a", "{{ t }}", "{{ l }}", ("negative", "positive")),
-                 "b": tpl.Template("b", "{{ t }}", "{{ l }}", ("no", "yes"))}
+    templates = {"a": Template("a", "{{ t }}", "{{ l }}", ("negative", "positive")),
+                 "b": Template("b", "{{ t }}", "{{ l }}", ("no", "yes"))}
     reports = {"a": R(["negative", "positive"], [True, False]), "b": R(["no", "no"], [True, True])}
-    df = compare_tab.examples_table(reports, templates, [{"t": "one"}, {"t": "two"}])
+    df = compare.examples_table(reports, templates, [{"t": "one"}, {"t": "two"}])
     assert list(df["agree"]) == [True, False]
     assert list(df["a"]) == ["negative ✓", "positive ✗"]
 
 
 def test_compare_needs_a_pick():
     with pytest.raises(gr.Error):
-        compare_tab.compare([], None, {"source": "demo-reviews"}, 8, 0, 1, "random", "en", progress=Progress())
+        compare.compare([], None, {"source": "demo-reviews"}, 8, 0, 1, "random", "en", progress=Progress())
 
 
 # ---- tune -----------------------------------------------------------------------------------------------------
@@ -239,38 +240,38 @@ def test_compare_needs_a_pick():
 def test_job_spec_from_the_form_is_valid(tiny_session, demo):
     from promptlab.tuning.spec import prepare_spec
 
-    draft = tpl.find_template("demo-reviews-sentiment")
-    spec = tune_tab.job_spec(draft, demo, "prompt_tuning", "template", 8, "test", 0.03, 4, 4)
+    draft = files.find_template("demo-reviews-sentiment")
+    spec = tune.job_spec(draft, demo, "prompt_tuning", "template", 8, "test", 0.03, 4, 4)
     prepared = prepare_spec(spec)
     assert prepared["config"]["num_virtual_tokens"] == 8 and prepared["config"]["max_steps"] == 4
-    assert prepared["eval_size"] == demo["eval_size"] and prepared["model"] == session.model_id()
-    assert tpl.parse_template(prepared["template"]) == draft
+    assert prepared["eval_size"] == demo["eval_size"] and prepared["model"] == state.model_id()
+    assert files.parse_template(prepared["template"]) == draft
 
 
 def test_launch_refused_when_training_is_disabled(demo):
-    session.configure(allow_training=False)
+    state.configure(allow_training=False)
     try:
         with pytest.raises(gr.Error) as caught:
-            tune_tab.start_job(tpl.find_template("demo-reviews-sentiment"), demo, "prompt_tuning", "template", 8,
+            tune.start_job(files.find_template("demo-reviews-sentiment"), demo, "prompt_tuning", "template", 8,
                                "test", 0.03, 4, 4, "en")
         assert "disabled" in caught.value.message
     finally:
-        session.configure()
+        state.configure()
 
 
 def test_dashboard_of_no_run_and_of_a_missing_run():
-    status, accuracy, loss, nearest, *_, timer = tune_tab.redraw(None, "en")
+    status, accuracy, loss, nearest, *_, timer = tune.redraw(None, "en")
     assert accuracy.layout.annotations[0].text.startswith("No run yet")
-    status, *_ = tune_tab.redraw("no-such-run", "en")
+    status, *_ = tune.redraw("no-such-run", "en")
     assert "no-such-run" in status
 
 
 def test_nearest_tokens_table_uses_the_latest_probe():
     lines = [{"step": 1, "kind": "nearest_tokens", "tokens": [["a", "b"]], "drift": [0.1]},
              {"step": 2, "kind": "nearest_tokens", "tokens": [[" good", "\n"], ["x", "y"]], "drift": [0.2, 0.3]}]
-    table = tune_tab.nearest_table(lines, "en")
+    table = run_view.nearest_table(lines, "en")
     assert table.iloc[0].tolist() == ["v0", " good · \\n", 0.2] and len(table) == 2
 
 
 def test_durations_read_naturally():
-    assert [tune_tab.duration(s) for s in (None, 5, 125, 7260)] == ["–", "5 s", "2 min 05 s", "2 h 01 min"]
+    assert [format.duration(s) for s in (None, 5, 125, 7260)] == ["–", "5 s", "2 min 05 s", "2 h 01 min"]

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from promptlab import jobs, scoring
-from promptlab.ui import i18n, studio_tab, tune_tab
+from promptlab.runs import queue
+from promptlab.scoring import metrics
+from promptlab.tuning import config as tuning_config
+from promptlab.ui import format, i18n, state
+from promptlab.ui.tabs import tune
 
 UI_DIR = Path(i18n.__file__).parent
 KEY_USE = re.compile(r"""(?:\bt|t_metric|guarded|warn)\(\s*["']([a-z_]+\.[a-z_.]+)["']"""
@@ -18,7 +21,7 @@ KEY_USE = re.compile(r"""(?:\bt|t_metric|guarded|warn)\(\s*["']([a-z_]+\.[a-z_.]
 
 def used_keys() -> set[str]:
     keys = set()
-    for path in UI_DIR.glob("*.py"):
+    for path in UI_DIR.rglob("*.py"):
         for match in KEY_USE.finditer(path.read_text(encoding="utf-8")):
             keys.add(match.group(1) or match.group(2))
     return keys
@@ -36,12 +39,12 @@ def test_every_used_key_is_translated():
 
 
 @pytest.mark.parametrize("family, values", [
-    ("status", jobs.STATUSES),
-    ("method", tune_tab.METHODS),
-    ("init", tune_tab.INITS),
-    ("preset", tuple(tune_tab.presets())),
-    ("sampler", studio_tab.SAMPLERS),
-    ("metric", scoring.RANK_METRICS + scoring.GENERATE_METRICS),
+    ("status", queue.STATUSES),
+    ("method", tuning_config.METHODS),
+    ("init", tuning_config.INITS),
+    ("preset", tuple(tune.presets())),
+    ("sampler", format.SAMPLERS),
+    ("metric", tuple(m.name for m in metrics.METRICS)),
 ])
 def test_keys_built_from_engine_values_exist(family, values):
     """Keys made at run time (f"status.{run.status}") cover every value the engine can produce."""
@@ -75,7 +78,7 @@ def test_switch_relabels_every_registered_component():
     with gr.Blocks():
         button = labels(gr.Button, value_key="compare.run")
         box = labels(gr.Textbox, label_key="studio.prompt", info_key="studio.prompt_info")
-        labels(gr.Dropdown, label_key="tune.method", choices_fn=tune_tab.method_choices, value="lora")
+        labels(gr.Dropdown, label_key="tune.method", choices_fn=tune.method_choices, value="lora")
     assert button.value == "Compare" and box.label == "Prompt"
     updates = labels.updates("zh")
     assert len(updates) == len(labels.components) == 3
@@ -85,7 +88,7 @@ def test_switch_relabels_every_registered_component():
 
 
 def test_the_app_registers_its_texts(monkeypatch):
-    from promptlab.ui import assemble, session
+    from promptlab.ui import app
 
     seen = []
     original = i18n.Labels.__init__
@@ -95,8 +98,8 @@ def test_the_app_registers_its_texts(monkeypatch):
         seen.append(self)
 
     monkeypatch.setattr(i18n.Labels, "__init__", record)
-    session.configure()
-    assemble.build_app()
+    state.configure()
+    app.build_app()
     (labels,) = seen
     assert len(labels.components) > 80
     zh = labels.updates("zh")

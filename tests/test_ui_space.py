@@ -57,17 +57,18 @@ def test_space_model_choice(monkeypatch):
 
 
 def test_public_space_app_builds_with_training_off(monkeypatch):
-    from promptlab.ui import build_app, session
+    from promptlab.ui import state
+    from promptlab.ui.app import build_app
 
     monkeypatch.setenv("SPACE_ID", "someone/promptlab")
     monkeypatch.delenv("PROMPTLAB_ALLOW_TRAINING", raising=False)
     try:
         app = build_app()
-        assert session.CONFIG.allow_training is False
+        assert state.CONFIG.allow_training is False
         config = app.get_config_file()
         launch = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "tune-launch")
         assert launch["props"]["interactive"] is False
         notice = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "tune-disabled")
         assert "disabled" in notice["props"]["value"]
     finally:
-        session.configure()
+        state.configure()

@@ -1,8 +1,5 @@
-"""`promptlab tune`, `promptlab runs ...` and the hidden `promptlab worker RUN_DIR`.
-
-`promptlab.cli` calls `add_parsers(subparsers)`; every parser sets `func`, which takes the parsed args and returns
-the exit code. Torch is imported only by the worker.
-"""
+"""`promptlab tune`: queue a soft-prompt tuning job (or follow it to its end with --wait); and the hidden
+`promptlab worker RUN_DIR` that a job runs as. Torch is imported only by the worker."""
 
 from __future__ import annotations
 
@@ -12,22 +9,14 @@ import json
 import sys
 import time
 
-from promptlab import jobs
+from promptlab.cli.runs import summary
+from promptlab.runs import store
+from promptlab.runs.queue import ACTIVE
 from promptlab.tuning.config import INITS, METHODS, PRESETS, TuneConfig, preset
 
 
-def add_parsers(subparsers) -> None:
-    """Add `tune`, `runs` and the hidden `worker` subcommands to an argparse subparsers object."""
-    _add_tune(subparsers)
-    _add_runs(subparsers)
-    worker = subparsers.add_parser("worker", help=argparse.SUPPRESS)
-    worker.add_argument("run_dir")
-    worker.add_argument("--train-only", action="store_true", help=argparse.SUPPRESS)
-    worker.set_defaults(func=_worker)
-
-
-def _add_tune(subparsers) -> None:
-    p = subparsers.add_parser("tune", help="train a soft prompt (PEFT) from a template, as a background job",
+def add_parser(sub) -> None:
+    p = sub.add_parser("tune", help="train a soft prompt (PEFT) from a template, as a background job",
                               description="Queue a soft-prompt tuning job (or run it to the end with --wait).")
     p.add_argument("--template", required=True, help="template YAML file or shipped template name")
     p.add_argument("--data", required=True, help="dataset path or name (as for `score`)")
@@ -52,34 +41,10 @@ def _add_tune(subparsers) -> None:
     p.add_argument("--wait", action="store_true", help="wait for the run to finish, printing progress")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_tune)
-
-
-def _add_runs(subparsers) -> None:
-    p = subparsers.add_parser("runs", help="list, show, cancel, resume, export or delete tuning runs")
-    p.add_argument("--runs-dir", help="runs folder (default: $PROMPTLAB_RUNS or ./runs)")
-    sub = p.add_subparsers(dest="runs_command", required=True)
-    ls = sub.add_parser("list", help="every run, newest first")
-    ls.add_argument("--json", action="store_true")
-    show = sub.add_parser("show", help="one run: status, best, baselines, curves")
-    show.add_argument("run_id")
-    show.add_argument("--json", action="store_true")
-    cancel = sub.add_parser("cancel", help="stop a queued or running run")
-    cancel.add_argument("run_id")
-    cancel.add_argument("--wait", type=float, default=None, metavar="SECONDS", help="wait, then kill if still alive")
-    resume = sub.add_parser("resume", help="continue an interrupted, failed or cancelled run")
-    resume.add_argument("run_id")
-    export = sub.add_parser("export", help="write a zip bundle (template, config, metrics, adapter)")
-    export.add_argument("run_id")
-    export.add_argument("--out", required=True)
-    export.add_argument("--push", metavar="REPO_ID", help="also push to this Hugging Face Hub repo")
-    delete = sub.add_parser("delete", help="remove a finished run folder")
-    delete.add_argument("run_id")
-    for parser in (ls, show, cancel, resume, export, delete):
-        parser.add_argument("--runs-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    p.set_defaults(func=_runs)
-
-
-# ---- tune ----------------------------------------------------------------------------------------------------------
+    worker = sub.add_parser("worker", help=argparse.SUPPRESS)
+    worker.add_argument("run_dir")
+    worker.add_argument("--train-only", action="store_true", help=argparse.SUPPRESS)
+    worker.set_defaults(func=_worker)
 
 
 def config_from_args(args) -> TuneConfig:
@@ -127,108 +92,38 @@ def _auto_preset() -> str:
 
 
 def _tune(args) -> int:
-    from promptlab.templates import dump_template, find_template
+    from promptlab.prompts.files import dump_template, find_template
+    from promptlab.tuning.spec import submit
 
     template = find_template(args.template)
     spec = {"template": dump_template(template), "data": args.data, "model": args.model,
             "train_split": args.train_split, "eval_split": args.eval_split, "label_column": args.label_column,
             "config": config_from_args(args).to_dict()}
-    run_id = jobs.start(spec, args.runs_dir)
+    run_id = submit(spec, args.runs_dir)
     if not args.wait:
-        info = jobs.get_run(run_id, args.runs_dir)
-        print(json.dumps(_summary(info)) if args.json else run_id)
+        info = store.get_run(run_id, args.runs_dir)
+        print(json.dumps(summary(info)) if args.json else run_id)
         return 0
     info = _follow(run_id, args.runs_dir, quiet=args.json)
-    print(json.dumps(_summary(info)) if args.json else run_id)
+    print(json.dumps(summary(info)) if args.json else run_id)
     if info.status != "done":
         raise SystemExit(1)  # a script waiting on the run learns that it did not finish
     return 0
 
 
-def _follow(run_id: str, runs_dir, quiet: bool) -> jobs.RunInfo:
+def _follow(run_id: str, runs_dir, quiet: bool) -> store.RunInfo:
     """Poll the run until it ends, echoing its log to stderr."""
     shown = 0
     while True:
-        info = jobs.get_run(run_id, runs_dir)
-        lines = jobs.read_log(run_id, runs_dir, tail=10**9).splitlines()
+        info = store.get_run(run_id, runs_dir)
+        lines = store.read_log(run_id, runs_dir, tail=10**9).splitlines()
         if not quiet:
             for line in lines[shown:]:
                 print(line, file=sys.stderr)
         shown = len(lines)
-        if info.status not in jobs.ACTIVE:
+        if info.status not in ACTIVE:
             return info
         time.sleep(1.0)
-
-
-def _summary(info: jobs.RunInfo) -> dict:
-    """The JSON of `tune --json` and `runs list --json`."""
-    seconds = (info.finished or time.time()) - info.started if info.started else 0.0
-    return {"run_id": info.run_id, "status": info.status, "step": info.step, "total_steps": info.total_steps,
-            "method": info.spec.get("config", {}).get("method"), "best": info.best, "baselines": info.baselines,
-            "seconds": round(seconds, 1), "error": info.error, "created": info.created}
-
-
-# ---- runs ----------------------------------------------------------------------------------------------------------
-
-
-def _runs(args) -> int:
-    cmd, runs_dir = args.runs_command, args.runs_dir
-    if cmd == "list":
-        runs = jobs.list_runs(runs_dir)
-        if args.json:
-            print(json.dumps([_summary(r) for r in runs]))
-        else:
-            print(_table(runs) if runs else f"No runs in {jobs.runs_root(runs_dir)}.")
-    elif cmd == "show":
-        info = jobs.get_run(args.run_id, runs_dir)
-        metrics = jobs.read_metrics(args.run_id, runs_dir)
-        if args.json:
-            print(json.dumps({**dataclasses.asdict(info), "metrics": metrics}))
-        else:
-            print(_details(info, metrics, jobs.read_log(args.run_id, runs_dir, tail=10)))
-    elif cmd == "cancel":
-        print(jobs.cancel(args.run_id, runs_dir, wait=args.wait).status)
-    elif cmd == "resume":
-        print(jobs.resume(args.run_id, runs_dir).status)
-    elif cmd == "export":
-        print(jobs.export_bundle(args.run_id, args.out, runs_dir))
-        if args.push:
-            from promptlab.tuning.export import push_to_hub
-
-            print(push_to_hub(jobs.run_path(args.run_id, runs_dir), args.push))
-    elif cmd == "delete":
-        jobs.delete(args.run_id, runs_dir)
-        print(f"deleted {args.run_id}")
-    return 0
-
-
-def _pct(value) -> str:
-    return "-" if value is None else f"{100 * value:5.1f}"
-
-
-def _table(runs: list[jobs.RunInfo]) -> str:
-    rows = [("RUN", "STATUS", "STEP", "METHOD", "BEST", "ZERO-SHOT", "TEMPLATE")]
-    for r in runs:
-        metric = r.baselines.get("metric", "acc")
-        rows.append((r.run_id, r.status, f"{r.step}/{r.total_steps}", r.spec.get("config", {}).get("method", ""),
-                     _pct(r.best.get(metric)), _pct(r.baselines.get(f"zero_shot_{metric}")),
-                     (r.spec.get("template", "").split("\n", 1)[0].removeprefix("name:").strip())))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
-
-
-def _details(info: jobs.RunInfo, metrics: list[dict], log: str) -> str:
-    evals = [m for m in metrics if m.get("split") == "val"]
-    out = [f"run {info.run_id}: {info.status}, step {info.step}/{info.total_steps}"]
-    if info.error:
-        out.append(f"error: {info.error}")
-    out.append(f"best: {json.dumps(info.best)}")
-    out.append(f"baselines: {json.dumps({k: v for k, v in info.baselines.items() if k != 'templates'})}")
-    for m in evals:
-        out.append("eval " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                                       for k, v in m.items() if k != "split"))
-    out.append("log:\n" + log)
-    return "\n".join(out)
 
 
 def _worker(args) -> int:

@@ -1,34 +1,26 @@
-"""Datasets: load rows from a demo name, a file, a folder, a saved Hugging Face dataset or the Hub; sample shots.
+"""Datasets: load rows from a demo name, a file, a folder, a saved Hugging Face dataset or the Hub.
 
 >>> ds = load_dataset("demo-reviews")
 >>> ds.default_eval_split, ds.labels
 ('validation', ('negative', 'positive'))
->>> shots = sample_shots(ds.rows("train"), 4, seed=0, method="balanced", label_column="label")
 
 Rows are plain dicts of str/int/float/bool/None, every row of a dataset has every column (None where a file left one
-out), and label values are names. File formats are read by `promptlab.readers`.
+out), and label values are names. File formats are read by `promptlab.data.readers`; which rows are scored or
+shown as demonstrations is decided by `promptlab.data.sampling`.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 
-from promptlab.readers import (
-    SUPPORTED_EXTENSIONS,
-    Table,
-    hf_tables,
-    hub_offline,
-    hub_reachable,
-    read_file,
-    read_saved_hf,
-)
+from promptlab import settings
+from promptlab.data.hub import hub_reachable
+from promptlab.data.readers import SUPPORTED_EXTENSIONS, Table, hf_tables, read_file, read_saved_hf
 
 MAX_UPLOAD_BYTES = 200_000_000  # per data file; a larger one is refused with its size and this limit
 
@@ -36,7 +28,6 @@ DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEMOS = {"demo-reviews": DEMO_DIR / "reviews", "demo-reviews-zh": DEMO_DIR / "reviews_zh"}
 
 LABEL_COLUMN_NAMES = ("label", "labels", "class", "category", "sentiment", "target")
-SAMPLING_METHODS = ("random", "balanced", "fixed")
 
 _SPLIT_ORDER = ("train", "validation", "dev", "test")
 _SPLIT_ALIASES = {
@@ -45,7 +36,7 @@ _SPLIT_ALIASES = {
     "dev": "dev", "test": "test", "testing": "test",
 }
 # Extensions that mark a source as a file path even when the file is missing (so we never ask the Hub about it).
-_PATH_SUFFIXES = set(SUPPORTED_EXTENSIONS) | {".txt", ".xlsx", ".xls", ".zip", ".gz", ".arrow", ".feather", ".pkl"}
+PATH_SUFFIXES = set(SUPPORTED_EXTENSIONS) | {".txt", ".xlsx", ".xls", ".zip", ".gz", ".arrow", ".feather", ".pkl"}
 _HUB_NAME = re.compile(r"[\w.-]+(/[\w.-]+)?(:[\w.-]+)?")
 
 
@@ -93,7 +84,7 @@ class Dataset:
         counts = dict.fromkeys(self.labels, 0)
         for row in rows:
             value = row.get(self.label_column)
-            if not _is_missing(value):
+            if not is_missing(value):
                 counts[str(value)] = counts.get(str(value), 0) + 1
         return counts
 
@@ -128,7 +119,7 @@ def _load_tables(source: str) -> tuple[str, dict[str, Table]]:
         if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
             return path.resolve().name, read_saved_hf(path)
         return path.resolve().name, _read_folder(path)
-    if Path(source).suffix.lower() in _PATH_SUFFIXES or not _HUB_NAME.fullmatch(source):
+    if Path(source).suffix.lower() in PATH_SUFFIXES or not _HUB_NAME.fullmatch(source):
         raise ValueError(_missing_path_message(path))
     return source, _load_hub(source)
 
@@ -165,7 +156,7 @@ def _read_folder(folder: Path) -> dict[str, Table]:
 
 def _load_hub(source: str) -> dict[str, Table]:
     name, _, config = source.partition(":")
-    if not hub_offline() and not hub_reachable():
+    if not settings.hub_offline() and not hub_reachable():
         reason = (
             "the Hugging Face Hub could not be reached (offline); if the dataset is in your local Hugging Face "
             "cache, set HF_DATASETS_OFFLINE=1 to load it from there"
@@ -177,7 +168,7 @@ def _load_hub(source: str) -> dict[str, Table]:
         loaded = datasets.load_dataset(name, config or None)
     except Exception as error:  # network, not-found and config errors all come as different types
         reason = f"loading '{name}' from the Hugging Face Hub failed ({type(error).__name__}: {error})"
-        if hub_offline():
+        if settings.hub_offline():
             reason = (
                 "the Hugging Face Hub is switched off (HF_DATASETS_OFFLINE / HF_HUB_OFFLINE is set) and "
                 f"'{name}' could not be loaded from the local cache ({type(error).__name__})"
@@ -255,7 +246,7 @@ def _check_labels(name: str, splits: dict[str, list[dict]], column: str) -> None
     without answers, -1 ids on the Hub) and is allowed, as long as some split is labelled."""
     labelled = False
     for split, rows in splits.items():
-        missing = [i for i, row in enumerate(rows) if _is_missing(row.get(column))]
+        missing = [i for i, row in enumerate(rows) if is_missing(row.get(column))]
         if missing and len(missing) < len(rows):
             raise ValueError(
                 f"Dataset '{name}', split '{split}': label column '{column}' is empty in {len(missing)} of "
@@ -269,12 +260,12 @@ def _check_labels(name: str, splits: dict[str, list[dict]], column: str) -> None
 
 
 def _label_order(splits: dict[str, list[dict]], column: str, class_names: Sequence[str]) -> tuple[str, ...]:
-    present = {str(row[column]) for rows in splits.values() for row in rows if not _is_missing(row[column])}
+    present = {str(row[column]) for rows in splits.values() for row in rows if not is_missing(row[column])}
     known = [label for label in class_names if label in present]
-    return tuple(known + sorted(present - set(known), key=_natural_key))
+    return tuple(known + sorted(present - set(known), key=natural_key))
 
 
-def _natural_key(label: str):
+def natural_key(label: str):
     """Numbers in numeric order ("2" before "10"), then text in code-point order."""
     try:
         return (0, float(label), label)
@@ -282,7 +273,7 @@ def _natural_key(label: str):
         return (1, 0.0, label)
 
 
-def _is_missing(value) -> bool:
+def is_missing(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
@@ -290,154 +281,4 @@ def _no_label_column_message(name: str, columns: Sequence[str]) -> str:
     return (
         f"Dataset '{name}' has no label column (none is named {', '.join(LABEL_COLUMN_NAMES)}). Its columns: "
         f"{', '.join(columns)}. Pick one with label_column='...'."
-    )
-
-
-# ---- sampling ---------------------------------------------------------------------------------------------------
-
-
-def sample_shots(
-    pool: list[dict],
-    k: int,
-    seed: int,
-    *,
-    method: str = "random",
-    label_column: str | None = None,
-    indices: Sequence[int] = (),
-    exclude: Sequence[dict] = (),
-) -> list[dict]:
-    """Pick `k` demonstrations from `pool`, never a row equal to one in `exclude` (the query row).
-
-    The seed fixes the rows and their order. For one seed, the shots of different queries are the same rows in the
-    same places, except that a row equal to the query is replaced by the next candidate.
-    `random`: seeded draw. `balanced`: classes as equal as possible (round robin over classes in seeded order,
-    then a seeded order). `fixed`: exactly `pool[i] for i in indices`.
-
-    >>> sample_shots(train, 2, seed=0, exclude=[query])
-    [{'text': ..., 'label': 'positive'}, {'text': ..., 'label': 'negative'}]
-    """
-    if k < 0:
-        raise ValueError(f"the number of demonstrations must be 0 or more, got {k}")
-    if method == "fixed":
-        return _fixed(pool, k, indices, exclude)
-    if method not in SAMPLING_METHODS:
-        raise ValueError(f"unknown sampling method '{method}'; use one of: {', '.join(SAMPLING_METHODS)}")
-    if k == 0:
-        return []
-    rng = random.Random(seed)
-    if method == "balanced":
-        picked = _balanced(pool, k, rng, label_column, exclude)
-    else:
-        picked = _take(_shuffled(len(pool), rng), k, lambda i: pool[i] in exclude)
-    if picked is None:
-        raise ValueError(_too_few_message(pool, k, exclude, label_column if method == "balanced" else None))
-    return [pool[i] for i in picked]
-
-
-def sample_rows(rows: list[dict], n: int, seed: int) -> list[dict]:
-    """A seeded subset of `n` rows in their original order (all rows when n >= len(rows)).
-
-    A smaller n picks a subset of what a larger n picks with the same seed.
-    >>> sample_rows(ds.rows("validation"), 50, seed=0)
-    """
-    if n < 0:
-        raise ValueError(f"the number of rows must be 0 or more, got {n}")
-    if n >= len(rows):
-        return list(rows)
-    return [rows[i] for i in sorted(islice(_shuffled(len(rows), random.Random(seed)), n))]
-
-
-def _shuffled(n: int, rng: random.Random) -> Iterator[int]:
-    """A seeded permutation of range(n), made lazily (Fisher-Yates, one swap per item): taking the first m costs
-    O(m), and the first m items are the same however many are taken."""
-    moved: dict[int, int] = {}
-    for i in range(n):
-        j = rng.randrange(i, n)
-        current = moved.pop(i, i)
-        if j == i:
-            yield current
-        else:
-            yield moved.get(j, j)
-            moved[j] = current
-
-
-def _take(order: Iterator[int], k: int, excluded) -> list[int] | None:
-    """The first k of `order`, each excluded one replaced in place by the next allowed one; None if too few."""
-    first = list(islice(order, k))
-    if len(first) < k:
-        return None
-    spares = (i for i in order if not excluded(i))
-    picked = [i if not excluded(i) else next(spares, None) for i in first]
-    return None if None in picked else picked
-
-
-def _balanced(pool, k, rng, label_column, exclude) -> list[int] | None:
-    if label_column is None:
-        columns = ", ".join(pool[0]) if pool else "none"
-        raise ValueError(f"method='balanced' needs label_column= (the column holding each row's class). "
-                         f"The pool's columns: {columns}.")
-    members: dict[str, list[int]] = {}
-    for i, row in enumerate(pool):
-        if not _is_missing(row.get(label_column)):
-            members.setdefault(str(row[label_column]), []).append(i)
-    classes = sorted(members, key=_natural_key)
-    rng.shuffle(classes)
-    # one generator per class, each with its own seed, so a replacement in one class never shifts another
-    seeds = {label: rng.getrandbits(64) for label in classes}
-    picks = _balanced_picks(pool, k, classes, members, seeds, exclude, exact=False)
-    if picks is None and exclude:  # a class ran short once the query row was left out: plan with exact counts
-        picks = _balanced_picks(pool, k, classes, members, seeds, exclude, exact=True)
-    if picks is None:
-        return None
-    slots = [picks[label][r] for r in range(k) for label in classes if r < len(picks[label])]
-    rng.shuffle(slots)
-    return slots
-
-
-def _balanced_picks(pool, k, classes, members, seeds, exclude, exact: bool) -> dict[str, list[int]] | None:
-    capacity = {
-        label: sum(pool[i] not in exclude for i in members[label]) if exact else len(members[label])
-        for label in classes
-    }
-    quota, left = dict.fromkeys(classes, 0), k
-    while left:  # round robin in the seeded class order: the first classes get the odd extra rows
-        open_classes = [label for label in classes if quota[label] < capacity[label]][:left]
-        if not open_classes:
-            return None
-        for label in open_classes:
-            quota[label] += 1
-        left -= len(open_classes)
-    picks = {}
-    for label in classes:
-        rows = members[label]
-        order = _shuffled(len(rows), random.Random(seeds[label]))
-        taken = _take(order, quota[label], lambda j, rows=rows: pool[rows[j]] in exclude)
-        if taken is None:
-            return None
-        picks[label] = [rows[j] for j in taken]
-    return picks
-
-
-def _fixed(pool: list[dict], k: int, indices: Sequence[int], exclude: Sequence[dict]) -> list[dict]:
-    if len(indices) != k:
-        raise ValueError(f"method='fixed' got {len(indices)} indices but k={k}; pass exactly k indices")
-    for index in indices:
-        if not 0 <= index < len(pool):
-            raise ValueError(f"demonstration index {index} is out of range: the pool has {len(pool)} rows "
-                             f"(indices 0 to {len(pool) - 1})")
-        if pool[index] in exclude:
-            raise ValueError(f"demonstration index {index} is the query row itself; pick other indices, or take "
-                             "demonstrations from a split other than the one being scored")
-    return [pool[index] for index in indices]
-
-
-def _too_few_message(pool: list[dict], k: int, exclude: Sequence[dict], label_column: str | None) -> str:
-    usable = [row for row in pool if row not in exclude]
-    left_out = " (after leaving out the query row)" if len(usable) < len(pool) else ""
-    if label_column is not None:
-        usable = [row for row in usable if not _is_missing(row.get(label_column))]
-        left_out += f" with a label in '{label_column}'"
-    return (
-        f"asked for {k} demonstrations but the pool has only {len(usable)} rows{left_out}; "
-        "lower shots or use a larger train split"
     )

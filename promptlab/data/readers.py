@@ -19,11 +19,7 @@ import decimal
 import io
 import json
 import math
-import os
 import re
-import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
@@ -345,29 +341,3 @@ def hf_tables(obj) -> dict[str, Table]:
         arrow = part.with_format("arrow")[:]  # honours select/shuffle index mappings, unlike part.data
         tables[split] = Table(arrow_rows(arrow, names), tuple(arrow.column_names), names)
     return tables
-
-
-def hub_offline() -> bool:
-    """True when the environment already says so (then `datasets` reads its cache and never touches the network)."""
-    flags = (os.environ.get("HF_DATASETS_OFFLINE", ""), os.environ.get("HF_HUB_OFFLINE", ""))
-    return any(flag.strip().lower() in ("1", "true", "yes", "on") for flag in flags)
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Can we talk to the Hub at all? A thread bounds the whole probe, DNS included (urlopen's timeout does not)."""
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    answer = []
-
-    def probe():
-        try:
-            urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout)
-            answer.append(True)
-        except urllib.error.HTTPError:  # the Hub answered, even if with an error status
-            answer.append(True)
-        except (OSError, ValueError):
-            answer.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout + 0.5)
-    return bool(answer and answer[0])

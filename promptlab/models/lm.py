@@ -12,45 +12,15 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from promptlab import packing
-from promptlab.model_cache import BUNDLED, DEFAULT_MODEL, bundled_available, resolve_model
+from promptlab.models import packing
+from promptlab.models.registry import DEFAULT_MODEL, resolve_model
+from promptlab.models.requests import LogLikelihood, Request
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Request:
-    """Score `continuation` after `context`."""
-
-    context: str
-    continuation: str
-
-
-@dataclass(frozen=True)
-class LogLikelihood:
-    logprob: float  # sum of the continuation tokens' log-probabilities
-    n_tokens: int
-    is_greedy: bool  # every continuation token is the model's argmax
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    id: str
-    description: str
-    available: bool
-    install_hint: str
-
-
-def list_models() -> list[ModelInfo]:
-    """The registry's bundled models and whether their package is installed here."""
-    return [
-        ModelInfo(name, spec.description, bundled_available(name), spec.install_hint) for name, spec in BUNDLED.items()
-    ]
 
 
 def pick_device(device: str = "auto") -> torch.device:

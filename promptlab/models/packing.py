@@ -23,12 +23,10 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
-if TYPE_CHECKING:
-    from promptlab.models import Request
+from promptlab.models.requests import Request
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from promptlab.experiment import Report
-    from promptlab.models import LM
-    from promptlab.templates import Template
+    from promptlab.models.lm import LM
+    from promptlab.prompts.values import Template
+    from promptlab.scoring.experiment import Report
 
 log = logging.getLogger("promptlab.model_process")
 
@@ -49,7 +49,7 @@ class LoadedModels:
         key = (model_id, str(adapter) if adapter else None, device)
         with self._lock:
             if key not in self._lms:
-                from promptlab.models import load_lm
+                from promptlab.models.lm import load_lm
 
                 log.info("loading model %s (adapter %s)", model_id, key[1])
                 self._lms[key] = load_lm(model_id, adapter=key[1], device=device)
@@ -60,7 +60,7 @@ class LoadedModels:
 
     def warm_up(self, model_id: str, device: str = "auto") -> None:
         """Load the base model and run one tiny forward (the first forward pays one-time allocation costs)."""
-        from promptlab.models import Request
+        from promptlab.models.requests import Request
 
         self.get(model_id, device=device).loglikelihood([Request("Review: fine.\nSentiment:", " positive")])
 
@@ -87,17 +87,20 @@ class ModelProcess:
         child_end.close()  # so that the child's death reads as EOF here
 
     def score(self, template: Template, rows: Sequence[dict], *, adapter: str | None = None,
-              progress: Progress | None = None, **options) -> Report:
+              progress: Progress | None = None, threads: int = 0, **options) -> Report:
         """`experiment.score_template` with this process's model (plus `adapter`), run in the child.
 
-        `options` are score_template's keyword arguments (pool, shots, seeds, seed, sampler, ...)."""
+        `options` are score_template's keyword arguments (pool, shots, seeds, seed, sampler, ...). `threads`: torch
+        threads for this request (0: every core). Keep it to 1 while a tuning job trains on the same machine: two
+        processes that each spread over every core slow each other down several times over (OpenMP threads spin
+        while they wait; measured on 2 cores beside a training job: 8 rows took 3.5 s on 2 threads, 0.45 s on 1)."""
         if not options.get("shots"):
             options.pop("pool", None)  # zero-shot never reads it, and a whole train split is megabytes to send
         with self._lock:
             if not self._process.is_alive():
                 self._start()
             try:
-                self._conn.send((template, list(rows), adapter, options))
+                self._conn.send((template, list(rows), adapter, threads, options))
                 kind, payload, failure = self._answer(progress)
             except (EOFError, BrokenPipeError, ConnectionResetError):
                 raise ValueError(self._died_message()) from None
@@ -143,7 +146,7 @@ def _serve(conn, model_id: str, device: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the app; this process then sees EOF and ends
     import torch
 
-    from promptlab.experiment import score_template
+    from promptlab.scoring.experiment import score_template
 
     every_core = torch.get_num_threads()
     models = LoadedModels()
@@ -153,11 +156,11 @@ def _serve(conn, model_id: str, device: str) -> None:
         log.exception("loading the model failed")
     while True:
         try:
-            template, rows, adapter, options = conn.recv()
+            template, rows, adapter, threads, options = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            torch.set_num_threads(1 if training_here() else every_core)
+            torch.set_num_threads(threads or every_core)
             lm = models.get(model_id, adapter, device)
             report = score_template(lm, template, rows, progress=lambda done, total: conn.send(
                 ("progress", (done, total))), **options)
@@ -166,16 +169,6 @@ def _serve(conn, model_id: str, device: str) -> None:
             if not isinstance(error, ValueError):
                 log.exception("scoring failed")
             conn.send(("error", _transportable(error)))
-
-
-def training_here() -> bool:
-    """Is a tuning job training on this machine (in this runs folder)? Then scoring keeps to one thread: two
-    processes that each spread over every core slow each other down several times over (OpenMP threads spin while
-    they wait). Measured on 2 cores next to a training process: 8 rows took 3.5 s on 2 threads, 0.45 s on one
-    (0.25 s on 2 threads with the machine to itself)."""
-    from promptlab import jobs
-
-    return any(run.status == "running" for run in jobs.list_runs())
 
 
 def _transportable(error: Exception) -> Exception:

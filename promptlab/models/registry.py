@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptlab.settings import cache_dir
+from promptlab import settings
+from promptlab.data.hub import hub_reachable
 
 DEFAULT_MODEL = "smollm2-135m-instruct"  # bundled, offline; defined here so that naming it does not import torch
 
@@ -72,6 +73,20 @@ BUNDLED: dict[str, BundledModel] = {
 }
 
 
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    description: str
+    available: bool
+    install_hint: str
+
+
+def list_models() -> list[ModelInfo]:
+    """The registry's bundled models and whether their package is installed here."""
+    return [ModelInfo(name, spec.description, bundled_available(name), spec.install_hint)
+            for name, spec in BUNDLED.items()]
+
+
 def bundled_available(name: str) -> bool:
     return importlib.util.find_spec(BUNDLED[name].package) is not None
 
@@ -99,7 +114,7 @@ def _converted(name: str) -> Path:
     spec = BUNDLED[name]
     if not bundled_available(name):
         raise ValueError(f"Model {name!r} is not installed. Install it with: {spec.install_hint}")
-    target = cache_dir() / "models" / f"{name}-{spec.key()}"
+    target = settings.cache_dir() / "models" / f"{name}-{spec.key()}"
     if _is_complete(target):
         return target
     shutil.rmtree(target, ignore_errors=True)  # a corrupt or partial cache is rebuilt, never trusted
@@ -151,7 +166,7 @@ def _from_hub(model_id: str) -> str:
     except Exception:  # noqa: BLE001 - not in the local cache: try the network below
         pass
     tried = f"tried: a local folder named {model_id!r} (none), the local Hugging Face cache (not there)"
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or not _hub_reachable():
+    if settings.hub_offline() or not hub_reachable():
         raise ValueError(
             f"Model {model_id!r} is not available offline ({tried}, the Hugging Face Hub (unreachable)). "
             f"Use a bundled model ({', '.join(BUNDLED)}) or a local folder with config.json."
@@ -161,13 +176,3 @@ def _from_hub(model_id: str) -> str:
     except Exception as err:  # noqa: BLE001 - hub errors come in many types; the message is what matters
         raise ValueError(f"Could not download model {model_id!r} from the Hugging Face Hub ({tried}): "
                          f"{str(err).splitlines()[0][:300]}") from None
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False

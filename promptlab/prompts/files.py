@@ -1,10 +1,5 @@
 """Template files: one template per YAML file. Parse, dump, load, save, list and find them, checking every YAML
 value against the Template field it fills, so a mistyped file fails with a ValueError naming the line and the fix.
-
-Import arrangement: the Template value lives in promptlab.templates, which re-exports this module's functions so
-that `from promptlab.templates import load_template` keeps working. templates.py therefore imports this module
-at load time, and this module imports Template *lazily* (`_template()`, on first use), never at import time;
-either module can be imported first. Type hints name Template only under TYPE_CHECKING.
 """
 
 from __future__ import annotations
@@ -13,30 +8,20 @@ import difflib
 import functools
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
 from promptlab import settings
-
-if TYPE_CHECKING:
-    from promptlab.templates import Template
+from promptlab.prompts.values import Template
 
 _DUMP_ORDER = ("name", "description", "task", "language", "reference", "instruction", "prompt", "target",
                "answer_choices", "target_delimiter", "fewshot_delimiter", "chat")
 
 
-def _template() -> type[Template]:
-    """The Template class, imported on use: promptlab.templates imports this module (see the module docstring)."""
-    from promptlab.templates import Template
-
-    return Template
-
-
 @functools.cache
 def _defaults() -> dict[str, object]:
     """Every Template field with its default, in declaration order: the keys a file may have."""
-    return {f.name: f.default for f in fields(_template())}
+    return {f.name: f.default for f in fields(Template)}
 
 
 def parse_template(text: str, source: str = "<text>") -> Template:
@@ -68,7 +53,7 @@ def parse_template(text: str, source: str = "<text>") -> Template:
     for key in ("name", "prompt"):
         if key not in data:
             raise ValueError(f"{source}: missing required key '{key}:'.")
-    return _template()(**{k: _field_value(k, v, f"{source}, line {lines.get(k, '?')}, field '{k}'")
+    return Template(**{k: _field_value(k, v, f"{source}, line {lines.get(k, '?')}, field '{k}'")
                            for k, v in data.items()})
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from promptlab.templates import CHOICE_SEPARATOR, Template
+from promptlab.prompts.values import CHOICE_SEPARATOR, Template
 
 
 class _PromptSourceLoader(yaml.SafeLoader):

@@ -1,121 +1,18 @@
-"""Prompt templates: the Template / Example / Problem values, rendering rows into Examples, variables, validation.
+"""Rendering rows into Examples, the variables a template reads, and validation (every problem, with a fix).
 
-A template is data (one YAML file each). Web users type templates, so Jinja runs in an immutable sandbox with
-resource limits, and every failure becomes a ValueError or a `Problem` a user can act on. The work is split in
-three modules, this one being the public face of all three:
-
-* promptlab.sandbox: the sandboxed Jinja environment and its limits (MAX_CHARS, MAX_RANGE, MAX_STEPS,
-  MAX_INT_BITS); renders one source text, raising Jinja's errors or `LimitError`.
-* promptlab.template_files: YAML parse/dump/load/save/list/find, with field checks; re-exported here, so
-  `from promptlab.templates import load_template` works. This module imports both at load time; template_files
-  imports Template only inside a function, on first use, so there is no import-time cycle and any of the three
-  modules can be imported first.
-* this module: the values, and rendering/validation, which turn the sandbox's errors into `RenderError`s holding
-  a `Problem` (what is wrong, where, how to fix it).
+Templates are typed by web users, so Jinja runs in `promptlab.prompts.sandbox` with resource limits; every failure
+here becomes a `RenderError` (a ValueError) or a `Problem` a user can act on.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
 
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
-from promptlab.sandbox import (
-    MAX_CHARS,
-    MAX_INT_BITS,
-    MAX_RANGE,
-    MAX_STEPS,
-    PROVIDED,
-    LimitError,
-    compile_source,
-    render_source,
-    undeclared_variables,
-)
-from promptlab.template_files import (
-    dump_template,
-    find_template,
-    list_templates,
-    load_template,
-    parse_template,
-    save_template,
-)
-
-__all__ = [  # the public API; the file functions and limits are re-exported from template_files and sandbox
-    "CHOICE_SEPARATOR", "MAX_CHARS", "MAX_INT_BITS", "MAX_RANGE", "MAX_STEPS", "PROVIDED",
-    "Example", "Problem", "RenderError", "Template",
-    "dump_template", "find_template", "list_templates", "load_template", "parse_template",
-    "render", "render_content_free", "save_template", "validate", "variables",
-]
-
-CHOICE_SEPARATOR = "|||"
-
-_compile = compile_source  # the compile cache under its former name (tests read its cache_info())
-
-
-@dataclass(frozen=True)
-class Template:
-    """A hard prompt. `answer_choices` is a tuple of literal choices, or a Jinja expression over the row that
-    renders choices separated by "|||". Example: Template("sst2-review", "Review: {{ sentence }}\\nSentiment:",
-    "{{ label }}", ("negative", "positive"))."""
-
-    name: str
-    prompt: str
-    target: str = ""
-    answer_choices: tuple[str, ...] | str = ()
-    instruction: str = ""
-    task: str = ""
-    language: str = "en"
-    target_delimiter: str = " "
-    fewshot_delimiter: str = "\n\n"
-    chat: bool = False
-    reference: str = ""
-    description: str = ""
-
-    def __post_init__(self):
-        if isinstance(self.answer_choices, list):  # lists are unhashable and compare unequal to tuples
-            object.__setattr__(self, "answer_choices", tuple(self.answer_choices))
-
-    @property
-    def mode(self) -> str:
-        """"rank" (score each answer choice) when there are answer choices, else "generate"."""
-        return "rank" if self.answer_choices else "generate"
-
-
-@dataclass(frozen=True)
-class Example:
-    """One rendered row: what scoring and tuning consume."""
-
-    prompt: str
-    target: str
-    choices: tuple[str, ...] = ()
-    gold: int | None = None
-    delimiter: str = " "
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding of validate(): what is wrong (message), how to fix it (hint), and where."""
-
-    field: str
-    message: str
-    hint: str
-    line: int | None = None
-    column: int | None = None
-
-    def __str__(self) -> str:
-        where = "".join(f", {k} {v}" for k, v in (("line", self.line), ("column", self.column)) if v)
-        return f"{self.field}{where}: {self.message} {self.hint}".strip()
-
-
-class RenderError(ValueError):
-    """A template failed to render; `.problem` holds the structured finding."""
-
-    def __init__(self, problem: Problem):
-        super().__init__(str(problem))
-        self.problem = problem
-
+from promptlab.prompts.sandbox import MAX_CHARS, LimitError, render_source, undeclared_variables
+from promptlab.prompts.values import CHOICE_SEPARATOR, Example, Problem, RenderError, Template
 
 # ---------------------------------------------------------------------------------------------------------------
 # Rendering

@@ -19,9 +19,14 @@ import os
 import zipfile
 from pathlib import Path
 
-from promptlab import jobs
+from promptlab.runs.layout import existing_run, read_json
 
 _COPIED = ("template.yaml", "spec.json", "baselines.json", "metrics.jsonl", "status.json", "log.txt")
+
+
+def export_bundle(run_id: str, out_path, runs_dir=None) -> Path:
+    """Write the run's bundle zip to `out_path`; return its path."""
+    return write_bundle(existing_run(run_id, runs_dir), Path(out_path))
 
 
 def write_bundle(run_dir: Path, out: Path) -> Path:
@@ -30,7 +35,7 @@ def write_bundle(run_dir: Path, out: Path) -> Path:
     if not (adapter / "adapter_config.json").is_file():
         raise ValueError(f"Run {run_dir.name} has no adapter yet (it is written at the first evaluation), "
                          "so there is nothing to export.")
-    spec = jobs.read_json(run_dir / "spec.json", {})
+    spec = read_json(run_dir / "spec.json", {})
     out = out.expanduser().resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
@@ -55,9 +60,9 @@ def _dataset_spec(spec: dict) -> dict:
 
 def model_card(run_dir: Path) -> str:
     """A short README: what was trained, on what, how well against the manual prompt, and how to load it."""
-    spec = jobs.read_json(run_dir / "spec.json", {})
-    status = jobs.read_json(run_dir / "status.json", {})
-    base = jobs.read_json(run_dir / "baselines.json", {}) or {}
+    spec = read_json(run_dir / "spec.json", {})
+    status = read_json(run_dir / "status.json", {})
+    base = read_json(run_dir / "baselines.json", {}) or {}
     config = spec.get("config", {})
     best = status.get("best") or {}
     metric = base.get("metric", "acc")

@@ -13,7 +13,6 @@ Generate mode: greedy generation up to a newline; `exact_match`, `contains` (cas
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,14 +20,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from promptlab.templates import Example
+from promptlab.models.requests import Request
+from promptlab.prompts.values import Example
+from promptlab.scoring.metrics import accuracy, macro_f1, rouge_l
 
-if TYPE_CHECKING:  # models imports torch; the web app unpickles `experiment.Report`s and must not need it
-    from promptlab.models import LM, Request
+if TYPE_CHECKING:  # lm imports torch; the web app reads `experiment.Report`s and must not need it
+    from promptlab.models.lm import LM
 
 Progress = Callable[[int, int], None]
-RANK_METRICS = ("acc", "acc_norm", "acc_calibrated", "macro_f1", "majority")
-GENERATE_METRICS = ("exact_match", "contains", "rouge_l")
 
 
 @dataclass
@@ -44,8 +43,6 @@ class EvalResult:
 
 def requests_for(examples: Sequence[Example]) -> list[Request]:
     """One request per (example, choice): the prompt as context, `delimiter + choice` as continuation."""
-    from promptlab.models import Request
-
     return [Request(e.prompt, e.delimiter + c) for e in examples for c in e.choices]
 
 
@@ -84,10 +81,10 @@ def _evaluate_rank(lm, examples, content_free, generate, progress) -> EvalResult
     gold = [examples[i].gold for i in labelled]
     metrics: dict[str, float] = {}
     if labelled:
-        metrics["acc"] = _accuracy(gold, [predictions[i] for i in labelled])
-        metrics["acc_norm"] = _accuracy(gold, [norm[i] for i in labelled])
+        metrics["acc"] = accuracy(gold, [predictions[i] for i in labelled])
+        metrics["acc_norm"] = accuracy(gold, [norm[i] for i in labelled])
         if calibrated is not None:
-            metrics["acc_calibrated"] = _accuracy(gold, [calibrated[i] for i in labelled])
+            metrics["acc_calibrated"] = accuracy(gold, [calibrated[i] for i in labelled])
         names = [examples[i].choices for i in labelled]
         gold_names = [c[g] for c, g in zip(names, gold)]
         pred_names = [c[predictions[i]] for c, i in zip(names, labelled)]
@@ -145,64 +142,9 @@ def _evaluate_generate(lm, examples, progress) -> EvalResult:
     return EvalResult(table, metrics, None, "generate")
 
 
-class _CJKTokenizer:
-    """Words for rouge-score: Latin words and digits lower-cased, every CJK character a word of its own."""
-
-    pattern = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+", re.UNICODE)
-
-    def tokenize(self, text: str) -> list[str]:
-        return self.pattern.findall(text.lower())
-
-
-_ROUGE = None
-
-
-def rouge_l(prediction: str, reference: str) -> float:
-    """ROUGE-L F-measure from the `rouge-score` package, with a tokenizer that handles Chinese.
-
-    >>> round(rouge_l("the cat sat", "the cat sat down"), 3)
-    0.857
-    """
-    global _ROUGE
-    if _ROUGE is None:
-        from rouge_score import rouge_scorer
-
-        _ROUGE = rouge_scorer.RougeScorer(["rougeL"], tokenizer=_CJKTokenizer())
-    return _ROUGE.score(reference, prediction)["rougeL"].fmeasure
-
-
-def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
-    """Unweighted mean F1 over the gold labels (a label never predicted scores 0)."""
-    labels = sorted(set(gold))
-    scores = []
-    for label in labels:
-        tp = sum(g == label and p == label for g, p in zip(gold, predicted))
-        fp = sum(g != label and p == label for g, p in zip(gold, predicted))
-        fn = sum(g == label and p != label for g, p in zip(gold, predicted))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return sum(scores) / len(scores)
-
-
 def _confusion(gold: pd.Series, predicted: pd.Series) -> pd.DataFrame:
     """Counts with gold labels as rows and predictions as columns."""
     return pd.crosstab(gold.rename("gold"), predicted.rename("predicted"))
-
-
-def aggregate(per_seed: Sequence[dict[str, float]]) -> dict[str, float]:
-    """Mean over seeds plus `<metric>_std` (population), `_min` and `_max` for every metric.
-
-    >>> aggregate([{"acc": 0.5}, {"acc": 0.7}])["acc_std"]
-    0.1
-    """
-    out: dict[str, float] = {}
-    for key in per_seed[0]:
-        values = [m[key] for m in per_seed if key in m]
-        mean = sum(values) / len(values)
-        out[key] = mean
-        out[f"{key}_std"] = round(math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)), 12)
-        out[f"{key}_min"] = min(values)
-        out[f"{key}_max"] = max(values)
-    return out
 
 
 def _softmax(xs: Sequence[float]) -> list[float]:
@@ -214,10 +156,6 @@ def _softmax(xs: Sequence[float]) -> list[float]:
 
 def _argmax(xs: Sequence[float]) -> int:
     return max(range(len(xs)), key=lambda i: xs[i])
-
-
-def _accuracy(gold: Sequence[int], predicted: Sequence[int]) -> float:
-    return sum(g == p for g, p in zip(gold, predicted)) / len(gold)
 
 
 def _normalise(text: str) -> str:

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from promptlab.data import sample_shots
-from promptlab.scoring import EvalResult, aggregate, evaluate
-from promptlab.templates import Example, Template, render, render_content_free
+from promptlab.data.sampling import sample_shots
+from promptlab.prompts.render import render, render_content_free
+from promptlab.prompts.values import Example, Template
+from promptlab.scoring.evaluate import EvalResult, evaluate
+from promptlab.scoring.metrics import aggregate
 
 CONTENT_FREE = ("N/A", "", "[MASK]")
 Progress = Callable[[int, int], None]

@@ -1,9 +1,3 @@
-"""Soft-prompt tuning: config (TuneConfig), training loop, job worker, export.
-
-Importing this package (or `config`, `spec`, `export`) does not import torch, so `promptlab.jobs` and the web app
-can validate and list runs cheaply; only `loop`, `model` and `worker` need torch.
-"""
-
-from promptlab.tuning.config import METHODS, PRESETS, TuneConfig, preset
-
-__all__ = ["METHODS", "PRESETS", "TuneConfig", "preset"]
+"""Soft-prompt tuning: the config (TuneConfig), the PEFT methods, the job spec, the training loop, checkpoints,
+the manual-prompt baselines and the job worker. `config` and `spec` import no torch, so the web app and the CLI
+can validate a job cheaply; only `methods`, `loop`, `checkpoint` and `worker` need it."""

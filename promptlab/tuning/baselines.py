@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 
-from promptlab.data import sample_rows
-from promptlab.experiment import score_template
+from promptlab.data.sampling import sample_rows
+from promptlab.scoring.experiment import score_template
 
 
 def measure_baselines(lm, template, eval_rows, train_rows, *, shots: int, seeds: int, label_column,

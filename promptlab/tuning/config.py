@@ -1,6 +1,6 @@
 """TuneConfig: every knob of a soft-prompt tuning run, validated on construction.
 
-Torch-free on purpose: `promptlab.jobs` and the web app validate a config before anything is launched.
+Torch-free on purpose: the run store, the CLI and the web app validate a config before anything is launched.
 A config is saved inside the run's `spec.json` (and the export bundle), so a run explains itself.
 """
 

@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from promptlab import packing, scoring
-from promptlab.models import LM, Request
+from promptlab.models import packing
+from promptlab.models.lm import LM
+from promptlab.models.requests import Request
+from promptlab.scoring import evaluate as scoring
 from promptlab.tuning import checkpoint as ckpt
 from promptlab.tuning.config import TuneConfig
-from promptlab.tuning.model import drift, nearest_tokens, virtual_token_vectors
+from promptlab.tuning.methods import drift, nearest_tokens, virtual_token_vectors
 from promptlab.tuning.run import Cancelled, Run
 
 

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from promptlab import jobs
+from promptlab.runs.layout import read_jsonl, read_status, update_status
 from promptlab.tuning.config import TuneConfig
 
 
@@ -23,7 +23,7 @@ class Run:
         self.path = Path(path).resolve()
         if not (self.path / "spec.json").is_file():
             raise ValueError(f"{self.path} is not a run folder: spec.json is missing.")
-        self.spec = jobs.read_json(self.path / "spec.json")
+        self.spec = json.loads((self.path / "spec.json").read_text(encoding="utf-8"))
         self.config = TuneConfig.from_dict(self.spec["config"])
         self.writer = writer
         self.checkpoints = self.path / "checkpoints"
@@ -50,7 +50,7 @@ class Run:
                 f.write(json.dumps(fields, default=float) + "\n")
 
     def metrics(self) -> list[dict]:
-        return jobs.read_jsonl(self.path / "metrics.jsonl")
+        return read_jsonl(self.path / "metrics.jsonl")
 
     def keep_metrics_through(self, step: int) -> None:
         """Drop metrics lines after `step` (a resumed run rewrites them, so curves have no duplicates)."""
@@ -63,10 +63,10 @@ class Run:
 
     def status(self, **changes) -> None:
         if self.writer:
-            jobs.update_status(self.path, **changes)
+            update_status(self.path, **changes)
 
     def read_status(self) -> dict:
-        return jobs.read_json(self.path / "status.json", {}) or {}
+        return read_status(self.path)
 
     def stop_requested(self) -> bool:
         return (self.path / "STOP").exists()

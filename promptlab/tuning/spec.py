@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptlab.model_cache import DEFAULT_MODEL
+from promptlab.models.registry import DEFAULT_MODEL
+from promptlab.runs import store
 from promptlab.tuning.config import TuneConfig
 
 SPEC_KEYS = ("template", "data", "model", "train_split", "eval_split", "eval_size", "label_column", "config",
@@ -31,6 +32,20 @@ class Parts:
     eval_split: str
     train_rows: list[dict]
     eval_rows: list[dict]  # the whole eval split; the run evaluates a fixed subset of it
+
+
+def submit(spec: dict, runs_dir=None, *, launch: bool = True) -> str:
+    """Validate `spec`, create its run folder, launch (or queue) its worker; return the run id.
+
+    `spec` keys: template (YAML text), data (path or dataset name), model, config (TuneConfig fields) and
+    optionally train_split, eval_split, eval_size, label_column, name. Raises ValueError before creating anything
+    when the spec or config is invalid. With `launch=False` the run waits for `store.launch` (or a worker started
+    by hand: `promptlab worker RUN_DIR`); meanwhile a caller may add files such as baselines.json.
+    """
+    run_id = store.create_run(prepare_spec(spec), runs_dir)
+    if launch:
+        store.launch(run_id, runs_dir)
+    return run_id
 
 
 def prepare_spec(spec: dict) -> dict:
@@ -78,8 +93,9 @@ def _absolute_if_local(source: str) -> str:
 
 def load_parts(spec: dict) -> Parts:
     """Parse the template, load the data and pick the splits of a (prepared) spec."""
-    from promptlab.data import load_dataset, sample_rows
-    from promptlab.templates import parse_template
+    from promptlab.data.datasets import load_dataset
+    from promptlab.data.sampling import sample_rows
+    from promptlab.prompts.files import parse_template
 
     template = parse_template(spec["template"], "the job's template")
     config = TuneConfig.from_dict(spec["config"])

@@ -1,4 +1,4 @@
-"""The job worker: `python -m promptlab.cli worker RUN_DIR` (started by `promptlab.jobs`, no shell).
+"""The job worker: `python -m promptlab.cli worker RUN_DIR` (started by `promptlab.runs.queue`, no shell).
 
 1. records its pid (worker.json), waits its turn in the queue (status "queued") and takes a device slot;
 2. status "running": loads the data, the model and the examples, measures the manual baselines (once per run),
@@ -21,7 +21,9 @@ import time
 import traceback
 from pathlib import Path
 
-from promptlab import jobs
+from promptlab import settings
+from promptlab.runs.layout import update_status, write_json_atomic
+from promptlab.runs.queue import is_next_in_queue, process_record, try_acquire_slot
 from promptlab.tuning.run import Cancelled, Run
 
 EXIT_DONE, EXIT_FAILED, EXIT_CANCELLED = 0, 2, 3
@@ -32,7 +34,7 @@ def main(run_dir, train_only: bool = False) -> int:
     if train_only:
         return _train_only(run_dir)
     run = Run(run_dir)
-    jobs.write_json_atomic(run.path / "worker.json", jobs.process_record())
+    write_json_atomic(run.path / "worker.json", process_record())
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM ends as "interrupted"
     try:
         return _supervise(run)
@@ -116,8 +118,8 @@ def _wait_for_turn(run: Run):
     while True:
         if run.stop_requested():
             raise Cancelled()
-        if jobs.is_next_in_queue(run.path):
-            slot = jobs.try_acquire_slot(run.path.parent)
+        if is_next_in_queue(run.path):
+            slot = try_acquire_slot(run.path.parent)
             if slot is not None:
                 return slot
         if not announced:
@@ -137,7 +139,7 @@ def _watch_for_stop(run: Run) -> threading.Event:
         while not run.stop_requested():
             if finished.wait(0.5):
                 return
-        if finished.wait(jobs.cancel_grace_s()):
+        if finished.wait(settings.cancel_grace_s()):
             return
         run.log("did not stop within the grace period: ending the process")
         run.status(status="cancelled", finished=time.time(), eta_seconds=None)
@@ -172,7 +174,7 @@ def _train_only(run_dir) -> int:
         return EXIT_CANCELLED
     except ValueError as err:
         if _is_main_process():
-            jobs.update_status(Path(run_dir), error=str(err))
+            update_status(Path(run_dir), error=str(err))
         return EXIT_FAILED
 
 
@@ -182,10 +184,10 @@ def _is_main_process() -> bool:
 
 def train_run(run: Run) -> str:
     """Load everything the run needs and train it; return the loop's outcome ("done" / "early_stopped")."""
-    from promptlab.models import load_lm
+    from promptlab.models.lm import load_lm
     from promptlab.tuning import loop
     from promptlab.tuning.checkpoint import repair_adapter
-    from promptlab.tuning.model import template_init_text, wrap
+    from promptlab.tuning.methods import template_init_text, wrap
     from promptlab.tuning.spec import load_parts
 
     _quiet_libraries()
@@ -217,7 +219,7 @@ def _accelerator(config):
     import torch
     from accelerate import Accelerator
 
-    shared_by = config.num_processes * jobs.max_jobs()  # processes that may train on this machine at once
+    shared_by = config.num_processes * settings.max_jobs()  # processes that may train on this machine at once
     torch.set_num_threads(config.num_threads or max(1, (os.cpu_count() or 1) // shared_by))
     available = {"auto": True, "cpu": True, "cuda": torch.cuda.is_available(),
                  "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
@@ -228,8 +230,8 @@ def _accelerator(config):
 
 def _examples(parts, lm):
     """Labelled training examples, the fixed validation rows (seed 0: the same for every run) and their examples."""
-    from promptlab.data import sample_rows
-    from promptlab.experiment import build_examples
+    from promptlab.data.sampling import sample_rows
+    from promptlab.scoring.experiment import build_examples
     from promptlab.tuning.loop import is_labelled
 
     chat = lm.wrap_chat if parts.template.chat else None
@@ -245,7 +247,7 @@ def _measure_baselines(run: Run, lm, parts, val_rows) -> None:
     baselines = measure_baselines(lm, parts.template, val_rows, parts.train_rows, shots=config.baseline_shots,
                                   seeds=config.baseline_seeds, label_column=parts.dataset.label_column,
                                   progress=run.check_stop, log=run.log)
-    jobs.write_json_atomic(run.path / "baselines.json", baselines)
+    write_json_atomic(run.path / "baselines.json", baselines)
 
 
 def _quiet_libraries() -> None:

@@ -1,14 +1,16 @@
-"""Puts the tabs together: header with the language switch, the shared states, and the events that cross tabs."""
+"""Builds and serves the app: the header with the language switch, the shared states, the tabs, and the events that
+cross tabs (the only place that knows several tabs)."""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from promptlab import jobs
-from promptlab import templates as tpl
-from promptlab.ui import compare_tab, data_tab, runs_tab, session, studio_tab, tune_tab
-from promptlab.ui.helpers import Page
+from promptlab.prompts.files import parse_template
+from promptlab.runs import store
+from promptlab.ui import state
 from promptlab.ui.i18n import LANGUAGES, Labels, t
+from promptlab.ui.page import Page
+from promptlab.ui.tabs import compare, data, runs, studio, tune
 
 CSS = """
 #pl-header {align-items: center;}
@@ -23,8 +25,35 @@ CSS = """
 THEME = gr.themes.Soft(primary_hue="blue", neutral_hue="slate")
 
 
-def build_app() -> gr.Blocks:
-    """The whole app; `session.configure` must have run (launch does it)."""
+def build_app(model_id: str | None = None, allow_training: bool | None = None, device: str = "auto") -> gr.Blocks:
+    """The app's Blocks, configured for `model_id` (None: the bundled default); not launched."""
+    state.configure(model_id=model_id, allow_training=allow_training, device=device)
+    return assemble()
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, model_id: str | None = None,
+           allow_training: bool | None = None, *, device: str = "auto", preload: bool = True,
+           prevent_thread_lock: bool = False) -> gr.Blocks:
+    """Build and serve the app. `allow_training=None` follows `settings.training_allowed()`. With `preload` the
+    model starts loading right away, in a process of its own (state.start_model); without, it loads in this
+    process on first use."""
+    from promptlab.data.datasets import MAX_UPLOAD_BYTES
+
+    state.configure(model_id=model_id, allow_training=allow_training, device=device)
+    if preload:
+        state.start_model()
+    app = assemble()
+    # Non-model events (validation, plots, run polling) run side by side; model-bound ones queue on MODEL_QUEUE.
+    app.queue(default_concurrency_limit=8)
+    app.launch(server_name=host, server_port=port, share=share, theme=THEME, css=CSS,
+               max_file_size=MAX_UPLOAD_BYTES, prevent_thread_lock=True)
+    if not prevent_thread_lock:
+        app.block_thread()
+    return app
+
+
+def assemble() -> gr.Blocks:
+    """The whole app; `state.configure` must have run."""
     labels = Labels()
     with gr.Blocks(title="PromptLab") as app:
         page = Page(labels)
@@ -38,74 +67,62 @@ def build_app() -> gr.Blocks:
         page.runs_changed = gr.State(0.0)   # bumped when this visitor starts, cancels, resumes or deletes runs
         with gr.Tabs() as page.tabs:
             with labels(gr.Tab, label_key="tab.data", id="data", elem_id="tab-data"):
-                data_tab.build(page)
+                data_tab = data.build(page)
             with labels(gr.Tab, label_key="tab.studio", id="studio", elem_id="tab-studio"):
-                studio_tab.build(page)
-            with labels(gr.Tab, label_key="tab.compare", id="compare", elem_id="tab-compare") as compare:
-                compare_tab.build(page)
+                studio_tab = studio.build(page)
+            with labels(gr.Tab, label_key="tab.compare", id="compare", elem_id="tab-compare") as compare_page:
+                compare_tab = compare.build(page)
             with labels(gr.Tab, label_key="tab.tune", id="tune", elem_id="tab-tune"):
-                tune_tab.build(page)
-            with labels(gr.Tab, label_key="tab.runs", id="runs", elem_id="tab-runs") as runs:
-                runs_tab.build(page)
+                tune_tab = tune.build(page)
+            with labels(gr.Tab, label_key="tab.runs", id="runs", elem_id="tab-runs") as runs_page:
+                runs_tab = runs.build(page)
 
         page.lang.change(labels.updates, page.lang, labels.components, show_progress="hidden")
         page.lang.change(header, page.lang, model_info, show_progress="hidden")
-        _wire_score_in_compare(page)
-        compare.select(page.extra["compare"]["refresh"], [page.compare_pick, page.lang], page.compare_pick)
-        runs.select(*page.extra["runs"]["list"], show_progress="hidden")
-        _wire_load(app, page, model_info)
+        for button, picked in ((tune_tab.to_compare, tune_tab.watch), (runs_tab.to_compare, runs_tab.picked)):
+            # "Score in Compare": pick the run and its hard prompt in Compare, switch there, score.
+            button.click(pick_runs_for_compare, [picked, page.draft, page.lang], [compare_tab.pick, page.tabs]
+                         ).success(state.on_gpu(compare.compare), compare_tab.inputs, compare_tab.outputs,
+                                   concurrency_id=state.MODEL_QUEUE, concurrency_limit=1)
+        compare_page.select(compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
+        runs_page.select(runs.list_table, [runs_tab.picked, page.lang], runs_tab.listed, show_progress="hidden")
+        # A fresh page starts ready to use: the demo task, a template written for it, and the newest run.
+        app.load(header, page.lang, model_info)
+        app.load(tune.watch_latest, [page.lang], tune_tab.watch)
+        app.load(compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
+        app.load(data.load_source, [data_tab.demo, page.lang], data_tab.shown).then(
+            template_for_task, [page.data, page.lang], studio_tab.fields + [studio_tab.pick]).then(
+            studio.check, [*studio_tab.fields, page.data, page.lang], studio_tab.checked)
     return app
 
 
 def header(lang: str) -> str:
-    training = t("app.training_on" if session.CONFIG.allow_training else "app.training_off", lang)
-    return f"{t('app.model', lang)}: `{session.model_id()}` · {training}"
-
-
-def _wire_load(app: gr.Blocks, page: Page, model_info) -> None:
-    """A fresh page starts ready to use: the demo task, a template written for it, and the newest run."""
-    load_data, data_inputs, data_outputs = page.extra["data_load_default"]
-    studio = page.extra["studio"]
-    app.load(header, page.lang, model_info)
-    app.load(*page.extra["tune"]["watch_on_load"])
-    app.load(page.extra["compare"]["refresh"], [page.compare_pick, page.lang], page.compare_pick)
-    app.load(load_data, data_inputs, data_outputs).then(
-        template_for_task, [page.data, page.lang], studio["fields"] + [studio["pick"]]).then(
-        studio["check"], [*studio["fields"], page.data, page.lang], studio["checked"])
+    training = t("app.training_on" if state.CONFIG.allow_training else "app.training_off", lang)
+    return f"{t('app.model', lang)}: `{state.model_id()}` · {training}"
 
 
 def template_for_task(sel, lang: str):
     """The first library template written for the selected task (else the first one), as editor values."""
-    library = studio_tab.library()
+    library = state.library()
     if not library:
-        return [gr.skip()] * (len(studio_tab.FIELD_NAMES) + 1)
+        return [gr.skip()] * (len(studio.FIELD_NAMES) + 1)
     task = (sel or {}).get("name")
     name = next((n for n, tmpl in sorted(library.items()) if tmpl.task == task), min(library))
-    return (*studio_tab.fields_from_template(library[name]), gr.update(value=name))
-
-
-def _wire_score_in_compare(page: Page) -> None:
-    """"Score in Compare" (Tune and Runs): pick the run and its hard prompt in Compare, switch there, score."""
-    run_compare, inputs, outputs = page.extra["compare"]["run"]
-    for button, runs_input in ((page.extra["tune"]["to_compare"], page.watch_run),
-                               (page.extra["runs"]["to_compare"], page.extra["runs"]["picked"])):
-        button.click(pick_runs_for_compare, [runs_input, page.draft, page.lang], [page.compare_pick, page.tabs]
-                     ).success(run_compare, inputs, outputs, concurrency_id=session.MODEL_QUEUE,
-                               concurrency_limit=1)
+    return (*studio.fields_from_template(library[name]), gr.update(value=name))
 
 
 def pick_runs_for_compare(run_ids, draft, lang: str):
     run_ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
     if not run_ids:
         raise gr.Error(t("runs.none_picked", lang), title=t("error.title", lang), print_exception=False)
-    library = studio_tab.library()
+    library = state.library()
     picks = []
     for run_id in run_ids:
-        name = tpl.parse_template(jobs.get_run(run_id).spec["template"]).name
+        name = parse_template(store.get_run(run_id).spec["template"]).name
         if name in library:
             picks.append(f"tpl:{name}")
         elif draft is not None and draft.name == name:
             picks.append("draft")
         picks.append(f"run:{run_id}")
     picks = list(dict.fromkeys(picks))
-    return gr.update(choices=compare_tab.candidate_choices(lang), value=picks), gr.Tabs(selected="compare")
+    return gr.update(choices=compare.candidate_choices(lang), value=picks), gr.Tabs(selected="compare")

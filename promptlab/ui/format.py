@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from dataclasses import dataclass, field
 
 import gradio as gr
 import pandas as pd
 
+from promptlab.scoring.metrics import headline
 from promptlab.ui.i18n import language_of, t
 
 log = logging.getLogger("promptlab.ui")
@@ -53,10 +53,6 @@ def _language(args) -> str:
 def _message(error: Exception) -> str:
     # KeyError's str() is the repr of its key ("'label'"); show the bare text.
     return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
-
-
-def warn(key: str, lang: str, **fields) -> None:
-    gr.Warning(t(key, lang, **fields), title=t("warning.title", lang))
 
 
 def track(progress: gr.Progress, desc: str):
@@ -115,21 +111,9 @@ def fmt(value, digits: int = 3) -> str:
     return f"{number:.{digits}f}"
 
 
-# Metrics in the order a reader wants them; anything else the engine reports is appended.
-METRIC_ORDER = ("acc", "acc_norm", "acc_calibrated", "macro_f1", "majority", "exact_match", "contains", "rouge_l")
-
-
-def metric_names(metrics: dict) -> list[str]:
-    """The headline metrics present in `metrics` (no *_std/_min/_max companions)."""
-    names = [m for m in METRIC_ORDER if m in metrics]
-    extra = [m for m in metrics if m not in names and not m.endswith(("_std", "_min", "_max"))
-             and isinstance(metrics[m], (int, float))]
-    return names + extra
-
-
 def metrics_markdown(metrics: dict, n: int, seconds: float, lang: str) -> str:
     """A one-table summary: each metric (with its few-shot spread when there is one), then rows and time."""
-    names = metric_names(metrics)
+    names = headline(metrics)
     cells = []
     for name in names:
         value = fmt(metrics[name])
@@ -180,19 +164,20 @@ def display_table(table: pd.DataFrame, lang: str, prompt_limit: int = 600) -> pd
 _COLUMN_KEYS = {"col.prompt", "col.gold", "col.prediction", "col.correct", "col.generated", "col.name", "col.row"}
 
 
-# ---- the page: components that several tabs read or write ----
+def duration(seconds: float | None) -> str:
+    """A duration for people: "42 s", "3 min 05 s", "2 h 07 min"."""
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-@dataclass
-class Page:
-    """Shared components, filled in by the assembler and the tabs as they are built (one per app build)."""
+SAMPLERS = ("random", "balanced")
 
-    labels: object                         # i18n.Labels
-    lang: object = None                    # gr.Radio: "en" | "zh"
-    tabs: object = None                    # gr.Tabs, to jump between tabs
-    data: object = None                    # gr.State: the visitor's data selection (see data_tab.selection)
-    draft: object = None                   # gr.State: the visitor's current Template (or None while invalid)
-    compare_pick: object = None            # Compare's multiselect of prompts to score
-    watch_run: object = None               # Tune's "run shown on the dashboard" dropdown
-    runs_changed: object = None            # gr.State bumped when a run is started/deleted (refreshes lists)
-    extra: dict = field(default_factory=dict)
+
+def sampler_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t(f"sampler.{s}", lang), s) for s in SAMPLERS]

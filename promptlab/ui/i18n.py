@@ -94,6 +94,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "metric.exact_match": ("exact match", "完全匹配"),
     "metric.contains": ("contains answer", "包含答案"),
     "metric.rouge_l": ("ROUGE-L", "ROUGE-L"),
+    "metric.val_loss": ("validation loss", "验证损失"),
     "col.prompt": ("prompt", "提示"),
     "col.gold": ("gold", "标准答案"),
     "col.prediction": ("prediction", "预测"),

@@ -8,15 +8,17 @@ under one concurrency id (`MODEL_QUEUE`, limit 1), so visitors take turns on the
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from promptlab.model_cache import DEFAULT_MODEL
-from promptlab.model_process import LoadedModels, ModelProcess
+from promptlab import settings
+from promptlab.models.process import LoadedModels, ModelProcess
+from promptlab.models.registry import DEFAULT_MODEL
+from promptlab.prompts.files import list_templates
+from promptlab.prompts.values import Template
+from promptlab.runs.queue import slots_in_use
 
 log = logging.getLogger("promptlab.ui")
 
@@ -44,39 +46,14 @@ _cache_lock = threading.Lock()
 
 
 def configure(model_id: str | None = None, allow_training: bool | None = None, device: str = "auto") -> AppConfig:
-    """Set the process-wide settings (called once by `launch`/`build_app`)."""
-    CONFIG.model_id = model_id or os.environ.get("PROMPTLAB_MODEL") or None
-    CONFIG.allow_training = training_allowed(allow_training)
+    """Set the process-wide settings (called once by `launch`/`build_app`). `allow_training=None` follows
+    `settings.training_allowed()`; False turns training off whatever the environment says."""
+    CONFIG.model_id = model_id or settings.served_model()
+    CONFIG.allow_training = allow_training is not False and settings.training_allowed()
     CONFIG.device = device
-    CONFIG.allow_local_files = local_files_allowed()
+    CONFIG.allow_local_files = settings.local_files_allowed()
     stop_model()  # a model process of an earlier configuration would score with the wrong model
     return CONFIG
-
-
-def local_files_allowed() -> bool:
-    """May a visitor type a server path (file or folder) in the Data tab? Yes locally; not on a Hugging Face Space
-    (SPACE_ID is set there), where any visitor could read the server's files, unless PROMPTLAB_ALLOW_LOCAL_FILES=1.
-    Uploads, the demo tasks and Hub dataset names always work."""
-    return _switch("PROMPTLAB_ALLOW_LOCAL_FILES", default=not os.environ.get("SPACE_ID"))
-
-
-def training_allowed(explicit: bool | None = None) -> bool:
-    """Training is on unless turned off: explicitly, by PROMPTLAB_ALLOW_TRAINING=0, or by running on a public
-    Hugging Face Space (SPACE_ID is set there) without PROMPTLAB_ALLOW_TRAINING=1 - a public Space should not hand
-    every visitor a GPU-hungry background job."""
-    if explicit is False:
-        return False
-    return _switch("PROMPTLAB_ALLOW_TRAINING", default=not os.environ.get("SPACE_ID"))
-
-
-def _switch(name: str, default: bool) -> bool:
-    """An on/off environment variable (1/true/yes/on, 0/false/no/off); `default` when unset or unrecognised."""
-    value = os.environ.get(name, "").strip().lower()
-    if value in ("0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    return default
 
 
 def model_id() -> str:
@@ -89,7 +66,7 @@ def start_model() -> None:
     ZeroGPU Space, which lends its GPU to this process only, in a background thread here."""
     global _scorer
     stop_model()
-    if zero_gpu():
+    if settings.zero_gpu():
         threading.Thread(target=_warm_up_here, name="promptlab-preload", daemon=True).start()
     else:
         _scorer = ModelProcess(model_id(), CONFIG.device)
@@ -114,8 +91,9 @@ def score(template, rows, *, adapter: str | None = None, progress=None, **option
     """`experiment.score_template` with the shared model (plus `adapter`): in the model process when one runs,
     else here, loading the model on first use. `options` are score_template's keyword arguments."""
     if _scorer is not None:
-        return _scorer.score(template, rows, adapter=adapter, progress=progress, **options)
-    from promptlab.experiment import score_template  # imports torch: kept out of the app's start
+        threads = 1 if slots_in_use(settings.runs_dir()) else 0  # a job trains here: keep off its cores
+        return _scorer.score(template, rows, adapter=adapter, progress=progress, threads=threads, **options)
+    from promptlab.scoring.experiment import score_template  # imports torch: kept out of the app's start
 
     lm = _models.get(model_id(), adapter, CONFIG.device)
     return score_template(lm, template, rows, progress=progress, **options)
@@ -128,9 +106,9 @@ def get_dataset(source: str, label_column: str | None = None):
         if key in _datasets:
             _datasets.move_to_end(key)
             return _datasets[key]
-    from promptlab import data
+    from promptlab.data.datasets import load_dataset
 
-    dataset = data.load_dataset(key[0], label_column=key[1])
+    dataset = load_dataset(key[0], label_column=key[1])
     with _cache_lock:
         _datasets[key] = dataset
         while len(_datasets) > _MAX_DATASETS:
@@ -138,15 +116,37 @@ def get_dataset(source: str, label_column: str | None = None):
     return dataset
 
 
-def zero_gpu() -> bool:
-    """Running on a ZeroGPU Space (the `spaces` package is installed there, SPACE_ID set)?"""
-    return bool(os.environ.get("SPACE_ID")) and importlib.util.find_spec("spaces") is not None
-
-
 def on_gpu(fn):
     """On a ZeroGPU Space, borrow a GPU for the call; elsewhere `fn` as is."""
-    if not zero_gpu():
+    if not settings.zero_gpu():
         return fn
     import spaces
 
     return spaces.GPU(duration=120)(fn)
+
+
+def library() -> dict[str, Template]:
+    """The template library folder, by name."""
+    return {template.name: template for template in list_templates(settings.templates_dir())}
+
+
+# ---- the visitor's data selection (a small dict in a gr.State; the Dataset itself is in the shared cache) ----
+
+def dataset_of(sel: dict | None):
+    """The selection's Dataset (from the shared cache)."""
+    if not sel:
+        raise ValueError("No data loaded yet: pick a task in the Data tab first.")
+    return get_dataset(sel["source"], sel.get("label_column"))
+
+
+def eval_rows(sel: dict, n: int | None = None) -> list[dict]:
+    """The eval rows every tab scores: a fixed-seed sample of the eval split, so tabs and runs agree."""
+    from promptlab.data.sampling import sample_rows
+
+    rows = dataset_of(sel).rows(sel["eval"])
+    size = min(int(n or sel["eval_size"]), len(rows))
+    return sample_rows(rows, size, seed=0)
+
+
+def train_rows(sel: dict) -> list[dict]:
+    return dataset_of(sel).rows(sel["train"])

@@ -55,7 +55,7 @@ def app_env(tmp_path_factory):
 
 def serve(model_id: str | None):
     """Launch the app in this process (gradio serves from a thread); returns (app, url)."""
-    from promptlab.ui import launch
+    from promptlab.ui.app import launch
 
     port = free_port()
     app = launch(host="127.0.0.1", port=port, model_id=model_id, allow_training=True, prevent_thread_lock=True)

@@ -14,7 +14,8 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from promptlab import data
+from promptlab import settings
+from promptlab.data import datasets
 from promptlab.settings import REPO_ROOT
 
 FIELDS = dict(name="hard", instruction="", prompt="Review: {{ text }}\nSentiment:", target="{{ label }}",
@@ -24,7 +25,8 @@ FIELDS = dict(name="hard", instruction="", prompt="Review: {{ text }}\nSentiment
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, tiny_model_dir):
-    from promptlab.ui import launch, session
+    from promptlab.ui import state
+    from promptlab.ui.app import launch
 
     home = tmp_path_factory.mktemp("app-home")
     (home / "templates").mkdir()
@@ -42,7 +44,7 @@ def app_url(tmp_path_factory, tiny_model_dir):
         yield f"http://127.0.0.1:{port}/"
     finally:
         app.close()
-        session.configure()
+        state.configure()
         patch.undo()
 
 
@@ -109,7 +111,7 @@ def test_bad_uploads_are_refused_with_the_reason(app_url, tmp_path, content, mes
 
 
 def test_upload_over_the_limit(app_url, tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "MAX_UPLOAD_BYTES", 1024)  # the server runs in this process
+    monkeypatch.setattr(datasets, "MAX_UPLOAD_BYTES", 1024)  # the server runs in this process
     path = tmp_path / "big.csv"
     path.write_text("text,label\n" + "some text,positive\n" * 200)
     with pytest.raises(AppError, match=r"Could not load the data: The file is .* more than the .* limit\. "
@@ -118,11 +120,11 @@ def test_upload_over_the_limit(app_url, tmp_path, monkeypatch):
 
 
 def test_typed_server_paths_are_refused_on_a_public_space(app_url, monkeypatch, tmp_path):
-    from promptlab.ui import session
+    from promptlab.ui import state
 
     secret = tmp_path / "secret.csv"
     secret.write_text("text,label\ntop secret,positive\n")
-    monkeypatch.setattr(session.CONFIG, "allow_local_files", False)  # what SPACE_ID sets at launch
+    monkeypatch.setattr(state.CONFIG, "allow_local_files", False)  # what SPACE_ID sets at launch
     client = Client(app_url, verbose=False)
     for source in (str(secret), "../../etc/passwd.csv", "~/.cache/x.jsonl"):
         with pytest.raises(AppError, match="Reading files on the server by path is turned off here"):
@@ -163,9 +165,9 @@ def test_compare_csv_download_neutralises_formula_cells(app_url, tmp_path):
 
 
 def test_training_off_refuses_to_start_a_job(app_url, monkeypatch):
-    from promptlab.ui import session
+    from promptlab.ui import state
 
-    monkeypatch.setattr(session.CONFIG, "allow_training", False)
+    monkeypatch.setattr(state.CONFIG, "allow_training", False)
     client = visitor(app_url)
     with pytest.raises(AppError, match="Training is disabled on this server"):
         client.predict("prompt_tuning", "template", 4, "cpu", 0.03, 2, 4, "en", api_name="/start_job")
@@ -195,9 +197,10 @@ def test_concurrent_visitors_get_their_own_answers_while_a_job_trains(app_url, t
     its own request, and the job ends done with its whole curve. (Timed version: benchmarks/load.py.)"""
     from test_tuning_fixtures import make_spec, wait_for_end, write_task
 
-    from promptlab import jobs
+    from promptlab.runs import layout, store
+    from promptlab.tuning.spec import submit
 
-    run = jobs.start(make_spec(write_task(tmp_path / "task", n_train=32, n_val=8), tiny_model_dir, max_steps=12,
+    run = submit(make_spec(write_task(tmp_path / "task", n_train=32, n_val=8), tiny_model_dir, max_steps=12,
                                checkpoint_every=4, eval_every=6, baseline_shots=0))
 
     def one(k: int):
@@ -213,16 +216,15 @@ def test_concurrent_visitors_get_their_own_answers_while_a_job_trains(app_url, t
         assert len(prompts) == 2 + k and all(p.startswith(f"Visitor {k} asks: ") for p in prompts)
         names = [row[0] for row in compared_metrics["data"]]
         assert names == [f"visitor-{k} (draft)"]
-    info = wait_for_end(run, jobs.runs_root())
+    info = wait_for_end(run, layout.runs_root())
     assert (info.status, info.step) == ("done", 12)
-    assert [m["step"] for m in jobs.read_metrics(run) if "loss" in m] == list(range(1, 13))
+    assert [m["step"] for m in store.read_metrics(run) if "loss" in m] == list(range(1, 13))
 
 
 @pytest.mark.parametrize("space, env, allowed", [(None, None, True), ("someone/promptlab", None, False),
                                                  ("someone/promptlab", "1", True), (None, "0", False)])
 def test_typed_paths_follow_space_id_and_the_override(monkeypatch, space, env, allowed):
-    from promptlab.ui import session
 
     for name, value in (("SPACE_ID", space), ("PROMPTLAB_ALLOW_LOCAL_FILES", env)):
         monkeypatch.delenv(name, raising=False) if value is None else monkeypatch.setenv(name, value)
-    assert session.local_files_allowed() is allowed
+    assert settings.local_files_allowed() is allowed

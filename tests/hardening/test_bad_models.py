@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from promptlab import model_cache
-from promptlab.models import load_lm
+from promptlab.models import registry
+from promptlab.models.lm import load_lm
 
 
 def test_unknown_hub_id_fails_fast_offline(run_cli, template_file, data_dir):
@@ -111,19 +111,19 @@ def test_corrupt_model_cache_is_rebuilt(tmp_path, monkeypatch, tiny_model_dir):
         conversions.append(gguf)
         shutil.copytree(tiny_model_dir, out)
 
-    fake = model_cache.BundledModel("fake", "json", "pip install nothing", lambda scratch: scratch / "m.gguf",
+    fake = registry.BundledModel("fake", "json", "pip install nothing", lambda scratch: scratch / "m.gguf",
                                     lambda: "k1")
-    monkeypatch.setitem(model_cache.BUNDLED, "fake-bundled", fake)
-    monkeypatch.setattr(model_cache, "_convert_gguf", fake_convert)
+    monkeypatch.setitem(registry.BUNDLED, "fake-bundled", fake)
+    monkeypatch.setattr(registry, "_convert_gguf", fake_convert)
     monkeypatch.setenv("PROMPTLAB_CACHE", str(tmp_path / "cache"))
 
-    first = Path(model_cache.resolve_model("fake-bundled"))
-    assert len(conversions) == 1 and model_cache.resolve_model("fake-bundled") == str(first)  # cached
+    first = Path(registry.resolve_model("fake-bundled"))
+    assert len(conversions) == 1 and registry.resolve_model("fake-bundled") == str(first)  # cached
     weights = first / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])  # torn by a crash or a full disk
-    assert Path(model_cache.resolve_model("fake-bundled")) == first and len(conversions) == 2
+    assert Path(registry.resolve_model("fake-bundled")) == first and len(conversions) == 2
     (first / "tokenizer.json").unlink()  # a missing file counts as corrupt too
-    model_cache.resolve_model("fake-bundled")
+    registry.resolve_model("fake-bundled")
     assert len(conversions) == 3
     assert load_lm(str(first)).loglikelihood  # the rebuilt cache loads
     assert not [p for p in first.parent.iterdir() if p.name.startswith(".")]  # no temp folders left behind

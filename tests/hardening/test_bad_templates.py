@@ -8,7 +8,8 @@ import time
 import pytest
 from conftest import rows
 
-from promptlab.templates import RenderError, Template, render, validate
+from promptlab.prompts.render import render, validate
+from promptlab.prompts.values import RenderError, Template
 
 ROW = {"text": "great fun", "label": "positive"}
 COLUMNS = ["text", "label"]

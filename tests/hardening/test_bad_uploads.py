@@ -9,8 +9,9 @@ import json
 import pytest
 from conftest import rows, write_jsonl
 
-from promptlab import data
-from promptlab.data import load_dataset, sample_shots
+from promptlab.data import datasets
+from promptlab.data.datasets import load_dataset
+from promptlab.data.sampling import sample_shots
 
 
 def refused(path, match: str) -> str:
@@ -40,7 +41,7 @@ def test_header_only_file(tmp_path):
 def test_huge_file_is_refused_before_reading(tmp_path, monkeypatch):
     path = tmp_path / "huge.jsonl"
     write_jsonl(path, rows(2000))
-    monkeypatch.setattr(data, "MAX_UPLOAD_BYTES", 10_000)  # the 200 MB limit, scaled down
+    monkeypatch.setattr(datasets, "MAX_UPLOAD_BYTES", 10_000)  # the 200 MB limit, scaled down
     with pytest.raises(ValueError) as info:
         load_dataset(str(path))
     message = str(info.value)

@@ -1,5 +1,5 @@
 """Hardening: tuning jobs under bad input and faults, with real worker subprocesses on the tiny random Llama.
-Through `promptlab.jobs` (the API the app calls) and the CLI (`promptlab tune`, `promptlab runs ...`)."""
+Through `promptlab.runs` (the API the app calls) and the CLI (`promptlab tune`, `promptlab runs ...`)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import pytest
 import torch
 from test_tuning_fixtures import last_step, make_spec, wait_for_end, wait_until, write_task
 
-from promptlab import jobs
+from promptlab.runs import layout, queue, store
 from promptlab.tuning.checkpoint import list_checkpoints
+from promptlab.tuning.spec import submit
 
 
 @pytest.fixture()
@@ -29,17 +30,17 @@ def spec_for(task, model, **config):
 
 
 def checkpoint_steps(run_id, runs_dir) -> list[int]:
-    return [int(p.name.split("-")[1]) for p in list_checkpoints(jobs.run_path(run_id, runs_dir) / "checkpoints")]
+    return [int(p.name.split("-")[1]) for p in list_checkpoints(layout.run_path(run_id, runs_dir) / "checkpoints")]
 
 
 def assert_checkpoints_load(run_id, runs_dir) -> None:
-    for path in list_checkpoints(jobs.run_path(run_id, runs_dir) / "checkpoints"):
+    for path in list_checkpoints(layout.run_path(run_id, runs_dir) / "checkpoints"):
         assert torch.load(path / "trainable.pt") and torch.load(path / "optimizer.pt", weights_only=False)
         assert json.loads((path / "state.json").read_text())["step"] == int(path.name.split("-")[1])
 
 
 def train_steps(run_id, runs_dir) -> list[int]:
-    return [m["step"] for m in jobs.read_metrics(run_id, runs_dir) if "loss" in m]
+    return [m["step"] for m in store.read_metrics(run_id, runs_dir) if "loss" in m]
 
 
 # ---- bad input ----------------------------------------------------------------------------------------------------
@@ -92,7 +93,7 @@ def test_torn_last_metrics_line_is_skipped_by_the_cli(run_cli, runs_dir):
     run = runs_dir / "20250101-000000-prompt-tuning-torn"
     run.mkdir(parents=True)
     (run / "spec.json").write_text(json.dumps({"template": "name: t\nprompt: x", "config": {"method": "lora"}}))
-    jobs.write_json_atomic(run / "status.json", {"status": "done", "created": 1.0, "step": 2, "total_steps": 2})
+    layout.write_json_atomic(run / "status.json", {"status": "done", "created": 1.0, "step": 2, "total_steps": 2})
     (run / "metrics.jsonl").write_text('{"step": 1, "loss": 0.7}\n{"step": 2, "loss": 0.6}\n{"step": 3, "lo')
     result = run_cli("runs", "--runs-dir", runs_dir, "show", run.name, "--json")
     assert result.code == 0, result.err
@@ -103,16 +104,16 @@ def test_torn_last_metrics_line_is_skipped_by_the_cli(run_cli, runs_dir):
 # ---- faults -------------------------------------------------------------------------------------------------------
 
 def test_worker_sigkilled_mid_step_then_resumed_from_the_cli(run_cli, task, runs_dir, tiny_model_dir):
-    run = jobs.start(spec_for(task, tiny_model_dir, max_steps=24, checkpoint_every=3, eval_every=12), runs_dir)
+    run = submit(spec_for(task, tiny_model_dir, max_steps=24, checkpoint_every=3, eval_every=12), runs_dir)
     wait_until(lambda: last_step(run, runs_dir) >= 5, 120, interval=0.02, what="step 5")
-    os.killpg(json.loads((jobs.run_path(run, runs_dir) / "worker.json").read_text())["pid"], signal.SIGKILL)
+    os.killpg(json.loads((layout.run_path(run, runs_dir) / "worker.json").read_text())["pid"], signal.SIGKILL)
     listed = wait_until(lambda: (r := json.loads(run_cli("runs", "--runs-dir", runs_dir, "list", "--json").out))
                         and r[0]["status"] != "running" and r, 30, what="the kill to be noticed")
     assert listed[0]["status"] == "interrupted"
     assert checkpoint_steps(run, runs_dir) and all(s % 3 == 0 for s in checkpoint_steps(run, runs_dir))
     assert_checkpoints_load(run, runs_dir)
     resumed = run_cli("runs", "--runs-dir", runs_dir, "resume", run)
-    assert resumed.code == 0 and resumed.out.strip() in jobs.ACTIVE
+    assert resumed.code == 0 and resumed.out.strip() in queue.ACTIVE
     info = wait_for_end(run, runs_dir)
     assert (info.status, info.step) == ("done", 24)
     assert train_steps(run, runs_dir) == list(range(1, 25))  # curves intact: every step once
@@ -120,23 +121,23 @@ def test_worker_sigkilled_mid_step_then_resumed_from_the_cli(run_cli, task, runs
 
 def test_worker_killed_mid_checkpoint_write_leaves_no_half_checkpoint(fault, task, runs_dir, tiny_model_dir):
     fault("kill-in-checkpoint:2")  # SIGKILL while writing the second checkpoint's optimizer state
-    run = jobs.start(spec_for(task, tiny_model_dir, max_steps=8, checkpoint_every=2, eval_every=4), runs_dir)
+    run = submit(spec_for(task, tiny_model_dir, max_steps=8, checkpoint_every=2, eval_every=4), runs_dir)
     info = wait_for_end(run, runs_dir, timeout=120)
     assert info.status == "interrupted" and "runs resume" in info.error
     assert checkpoint_steps(run, runs_dir) == [2]  # step 4's checkpoint was never named step-000004
     assert_checkpoints_load(run, runs_dir)
     fault(None)
-    assert jobs.resume(run, runs_dir).status in jobs.ACTIVE
+    assert store.resume(run, runs_dir).status in queue.ACTIVE
     info = wait_for_end(run, runs_dir)
     assert (info.status, info.step) == ("done", 8)
     assert train_steps(run, runs_dir) == list(range(1, 9))
-    assert not [p for p in (jobs.run_path(run, runs_dir) / "checkpoints").iterdir() if p.name.startswith(".tmp")] \
+    assert not [p for p in (layout.run_path(run, runs_dir) / "checkpoints").iterdir() if p.name.startswith(".tmp")] \
         or checkpoint_steps(run, runs_dir)[-1] == 8
 
 
 def test_disk_full_during_checkpoint_fails_the_run_with_the_reason(fault, task, runs_dir, tiny_model_dir):
     fault("disk-full-checkpoint:2")
-    run = jobs.start(spec_for(task, tiny_model_dir, max_steps=8, checkpoint_every=2, eval_every=4), runs_dir)
+    run = submit(spec_for(task, tiny_model_dir, max_steps=8, checkpoint_every=2, eval_every=4), runs_dir)
     info = wait_for_end(run, runs_dir, timeout=120)
     assert info.status == "failed"
     assert info.error.startswith("The disk is full (No space left on device: ")
@@ -145,7 +146,7 @@ def test_disk_full_during_checkpoint_fails_the_run_with_the_reason(fault, task, 
     assert checkpoint_steps(run, runs_dir) == [2]  # the earlier checkpoint is intact
     assert_checkpoints_load(run, runs_dir)
     fault(None)  # space freed: the run resumes from step 2
-    jobs.resume(run, runs_dir)
+    store.resume(run, runs_dir)
     info = wait_for_end(run, runs_dir)
     assert (info.status, info.step) == ("done", 8)
     assert train_steps(run, runs_dir) == list(range(1, 9))
@@ -153,7 +154,7 @@ def test_disk_full_during_checkpoint_fails_the_run_with_the_reason(fault, task, 
 
 def test_out_of_memory_fails_with_a_smaller_batch_suggestion(fault, task, runs_dir, tiny_model_dir):
     fault("oom-at-step:3")
-    run = jobs.start(spec_for(task, tiny_model_dir, max_steps=8, checkpoint_every=2, eval_every=4), runs_dir)
+    run = submit(spec_for(task, tiny_model_dir, max_steps=8, checkpoint_every=2, eval_every=4), runs_dir)
     info = wait_for_end(run, runs_dir, timeout=120)
     assert info.status == "failed"
     assert info.error.startswith("Out of memory during training (CUDA out of memory. Tried to allocate 2.00 GiB)")
@@ -163,7 +164,7 @@ def test_out_of_memory_fails_with_a_smaller_batch_suggestion(fault, task, runs_d
 
 def test_out_of_memory_marks_the_run_failed_and_keeps_checkpoints(fault, task, runs_dir, tiny_model_dir):
     fault("oom-at-step:3")
-    run = jobs.start(spec_for(task, tiny_model_dir, max_steps=8, checkpoint_every=2, eval_every=4), runs_dir)
+    run = submit(spec_for(task, tiny_model_dir, max_steps=8, checkpoint_every=2, eval_every=4), runs_dir)
     info = wait_for_end(run, runs_dir, timeout=120)
     assert info.status == "failed" and "CUDA out of memory" in info.error
     assert checkpoint_steps(run, runs_dir) == [2]
@@ -178,8 +179,9 @@ def test_app_process_killed_while_its_job_runs(task, runs_dir, tiny_model_dir, t
                                              eval_every=6)))
     app = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import json, sys, time
-        from promptlab import jobs
-        print(jobs.start(json.load(open({str(spec_path)!r})), {str(runs_dir)!r}), flush=True)
+        from promptlab.runs import layout, queue, store
+        from promptlab.tuning.spec import submit
+        print(submit(json.load(open({str(spec_path)!r})), {str(runs_dir)!r}), flush=True)
         time.sleep(600)
         """)], stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -205,10 +207,10 @@ def test_five_submissions_at_once_run_one_at_a_time_in_order(task, runs_dir, tin
 
     spec = spec_for(task, tiny_model_dir, max_steps=2, checkpoint_every=0, eval_every=0)
     with ThreadPoolExecutor(5) as pool:
-        runs = list(pool.map(lambda _: jobs.create_run(spec, runs_dir), range(5)))
-    order = sorted(runs, key=lambda r: jobs.read_json(jobs.run_path(r, runs_dir) / "status.json")["queued_at"])
+        runs = list(pool.map(lambda _: submit(spec, runs_dir, launch=False), range(5)))
+    order = sorted(runs, key=lambda r: layout.read_json(layout.run_path(r, runs_dir) / "status.json")["queued_at"])
     with ThreadPoolExecutor(5) as pool:  # all five workers start at the same moment
-        list(pool.map(lambda r: jobs.launch(r, runs_dir), runs))
+        list(pool.map(lambda r: store.launch(r, runs_dir), runs))
     infos = [wait_for_end(r, runs_dir, timeout=240) for r in order]
     assert [i.status for i in infos] == ["done"] * 5
     spans = [(i.started, i.finished) for i in infos]

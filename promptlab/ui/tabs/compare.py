@@ -14,30 +14,28 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from promptlab import jobs, plots
-from promptlab import templates as tpl
-from promptlab.ui import data_tab, session, studio_tab
-from promptlab.ui.helpers import Page, fmt, guarded, metric_names, shorten, t_metric, track
+from promptlab import plots
+from promptlab.prompts.files import find_template, parse_template
+from promptlab.runs import store
+from promptlab.scoring.metrics import bars, headline
+from promptlab.ui import state
+from promptlab.ui.format import fmt, guarded, sampler_choices, shorten, t_metric, track
 from promptlab.ui.i18n import t
-
-RANK_BARS = ("acc", "acc_norm", "acc_calibrated", "macro_f1")
-GENERATE_BARS = ("exact_match", "contains", "rouge_l")
+from promptlab.ui.page import CompareHandles, Page
 
 
 def candidate_choices(lang: str) -> list[tuple[str, str]]:
     """Everything that can be compared: the draft, the library, and every run that has an adapter."""
     choices = [(t("compare.draft", lang), "draft")]
-    choices += [(name, f"tpl:{name}") for name in sorted(studio_tab.library())]
-    for run in jobs.list_runs():
+    choices += [(name, f"tpl:{name}") for name in sorted(state.library())]
+    for run in store.list_runs():
         if run.status == "done" or (run.best and run.status != "queued"):
             choices.append((run_label(run, lang), f"run:{run.run_id}"))
     return choices
 
 
 def run_label(run, lang: str) -> str:
-    name = tpl.parse_template(run.spec["template"]).name if run.spec.get("template") else "?"
-    method = run.spec.get("config", {}).get("method", "")
-    return t("compare.run_label", lang, name=name, method=method, run=run.run_id)
+    return t("compare.run_label", lang, name=run.template, method=run.method, run=run.run_id)
 
 
 def resolve(pick: str, draft, lang: str):
@@ -48,16 +46,15 @@ def resolve(pick: str, draft, lang: str):
         return f"{draft.name} ({t('compare.draft_short', lang)})", draft, None
     kind, _, key = pick.partition(":")
     if kind == "tpl":
-        return key, tpl.find_template(key), None
+        return key, find_template(key), None
     if kind == "run":
-        run = jobs.get_run(key)
-        template = tpl.parse_template(run.spec["template"])
-        return f"{template.name} + {run.spec.get('config', {}).get('method', 'soft')} [{key}]", template, \
-            str(jobs.adapter_dir(key))
+        run = store.get_run(key)
+        template = parse_template(run.spec["template"])
+        return f"{template.name} + {run.method or 'soft'} [{key}]", template, str(store.adapter_dir(key))
     raise ValueError(f"Unknown candidate {pick!r}")
 
 
-def build(page: Page) -> None:
+def build(page: Page) -> CompareHandles:
     L = page.labels
     L(gr.Markdown, value_key="compare.intro")
     with gr.Row(equal_height=True):
@@ -71,7 +68,7 @@ def build(page: Page) -> None:
                   elem_id="compare-shots")
         seeds = L(gr.Slider, label_key="compare.seeds", info_key="compare.seeds_info", minimum=1, maximum=10,
                   step=1, value=1, elem_id="compare-seeds")
-        sampler = L(gr.Dropdown, label_key="studio.sampler", choices_fn=studio_tab.sampler_choices,
+        sampler = L(gr.Dropdown, label_key="studio.sampler", choices_fn=sampler_choices,
                     value="random")
         run = L(gr.Button, value_key="compare.run", variant="primary", elem_id="compare-run")
     with gr.Column(visible=False) as shown:  # nothing to show before the first comparison
@@ -90,12 +87,11 @@ def build(page: Page) -> None:
     refresh.click(refresh_choices, [picks, page.lang], picks)
     inputs = [picks, page.draft, page.data, n_rows, shots, seeds, sampler, page.lang]
     outputs = [result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree]
-    run.click(session.on_gpu(compare), inputs, outputs, concurrency_id=session.MODEL_QUEUE, concurrency_limit=1)
+    run.click(state.on_gpu(compare), inputs, outputs, concurrency_id=state.MODEL_QUEUE, concurrency_limit=1)
     disagree.change(filter_examples, [result, disagree, page.lang], examples)
     page.lang.change(lambda r, d, lang: render(r, lang, d), [result, disagree, page.lang],
                      [metrics, bars, confusion, examples], show_progress="hidden")
-    page.compare_pick = picks
-    page.extra["compare"] = {"run": (session.on_gpu(compare), inputs, outputs), "refresh": refresh_choices}
+    return CompareHandles(pick=picks, inputs=inputs, outputs=outputs)
 
 
 def refresh_choices(current, lang: str):
@@ -107,15 +103,15 @@ def refresh_choices(current, lang: str):
 def compare(picks, draft, sel, n_rows, shots, seeds, sampler, lang, progress=gr.Progress()):
     if not picks:
         raise ValueError(t("compare.pick_some", lang))
-    rows = data_tab.eval_rows(sel, int(n_rows))
-    pool = data_tab.train_rows(sel)
+    rows = state.eval_rows(sel, int(n_rows))
+    pool = state.train_rows(sel)
     reports, templates = {}, {}
     for i, pick in enumerate(picks):
         name, template, adapter = resolve(pick, draft, lang)
         progress((i, len(picks)), desc=t("progress.loading_model", lang))
         desc = t("progress.scoring_one", lang, name=name, i=i + 1, n=len(picks))
         templates[name] = template
-        reports[name] = session.score(template, rows, adapter=adapter, pool=pool, shots=int(shots),
+        reports[name] = state.score(template, rows, adapter=adapter, pool=pool, shots=int(shots),
                                       seeds=int(seeds), sampler=sampler, label_column=sel.get("label_column"),
                                       progress=track(progress, desc))
     table = metrics_table(reports)
@@ -124,7 +120,7 @@ def compare(picks, draft, sel, n_rows, shots, seeds, sampler, lang, progress=gr.
     result = {
         "metrics": table, "examples": per_example,
         "majority": next((r.metrics["majority"] for r in reports.values() if "majority" in r.metrics), None),
-        "bars": RANK_BARS if any(r.mode == "rank" for r in reports.values()) else GENERATE_BARS,
+        "bars": bars("rank" if any(r.mode == "rank" for r in reports.values()) else "generate"),
         "confusion": {name: r.confusion for name, r in reports.items()},
     }
     return (result, *render(result, lang), _csv(table, f"comparison-metrics-{stamp}.csv"),
@@ -148,7 +144,7 @@ def metrics_table(reports: dict) -> pd.DataFrame:
     records = []
     for name, report in reports.items():
         record = {"name": name, "n": report.n, "shots": report.shots, "seconds": round(report.seconds, 1)}
-        for metric in metric_names(report.metrics):
+        for metric in headline(report.metrics):
             record[metric] = report.metrics[metric]
             for suffix in ("_std", "_min", "_max"):
                 if metric + suffix in report.metrics:

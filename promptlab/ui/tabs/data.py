@@ -2,7 +2,7 @@
 choose the splits and eval size that the other tabs use.
 
 The visitor's choice is one small dict in `page.data` (the *selection*); the loaded `Dataset` itself lives in the
-shared cache of `session`, so the state stays tiny and two visitors on the same task share one copy.
+shared cache of `ui.state`, so the state stays tiny and two visitors on the same task share one copy.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import gradio as gr
 import pandas as pd
 
 from promptlab import plots
-from promptlab.ui import session
-from promptlab.ui.helpers import Page, guarded
+from promptlab.data import datasets
+from promptlab.ui import state
+from promptlab.ui.format import guarded
 from promptlab.ui.i18n import t
+from promptlab.ui.page import DataHandles, Page
 
 DEMO_TASKS = ("demo-reviews", "demo-reviews-zh")
 PREVIEW_ROWS = 20
@@ -33,27 +35,7 @@ def selection(dataset, source: str, train: str | None = None, eval_split: str | 
             "eval": eval_split, "eval_size": max(1, min(size, available)), "columns": list(dataset.columns)}
 
 
-def dataset_of(sel: dict | None):
-    """The selection's Dataset (from the shared cache)."""
-    if not sel:
-        raise ValueError("No data loaded yet: pick a task in the Data tab first.")
-    return session.get_dataset(sel["source"], sel.get("label_column"))
-
-
-def eval_rows(sel: dict, n: int | None = None) -> list[dict]:
-    """The eval rows every tab scores: a fixed-seed sample of the eval split, so tabs and runs agree."""
-    from promptlab import data
-
-    rows = dataset_of(sel).rows(sel["eval"])
-    size = min(int(n or sel["eval_size"]), len(rows))
-    return data.sample_rows(rows, size, seed=0)
-
-
-def train_rows(sel: dict) -> list[dict]:
-    return dataset_of(sel).rows(sel["train"])
-
-
-def build(page: Page) -> None:
+def build(page: Page) -> DataHandles:
     L = page.labels
     L(gr.Markdown, value_key="data.intro")
     with gr.Row(equal_height=True):
@@ -85,7 +67,7 @@ def build(page: Page) -> None:
     for widget in (train, eval_split, eval_size):
         widget.input(change_splits, [page.data, train, eval_split, eval_size, page.lang], shown)
     page.lang.change(relabel, [page.data, page.lang], shown[1:], show_progress="hidden")
-    page.extra["data_load_default"] = (load_source, [demo, page.lang], shown)
+    return DataHandles(demo=demo, shown=shown)
 
 
 @guarded("data.load_failed")
@@ -93,33 +75,29 @@ def load_source(source: str, lang: str):
     source = (source or "").strip()
     if not source:
         raise ValueError(t("data.no_source", lang))
-    if not session.CONFIG.allow_local_files and _is_local_path(source):
+    if not state.CONFIG.allow_local_files and _is_local_path(source):
         raise ValueError(t("data.local_disabled", lang))
     return _load(source, lang)
 
 
 def _load(source: str, lang: str):
-    dataset = session.get_dataset(source)
+    dataset = state.get_dataset(source)
     return _show(selection(dataset, source), dataset, lang)
 
 
 def _is_local_path(source: str) -> bool:
     """A typed source that names the server's file system (not a demo task or a Hub dataset name)."""
-    from promptlab import data
-
-    if source in data.DEMOS:
+    if source in datasets.DEMOS:
         return False
     return source.startswith(("/", ".", "~", "\\")) or os.path.exists(source) or \
-        os.path.splitext(source)[1].lower() in data._PATH_SUFFIXES
+        os.path.splitext(source)[1].lower() in datasets.PATH_SUFFIXES
 
 
 @guarded("data.load_failed")
 def load_upload(path: str | None, lang: str):
-    from promptlab import data
-
     if not path:
         return [gr.skip()] * 8
-    limit = getattr(data, "MAX_UPLOAD_BYTES", 50 * 2**20)
+    limit = datasets.MAX_UPLOAD_BYTES
     size = os.path.getsize(path)
     if size > limit:
         raise ValueError(t("data.too_big", lang, size=_mib(size), limit=_mib(limit)))
@@ -130,7 +108,7 @@ def load_upload(path: str | None, lang: str):
 def change_label_column(sel: dict, label_column: str, lang: str):
     if not sel:
         return [gr.skip()] * 8
-    dataset = session.get_dataset(sel["source"], label_column or None)
+    dataset = state.get_dataset(sel["source"], label_column or None)
     return _show(selection(dataset, sel["source"], sel["train"], sel["eval"], sel["eval_size"]), dataset, lang)
 
 
@@ -138,7 +116,7 @@ def change_label_column(sel: dict, label_column: str, lang: str):
 def change_splits(sel: dict, train: str, eval_split: str, eval_size: float, lang: str):
     if not sel:
         return [gr.skip()] * 8
-    dataset = dataset_of(sel)
+    dataset = state.dataset_of(sel)
     return _show(selection(dataset, sel["source"], train, eval_split, eval_size), dataset, lang)
 
 
@@ -146,7 +124,7 @@ def relabel(sel: dict | None, lang: str):
     """The tab's outputs for the same selection in another language."""
     if not sel:
         return [gr.skip()] * 7
-    return _show(sel, dataset_of(sel), lang)[1:]
+    return _show(sel, state.dataset_of(sel), lang)[1:]
 
 
 def _show(sel: dict, dataset, lang: str):

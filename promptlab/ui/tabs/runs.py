@@ -1,6 +1,6 @@
 """Runs tab: every tuning run on disk, its curves, several runs overlaid, and resume / delete / download.
 
-The runs folder is the database (see `promptlab.jobs`): this tab re-reads it on a slow timer and on demand.
+The runs folder is the database (see `promptlab.runs`): this tab re-reads it on a slow timer and on demand.
 """
 
 from __future__ import annotations
@@ -10,15 +10,18 @@ import time
 import gradio as gr
 import pandas as pd
 
-from promptlab import jobs, plots
-from promptlab.ui import tune_tab
-from promptlab.ui.helpers import Page, fmt, guarded
+from promptlab import plots
+from promptlab.runs import store
+from promptlab.tuning.config import METHODS
+from promptlab.ui import run_view
+from promptlab.ui.format import duration, fmt, guarded
 from promptlab.ui.i18n import t
+from promptlab.ui.page import Page, RunsHandles
 
 REFRESH_SECONDS = 5.0
 
 
-def build(page: Page) -> None:
+def build(page: Page) -> RunsHandles:
     L = page.labels
     L(gr.Markdown, value_key="runs.intro")
     table = L(gr.Dataframe, label_key="runs.table", interactive=False, max_height=360, wrap=False,
@@ -53,12 +56,11 @@ def build(page: Page) -> None:
     delete.click(lambda: gr.update(visible=True), None, confirm)
     confirm.click(delete_runs, [picked, page.lang], [page.runs_changed, picked]).then(
         lambda: gr.update(visible=False), None, confirm)
-    page.extra["runs"] = {"to_compare": to_compare, "picked": picked, "list": (list_table, [picked, page.lang],
-                                                                                 listed)}
+    return RunsHandles(picked=picked, to_compare=to_compare, listed=listed)
 
 
 def list_table(picked, lang: str):
-    runs = jobs.list_runs()
+    runs = store.list_runs()
     ids = {r.run_id for r in runs}
     choices = [(f"{r.run_id} · {t(f'status.{r.status}', lang)}", r.run_id) for r in runs]
     return runs_frame(runs, lang), gr.update(choices=choices, value=[p for p in (picked or []) if p in ids])
@@ -68,20 +70,18 @@ def runs_frame(runs, lang: str) -> pd.DataFrame:
     """One row per run: what it trained, how it went, how long it took."""
     records = []
     for r in runs:
-        config = r.spec.get("config", {})
         metric = r.baselines.get("metric") or "acc"
         best = r.best.get(metric)
         records.append({
             t("runs.col_run", lang): r.run_id,
             t("runs.col_status", lang): t(f"status.{r.status}", lang),
-            t("runs.col_template", lang): tune_tab._template_name(r),
-            t("runs.col_task", lang): str(r.spec.get("data", "")).rsplit("/", 1)[-1],
-            t("runs.col_method", lang): t(f"method.{config.get('method')}", lang) if config.get("method") in
-            tune_tab.METHODS else config.get("method", ""),
+            t("runs.col_template", lang): r.template,
+            t("runs.col_task", lang): r.task,
+            t("runs.col_method", lang): t(f"method.{r.method}", lang) if r.method in METHODS else r.method,
             t("runs.col_progress", lang): f"{r.step}/{r.total_steps}",
             t("runs.col_best", lang): f"{metric} {fmt(best)}" if best is not None else "–",
             t("runs.col_baseline", lang): fmt(r.baselines.get(f"zero_shot_{metric}")),
-            t("runs.col_duration", lang): tune_tab.duration(_duration(r)),
+            t("runs.col_duration", lang): duration(_duration(r)),
             t("runs.col_created", lang): time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
         })
     return pd.DataFrame(records) if records else pd.DataFrame({t("runs.col_run", lang): []})
@@ -99,13 +99,13 @@ def show_runs(picked, lang: str):
     if not picked:
         empty = plots.empty(t("runs.none_picked", lang))
         return empty, empty, empty, "", "", gr.update(visible=False)
-    lines = {run_id: jobs.read_metrics(run_id) for run_id in picked}
+    lines = {run_id: store.read_metrics(run_id) for run_id in picked}
     overlay = plots.run_overlay(lines, title=t("runs.overlay", lang), step_label=t("plot.step", lang),
                                 loss_label=t("plot.val_loss", lang))
-    first = jobs.get_run(picked[0])
-    _, accuracy, loss, *_ = tune_tab.redraw(first.run_id, lang)
-    files = tune_tab.downloads(first)
-    return (overlay, accuracy, loss, details_markdown(first, lang), jobs.read_log(first.run_id, tail=80),
+    first = store.get_run(picked[0])
+    accuracy, loss = run_view.curves(first, lines[first.run_id], lang)
+    files = run_view.downloads(first)
+    return (overlay, accuracy, loss, details_markdown(first, lang), store.read_log(first.run_id, tail=80),
             gr.update(value=files[1], visible=files[1] is not None))
 
 
@@ -114,7 +114,7 @@ def details_markdown(run, lang: str) -> str:
     shown = ("method", "num_virtual_tokens", "init", "lr", "max_steps", "batch_size", "eval_every", "device")
     settings = ", ".join(f"`{k}={config[k]}`" for k in shown if k in config)
     lines = [f"**{run.run_id}** · {t(f'status.{run.status}', lang)}",
-             f"{t('runs.col_template', lang)}: `{tune_tab._template_name(run)}` · {t('runs.col_task', lang)}: "
+             f"{t('runs.col_template', lang)}: `{run.template}` · {t('runs.col_task', lang)}: "
              f"`{run.spec.get('data')}` ({run.spec.get('train_split')} → {run.spec.get('eval_split')}, "
              f"{run.spec.get('eval_size')}) · `{run.spec.get('model')}`", settings]
     if run.error:
@@ -127,7 +127,7 @@ def resume_runs(picked, lang: str):
     if not picked:
         raise ValueError(t("runs.none_picked", lang))
     for run_id in picked:
-        jobs.resume(run_id)
+        store.resume(run_id)
     gr.Info(t("runs.resumed", lang, n=len(picked)))
     return time.time()
 
@@ -137,6 +137,6 @@ def delete_runs(picked, lang: str):
     if not picked:
         raise ValueError(t("runs.none_picked", lang))
     for run_id in picked:
-        jobs.delete(run_id)
+        store.delete(run_id)
     gr.Info(t("runs.deleted", lang, n=len(picked)))
     return time.time(), gr.update(value=[])

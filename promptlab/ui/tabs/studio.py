@@ -16,38 +16,34 @@ from pathlib import Path
 import gradio as gr
 
 from promptlab import settings
-from promptlab import templates as tpl
-from promptlab.ui import data_tab, session
-from promptlab.ui.helpers import (
-    Page,
+from promptlab.prompts import files, render
+from promptlab.prompts.values import Template
+from promptlab.ui import state
+from promptlab.ui.format import (
     choices_to_text,
     display_table,
     escape,
     guarded,
     metrics_markdown,
+    sampler_choices,
     text_to_choices,
     track,
     unescape,
 )
 from promptlab.ui.i18n import t
+from promptlab.ui.page import Page, StudioHandles
 
 log = logging.getLogger("promptlab.ui")
 RENDERED_ROWS = 3
-SAMPLERS = ("random", "balanced")
 # Editor fields in the order of `template_from_fields`' parameters.
 FIELD_NAMES = ("name", "instruction", "prompt", "target", "answer_choices", "target_delimiter",
                "fewshot_delimiter", "chat", "language", "task", "description", "reference")
 
 
-def library() -> dict[str, tpl.Template]:
-    """The template library folder, by name."""
-    return {template.name: template for template in tpl.list_templates(settings.templates_dir())}
-
-
 def template_from_fields(name, instruction, prompt, target, choices, target_delimiter, fewshot_delimiter, chat,
-                         language, task, description, reference="") -> tpl.Template:
+                         language, task, description, reference="") -> Template:
     """The editor's widget values as an engine Template (delimiters are typed escaped, e.g. "\\n\\n")."""
-    return tpl.Template(
+    return Template(
         name=(name or "").strip() or "untitled", prompt=prompt or "", target=target or "",
         answer_choices=text_to_choices(choices), instruction=instruction or "", task=(task or "").strip(),
         language=(language or "en").strip() or "en", target_delimiter=unescape(target_delimiter or ""),
@@ -56,7 +52,7 @@ def template_from_fields(name, instruction, prompt, target, choices, target_deli
     )
 
 
-def fields_from_template(template: tpl.Template) -> tuple:
+def fields_from_template(template: Template) -> tuple:
     """A Template as the editor's widget values (same order as FIELD_NAMES)."""
     return (template.name, template.instruction, template.prompt, template.target,
             choices_to_text(template.answer_choices), escape(template.target_delimiter),
@@ -64,21 +60,21 @@ def fields_from_template(template: tpl.Template) -> tuple:
             template.description, template.reference)
 
 
-def blank_template(sel: dict | None) -> tpl.Template:
+def blank_template(sel: dict | None) -> Template:
     """A starting point that fits the selected data: its first text-like column and its labels."""
     columns = (sel or {}).get("columns") or ["text"]
     label = (sel or {}).get("label_column")
     text_column = next((c for c in columns if c != label), columns[0])
-    choices = tuple(data_tab.dataset_of(sel).labels) if sel and label else ()
-    return tpl.Template(name="my-template", prompt=f"Text: {{{{ {text_column} }}}}\nAnswer:",
+    choices = tuple(state.dataset_of(sel).labels) if sel and label else ()
+    return Template(name="my-template", prompt=f"Text: {{{{ {text_column} }}}}\nAnswer:",
                         target=f"{{{{ {label} }}}}" if label else "", answer_choices=choices)
 
 
-def build(page: Page) -> None:
+def build(page: Page) -> StudioHandles:
     L = page.labels
     L(gr.Markdown, value_key="studio.intro")
     with gr.Row(equal_height=True):
-        pick = L(gr.Dropdown, label_key="studio.library", choices=sorted(library()), scale=3,
+        pick = L(gr.Dropdown, label_key="studio.library", choices=sorted(state.library()), scale=3,
                  elem_id="studio-library")
         load = L(gr.Button, value_key="studio.load", scale=1, elem_id="studio-load")
         blank = L(gr.Button, value_key="studio.blank", scale=1, elem_id="studio-blank")
@@ -142,21 +138,16 @@ def build(page: Page) -> None:
     blank.click(new_blank, [page.data, page.lang], fields).then(
         check, [*fields, page.data, page.lang], checked, show_progress="hidden")
     last = gr.State(None)  # this visitor's last preview, re-rendered when the language changes
-    run.click(session.on_gpu(preview), [page.draft, page.data, n_rows, shots, sampler, seed, generate, page.lang],
-              [metrics, results, last], concurrency_id=session.MODEL_QUEUE, concurrency_limit=1)
+    run.click(state.on_gpu(preview), [page.draft, page.data, n_rows, shots, sampler, seed, generate, page.lang],
+              [metrics, results, last], concurrency_id=state.MODEL_QUEUE, concurrency_limit=1)
     page.lang.change(show_preview, [last, page.lang], [metrics, results], show_progress="hidden")
     save.click(save_to_library, [page.draft, page.lang], [saved, pick])
-    page.extra["studio"] = {"pick": pick, "fields": fields, "checked": checked, "check": check,
-                            "load": load_template}
-
-
-def sampler_choices(lang: str) -> list[tuple[str, str]]:
-    return [(t(f"sampler.{s}", lang), s) for s in SAMPLERS]
+    return StudioHandles(pick=pick, fields=fields, checked=checked)
 
 
 @guarded("studio.load_failed")
 def load_template(name: str, lang: str):
-    templates = library()
+    templates = state.library()
     if name not in templates:
         raise ValueError(t("studio.pick_first", lang))
     return fields_from_template(templates[name])
@@ -182,16 +173,16 @@ def check(*values):
 def _check(field_values, sel, lang: str):
     template = template_from_fields(*field_values)
     columns = (sel or {}).get("columns")
-    rows = data_tab.eval_rows(sel, 20) if sel else []
-    problems = tpl.validate(template, columns, rows)
-    yaml_text = tpl.dump_template(template)
+    rows = state.eval_rows(sel, 20) if sel else []
+    problems = render.validate(template, columns, rows)
+    yaml_text = files.dump_template(template)
     return (template, placeholders_markdown(template, columns, lang), problems_markdown(problems, lang),
             rendered_markdown(template, rows[:RENDERED_ROWS], problems, lang), yaml_text,
             gr.update(value=_yaml_file(template.name, yaml_text)))
 
 
-def placeholders_markdown(template: tpl.Template, columns, lang: str) -> str:
-    found = sorted(tpl.variables(template))
+def placeholders_markdown(template: Template, columns, lang: str) -> str:
+    found = sorted(render.variables(template))
     if not found:
         return f"**{t('studio.placeholders', lang)}**: {t('studio.none', lang)}"
     marks = [f"`{v}` {'✓' if columns is None or v in columns else '✗'}" for v in found]
@@ -208,14 +199,14 @@ def problems_markdown(problems, lang: str) -> str:
     return "\n".join(lines)
 
 
-def rendered_markdown(template: tpl.Template, rows, problems, lang: str) -> str:
+def rendered_markdown(template: Template, rows, problems, lang: str) -> str:
     """The first rows as the model will read them: the prompt, then the gold target after the delimiter."""
     if not rows:
         return ""
     parts = [f"**{t('studio.rendered', lang)}**"]
     for i, row in enumerate(rows, 1):
         try:
-            example = tpl.render(template, row)
+            example = render.render(template, row)
         except ValueError:  # already listed among the problems
             continue
         target = f"{example.delimiter}{example.target}" if example.target else ""
@@ -239,9 +230,9 @@ def preview(template, sel, n_rows, shots, sampler, seed, generate, lang, progres
     """Score the draft on the first N eval rows: metrics above a per-row table."""
     if template is None:
         raise ValueError(t("studio.fix_first", lang))
-    rows = data_tab.eval_rows(sel, int(n_rows))
+    rows = state.eval_rows(sel, int(n_rows))
     progress(0, desc=t("progress.loading_model", lang))
-    report = session.score(template, rows, pool=data_tab.train_rows(sel), shots=int(shots), seeds=1,
+    report = state.score(template, rows, pool=state.train_rows(sel), shots=int(shots), seeds=1,
                            seed=int(seed or 0), sampler=sampler, label_column=sel.get("label_column"),
                            generate=bool(generate), progress=track(progress, t("progress.scoring", lang)))
     last = {"metrics": report.metrics, "n": report.n, "seconds": report.seconds, "table": report.table}
@@ -266,5 +257,5 @@ def save_to_library(template, lang: str):
         raise ValueError(t("studio.bad_name", lang, name=name))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.yaml"
-    tpl.save_template(template, path)
-    return t("studio.saved", lang, path=str(path)), gr.update(choices=sorted(library()), value=template.name)
+    files.save_template(template, path)
+    return t("studio.saved", lang, path=str(path)), gr.update(choices=sorted(state.library()), value=template.name)

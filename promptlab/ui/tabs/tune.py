@@ -1,36 +1,35 @@
 """Tune tab: a form prefilled from the current template and task launches a soft-prompt tuning job; a dashboard
 redrawn on a timer shows its curves beside the manual prompts' scores.
 
-Training never runs in this process: `jobs.start` launches a worker subprocess that writes its run folder, and the
-dashboard only reads that folder. Closing the page leaves the job running; reopening the app finds it on disk.
+Training never runs in this process: `tuning.spec.submit` launches a worker subprocess that writes its run folder,
+and the dashboard only reads that folder. Closing the page leaves the job running; reopening the app finds it on disk.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import gradio as gr
-import pandas as pd
 
-from promptlab import jobs, plots
-from promptlab import templates as tpl
+from promptlab import plots
+from promptlab.prompts.files import dump_template
+from promptlab.runs import store
+from promptlab.runs.queue import ACTIVE
 from promptlab.tuning import config as tuning_config
-from promptlab.ui import session
-from promptlab.ui.helpers import Page, fmt, guarded
+from promptlab.tuning.spec import submit
+from promptlab.ui import run_view, state
+from promptlab.ui.format import guarded
 from promptlab.ui.i18n import t
+from promptlab.ui.page import Page, TuneHandles
 
 REFRESH_SECONDS = 2.0
-METHODS = ("prompt_tuning", "p_tuning", "prefix_tuning", "lora")
-INITS = ("template", "class_labels", "sample_vocab", "random")
 
 
-def build(page: Page) -> None:
+def build(page: Page) -> TuneHandles:
     L = page.labels
     L(gr.Markdown, value_key="tune.intro")
-    if not session.CONFIG.allow_training:
+    if not state.CONFIG.allow_training:
         L(gr.Markdown, value_key="tune.disabled", elem_id="tune-disabled")
     using = gr.Markdown(elem_id="tune-using")
     with gr.Row():
@@ -47,7 +46,7 @@ def build(page: Page) -> None:
         batch = L(gr.Number, label_key="tune.batch", precision=0, minimum=1, elem_id="tune-batch",
                   value=presets()[default_preset()]["batch_size"])
         launch = L(gr.Button, value_key="tune.launch", variant="primary", elem_id="tune-launch",
-                   interactive=session.CONFIG.allow_training)
+                   interactive=state.CONFIG.allow_training)
     L(gr.Markdown, value_key="tune.dashboard")
     with gr.Row(equal_height=True):
         watch = L(gr.Dropdown, label_key="tune.watch", choices=[], scale=4, elem_id="tune-watch")
@@ -77,16 +76,15 @@ def build(page: Page) -> None:
     cancel.click(cancel_job, [watch, page.lang], page.runs_changed).then(
         redraw, [watch, page.lang], dashboard, show_progress="hidden")
     page.runs_changed.change(run_choices, [watch, page.lang], watch, show_progress="hidden")
-    page.watch_run = watch
-    page.extra["tune"] = {"to_compare": to_compare, "watch_on_load": (watch_latest, [page.lang], watch)}
+    return TuneHandles(watch=watch, to_compare=to_compare)
 
 
 def method_choices(lang: str):
-    return [(t(f"method.{m}", lang), m) for m in METHODS]
+    return [(t(f"method.{m}", lang), m) for m in tuning_config.METHODS]
 
 
 def init_choices(lang: str):
-    return [(t(f"init.{i}", lang), i) for i in INITS]
+    return [(t(f"init.{i}", lang), i) for i in tuning_config.INITS]
 
 
 def presets() -> dict[str, dict]:
@@ -112,7 +110,7 @@ def describe_job(draft, sel, lang: str) -> str:
     if draft is None or not sel:
         return t("tune.need_inputs", lang)
     return t("tune.using", lang, template=draft.name, data=sel["name"], train=sel["train"], eval=sel["eval"],
-             n=sel["eval_size"], model=session.model_id())
+             n=sel["eval_size"], model=state.model_id())
 
 
 def job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch) -> dict:
@@ -121,18 +119,18 @@ def job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch) -> dict
     if method in tuning_config.PROMPT_METHODS:
         overrides["num_virtual_tokens"] = int(tokens)
     config = tuning_config.preset(preset, method, **overrides)
-    return {"template": tpl.dump_template(draft), "data": sel["source"], "model": session.model_id(),
+    return {"template": dump_template(draft), "data": sel["source"], "model": state.model_id(),
             "train_split": sel["train"], "eval_split": sel["eval"], "eval_size": int(sel["eval_size"]),
             "label_column": sel.get("label_column"), "config": config.to_dict()}
 
 
 @guarded("tune.launch_failed")
 def start_job(draft, sel, method, init, tokens, preset, lr, steps, batch, lang):
-    if not session.CONFIG.allow_training:
+    if not state.CONFIG.allow_training:
         raise ValueError(t("tune.disabled", lang))
     if draft is None or not sel:
         raise ValueError(t("tune.need_inputs", lang))
-    run_id = jobs.start(job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch))
+    run_id = submit(job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch))
     gr.Info(t("tune.launched", lang, run=run_id))
     return gr.update(choices=_run_choices(lang), value=run_id), time.time()
 
@@ -141,7 +139,7 @@ def start_job(draft, sel, method, init, tokens, preset, lr, steps, batch, lang):
 def cancel_job(run_id, lang):
     if not run_id:
         raise ValueError(t("tune.pick_run", lang))
-    jobs.cancel(run_id)
+    store.cancel(run_id)
     return time.time()
 
 
@@ -151,20 +149,13 @@ def run_choices(current, lang: str):
 
 def _run_choices(lang: str):
     # No status in the label: the choices are not redrawn on every tick, the status line below is.
-    return [(f"{r.run_id} · {_template_name(r)}", r.run_id) for r in jobs.list_runs()]
-
-
-def _template_name(run) -> str:
-    try:
-        return tpl.parse_template(run.spec.get("template", "")).name
-    except ValueError:
-        return "?"
+    return [(f"{r.run_id} · {r.template}", r.run_id) for r in store.list_runs()]
 
 
 def watch_latest(lang: str):
     """On page load: show the newest active run, else the newest run (the job went on while the page was closed)."""
-    runs = jobs.list_runs()
-    active = [r for r in runs if r.status in jobs.ACTIVE]
+    runs = store.list_runs()
+    active = [r for r in runs if r.status in ACTIVE]
     chosen = (active or runs or [None])[0]
     return gr.update(choices=_run_choices(lang), value=chosen.run_id if chosen else None)
 
@@ -176,84 +167,20 @@ def redraw(run_id, lang: str):
         return ("", empty, empty, gr.update(visible=False), gr.update(visible=False), gr.update(visible=False),
                 gr.update(visible=False), gr.Timer(active=False))
     try:
-        run = jobs.get_run(run_id)
-        lines = jobs.read_metrics(run_id)
+        run = store.get_run(run_id)
+        lines = store.read_metrics(run_id)
     except ValueError as error:  # deleted meanwhile: say so instead of raising on every tick
         hidden = gr.update(visible=False)
         return (str(error), gr.skip(), gr.skip(), hidden, hidden, hidden,
                 gr.update(visible=False), gr.Timer(active=False))
-    metric = run.baselines.get("metric") or ("acc" if any("acc" in m for m in lines) else "exact_match")
-    accuracy = plots.accuracy_curves(
-        lines, run.baselines, metric=metric, total_steps=run.total_steps, title=t("tune.accuracy", lang),
-        step_label=t("plot.step", lang), soft_label=t("plot.soft", lang), zero_shot_label=t("plot.zero", lang),
-        few_shot_label=t("plot.few", lang), majority_label=t("plot.majority", lang))
-    loss = plots.loss_curves(lines, title=t("tune.loss", lang), step_label=t("plot.step", lang),
-                             train_label=t("plot.train_loss", lang), val_label=t("plot.val_loss", lang))
+    metric = run_view.metric_of(run, lines)
+    accuracy, loss = run_view.curves(run, lines, lang)
     done = run.status == "done"
-    files = downloads(run) if run.best else (None, None)
-    nearest = nearest_table(lines, lang)
-    return (status_html(run, metric, lang), accuracy, loss, gr.update(value=nearest, visible=nearest is not None),
+    files = run_view.downloads(run) if run.best else (None, None)
+    nearest = run_view.nearest_table(lines, lang)
+    return (run_view.status_html(run, metric, lang), accuracy, loss,
+            gr.update(value=nearest, visible=nearest is not None),
             gr.update(visible=bool(run.best) and run.status != "queued"),
             gr.update(value=files[0], visible=files[0] is not None and done),
             gr.update(value=files[1], visible=files[1] is not None and done),
-            gr.Timer(active=run.status in jobs.ACTIVE))
-
-
-def status_html(run, metric: str, lang: str) -> str:
-    """Status, a progress bar, ETA and the best score so far."""
-    share = run.step / run.total_steps if run.total_steps else 0.0
-    parts = [f"<b>{t(f'status.{run.status}', lang)}</b>",
-             t("tune.step", lang, step=run.step, total=run.total_steps, share=f"{share:.0%}")]
-    if run.status in jobs.ACTIVE and run.eta_seconds:
-        parts.append(t("tune.eta", lang, eta=duration(run.eta_seconds)))
-    if run.best.get(metric) is not None:
-        parts.append(t("tune.best", lang, metric=metric, value=fmt(run.best[metric]), step=run.best.get("step")))
-    if run.status in jobs.ACTIVE and not run.baselines:
-        parts.append(t("tune.measuring", lang))
-    error = f"<div class='pl-error'>{run.error}</div>" if run.error else ""
-    return (f"<div class='pl-status'>{' · '.join(parts)}<div class='pl-bar'><div style='width:{share * 100:.1f}%'>"
-            f"</div></div>{error}</div>")
-
-
-def nearest_table(lines: list[dict], lang: str) -> pd.DataFrame | None:
-    """The soft prompt's latest nearest vocabulary tokens, one row per virtual token, with its drift from init."""
-    probes = [m for m in lines if m.get("kind") == "nearest_tokens" and m.get("tokens")]
-    if not probes:
-        return None
-    last = probes[-1]
-    drift = last.get("drift") or []
-    return pd.DataFrame({
-        t("tune.col_token", lang): [f"v{i}" for i in range(len(last["tokens"]))],
-        t("tune.col_nearest", lang): [" · ".join(repr(tok)[1:-1] for tok in row) for row in last["tokens"]],
-        t("tune.col_drift", lang): [round(d, 3) for d in drift] + [None] * (len(last["tokens"]) - len(drift)),
-    })
-
-
-_files: dict[tuple, tuple] = {}  # (run id, finished) -> (adapter zip, bundle zip): built once per finished run
-
-
-def downloads(run) -> tuple[str | None, str | None]:
-    """Zips of the adapter and the run bundle of a finished run (made on first ask, then reused)."""
-    if run.status != "done":
-        return None, None
-    key = (run.run_id, run.finished)
-    if key not in _files:
-        folder = Path(tempfile.mkdtemp(prefix="promptlab-run-"))
-        try:
-            adapter = shutil.make_archive(str(folder / f"{run.run_id}-adapter"), "zip", jobs.adapter_dir(run.run_id))
-            bundle = jobs.export_bundle(run.run_id, folder / f"{run.run_id}-bundle.zip")
-        except (ValueError, OSError):  # no adapter (or a folder being deleted): nothing to offer
-            return None, None
-        _files[key] = (adapter, str(bundle))
-    return _files[key]
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+            gr.Timer(active=run.status in ACTIVE))

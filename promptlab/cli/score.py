@@ -1,0 +1,109 @@
+"""`promptlab score`: score a template on a dataset (zero-shot, or few-shot over seeds), as text or one JSON object.
+
+    promptlab score --template sst2-review-sentiment --data demo-reviews --limit 50 --json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from promptlab.cli.args import non_negative, positive
+
+
+def add_parser(sub) -> None:
+    score = sub.add_parser("score", help="score a template on a dataset")
+    score.add_argument("--template", required=True, help="template YAML file or shipped template name")
+    score.add_argument("--data", required=True, help="file, folder, demo name (demo-reviews) or HF dataset name")
+    score.add_argument("--split", help="split to score (default: validation, else the only split)")
+    score.add_argument("--train-split", help="split to draw demonstrations from (default: train)")
+    score.add_argument("--limit", type=positive, help="score only the first N rows")
+    score.add_argument("--shots", type=non_negative, default=0, help="demonstrations per prompt (default 0)")
+    score.add_argument("--seeds", type=positive, default=1, help="demonstration seeds for few-shot (default 1)")
+    score.add_argument("--sampler", choices=("random", "balanced"), default="random")
+    score.add_argument("--label-column", help="label column (default: detected)")
+    score.add_argument("--model", default=None, help="registry name, local folder or hub id")
+    score.add_argument("--adapter", help="a tuning run id or a PEFT adapter folder to put on the model")
+    score.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    score.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
+    score.set_defaults(func=run)
+
+
+def run(args) -> None:
+    from promptlab.data.datasets import load_dataset
+    from promptlab.data.sampling import sample_shots
+    from promptlab.models.lm import load_lm
+    from promptlab.models.registry import DEFAULT_MODEL
+    from promptlab.prompts.files import find_template
+    from promptlab.prompts.render import validate
+    from promptlab.scoring.experiment import score_template
+
+    template = find_template(args.template)
+    dataset = load_dataset(args.data, label_column=args.label_column)
+    split = args.split or dataset.default_eval_split
+    rows = dataset.rows(split)[: args.limit] if args.limit else dataset.rows(split)
+    problems = validate(template, dataset.columns, rows[:50])
+    if problems:
+        raise ValueError(f"Template {template.name!r} does not fit {args.data}:\n"
+                         + "\n".join(f"  - {p}" for p in problems))
+    pool = dataset.rows(args.train_split or dataset.default_train_split) if args.shots else []
+    # Too few rows for the demonstrations is said now, not after seconds of model loading.
+    sample_shots(pool, args.shots, seed=0, method=args.sampler, label_column=dataset.label_column)
+    adapter = _adapter_path(args.adapter) if args.adapter else None
+    model_id = args.model or DEFAULT_MODEL
+    lm = load_lm(model_id, adapter=adapter, device=args.device)
+    with _ProgressBar(f"scoring {template.name}") as bar:
+        report = score_template(lm, template, rows, pool=pool, shots=args.shots, seeds=args.seeds,
+                                sampler=args.sampler, label_column=dataset.label_column, progress=bar.update)
+    result = {
+        "template": template.name, "data": args.data, "split": split, "model": lm.name, "n": report.n,
+        "shots": args.shots, "seeds": args.seeds if args.shots else 1, "mode": report.mode,
+        "seconds": round(report.seconds, 3), "metrics": report.metrics, "per_seed": report.per_seed,
+        "confusion": report.confusion.to_dict() if report.confusion is not None else None,
+    }
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        _print_report(result)
+
+
+def _adapter_path(run_or_dir: str):
+    from promptlab.runs.store import resolve_adapter
+
+    return resolve_adapter(run_or_dir)
+
+
+def _print_report(result: dict) -> None:
+    print(f"{result['template']} on {result['data']} [{result['split']}], {result['n']} rows, "
+          f"{result['shots']}-shot, model {result['model']}, {result['seconds']:.1f} s")
+    metrics = result["metrics"]
+    for key, value in metrics.items():
+        if key.endswith(("_std", "_min", "_max")):
+            continue
+        spread = f"  ± {metrics[key + '_std']:.3f} (min {metrics[key + '_min']:.3f}, max {metrics[key + '_max']:.3f})" \
+            if key + "_std" in metrics else ""
+        print(f"  {key:<15} {value:.3f}{spread}")
+
+
+class _ProgressBar:
+    """tqdm on stderr, fed by the engine's (done, total) callbacks."""
+
+    def __init__(self, description: str):
+        self.description = description
+        self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.description, file=sys.stderr, unit="req", leave=False)
+        self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,1 @@
+"""Datasets: file readers, loading, and the row-selection policy (evaluation subsets, demonstrations)."""

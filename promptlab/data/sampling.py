@@ -1,0 +1,163 @@
+"""Row selection: which rows are evaluated and which rows are shown as demonstrations. One policy, used by every
+caller (the app's tabs, the CLI, the tuning worker and its baselines, benchmarks), so the same data, sizes and
+seeds always select the same rows.
+
+>>> shots = sample_shots(ds.rows("train"), 4, seed=0, method="balanced", label_column="label")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from itertools import islice
+
+from promptlab.data.datasets import is_missing, natural_key
+
+SAMPLING_METHODS = ("random", "balanced", "fixed")
+
+
+def sample_shots(
+    pool: list[dict],
+    k: int,
+    seed: int,
+    *,
+    method: str = "random",
+    label_column: str | None = None,
+    indices: Sequence[int] = (),
+    exclude: Sequence[dict] = (),
+) -> list[dict]:
+    """Pick `k` demonstrations from `pool`, never a row equal to one in `exclude` (the query row).
+
+    The seed fixes the rows and their order. For one seed, the shots of different queries are the same rows in the
+    same places, except that a row equal to the query is replaced by the next candidate.
+    `random`: seeded draw. `balanced`: classes as equal as possible (round robin over classes in seeded order,
+    then a seeded order). `fixed`: exactly `pool[i] for i in indices`.
+
+    >>> sample_shots(train, 2, seed=0, exclude=[query])
+    [{'text': ..., 'label': 'positive'}, {'text': ..., 'label': 'negative'}]
+    """
+    if k < 0:
+        raise ValueError(f"the number of demonstrations must be 0 or more, got {k}")
+    if method == "fixed":
+        return _fixed(pool, k, indices, exclude)
+    if method not in SAMPLING_METHODS:
+        raise ValueError(f"unknown sampling method '{method}'; use one of: {', '.join(SAMPLING_METHODS)}")
+    if k == 0:
+        return []
+    rng = random.Random(seed)
+    if method == "balanced":
+        picked = _balanced(pool, k, rng, label_column, exclude)
+    else:
+        picked = _take(_shuffled(len(pool), rng), k, lambda i: pool[i] in exclude)
+    if picked is None:
+        raise ValueError(_too_few_message(pool, k, exclude, label_column if method == "balanced" else None))
+    return [pool[i] for i in picked]
+
+
+def sample_rows(rows: list[dict], n: int, seed: int) -> list[dict]:
+    """A seeded subset of `n` rows in their original order (all rows when n >= len(rows)).
+
+    A smaller n picks a subset of what a larger n picks with the same seed.
+    >>> sample_rows(ds.rows("validation"), 50, seed=0)
+    """
+    if n < 0:
+        raise ValueError(f"the number of rows must be 0 or more, got {n}")
+    if n >= len(rows):
+        return list(rows)
+    return [rows[i] for i in sorted(islice(_shuffled(len(rows), random.Random(seed)), n))]
+
+
+def _shuffled(n: int, rng: random.Random) -> Iterator[int]:
+    """A seeded permutation of range(n), made lazily (Fisher-Yates, one swap per item): taking the first m costs
+    O(m), and the first m items are the same however many are taken."""
+    moved: dict[int, int] = {}
+    for i in range(n):
+        j = rng.randrange(i, n)
+        current = moved.pop(i, i)
+        if j == i:
+            yield current
+        else:
+            yield moved.get(j, j)
+            moved[j] = current
+
+
+def _take(order: Iterator[int], k: int, excluded) -> list[int] | None:
+    """The first k of `order`, each excluded one replaced in place by the next allowed one; None if too few."""
+    first = list(islice(order, k))
+    if len(first) < k:
+        return None
+    spares = (i for i in order if not excluded(i))
+    picked = [i if not excluded(i) else next(spares, None) for i in first]
+    return None if None in picked else picked
+
+
+def _balanced(pool, k, rng, label_column, exclude) -> list[int] | None:
+    if label_column is None:
+        columns = ", ".join(pool[0]) if pool else "none"
+        raise ValueError(f"method='balanced' needs label_column= (the column holding each row's class). "
+                         f"The pool's columns: {columns}.")
+    members: dict[str, list[int]] = {}
+    for i, row in enumerate(pool):
+        if not is_missing(row.get(label_column)):
+            members.setdefault(str(row[label_column]), []).append(i)
+    classes = sorted(members, key=natural_key)
+    rng.shuffle(classes)
+    # one generator per class, each with its own seed, so a replacement in one class never shifts another
+    seeds = {label: rng.getrandbits(64) for label in classes}
+    picks = _balanced_picks(pool, k, classes, members, seeds, exclude, exact=False)
+    if picks is None and exclude:  # a class ran short once the query row was left out: plan with exact counts
+        picks = _balanced_picks(pool, k, classes, members, seeds, exclude, exact=True)
+    if picks is None:
+        return None
+    slots = [picks[label][r] for r in range(k) for label in classes if r < len(picks[label])]
+    rng.shuffle(slots)
+    return slots
+
+
+def _balanced_picks(pool, k, classes, members, seeds, exclude, exact: bool) -> dict[str, list[int]] | None:
+    capacity = {
+        label: sum(pool[i] not in exclude for i in members[label]) if exact else len(members[label])
+        for label in classes
+    }
+    quota, left = dict.fromkeys(classes, 0), k
+    while left:  # round robin in the seeded class order: the first classes get the odd extra rows
+        open_classes = [label for label in classes if quota[label] < capacity[label]][:left]
+        if not open_classes:
+            return None
+        for label in open_classes:
+            quota[label] += 1
+        left -= len(open_classes)
+    picks = {}
+    for label in classes:
+        rows = members[label]
+        order = _shuffled(len(rows), random.Random(seeds[label]))
+        taken = _take(order, quota[label], lambda j, rows=rows: pool[rows[j]] in exclude)
+        if taken is None:
+            return None
+        picks[label] = [rows[j] for j in taken]
+    return picks
+
+
+def _fixed(pool: list[dict], k: int, indices: Sequence[int], exclude: Sequence[dict]) -> list[dict]:
+    if len(indices) != k:
+        raise ValueError(f"method='fixed' got {len(indices)} indices but k={k}; pass exactly k indices")
+    for index in indices:
+        if not 0 <= index < len(pool):
+            raise ValueError(f"demonstration index {index} is out of range: the pool has {len(pool)} rows "
+                             f"(indices 0 to {len(pool) - 1})")
+        if pool[index] in exclude:
+            raise ValueError(f"demonstration index {index} is the query row itself; pick other indices, or take "
+                             "demonstrations from a split other than the one being scored")
+    return [pool[index] for index in indices]
+
+
+def _too_few_message(pool: list[dict], k: int, exclude: Sequence[dict], label_column: str | None) -> str:
+    usable = [row for row in pool if row not in exclude]
+    left_out = " (after leaving out the query row)" if len(usable) < len(pool) else ""
+    if label_column is not None:
+        usable = [row for row in usable if not is_missing(row.get(label_column))]
+        left_out += f" with a label in '{label_column}'"
+    return (
+        f"asked for {k} demonstrations but the pool has only {len(usable)} rows{left_out}; "
+        "lower shots or use a larger train split"
+    )

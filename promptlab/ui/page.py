@@ -1,0 +1,51 @@
+"""What tabs share: the components every tab may read (`Page`), and each tab's typed handles, which the assembler
+(`promptlab.ui.app`) uses to wire the events that cross tabs. A tab never imports another tab."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Page:
+    """Components shared by all tabs, made by the assembler before the tabs are built (one per app build)."""
+
+    labels: object                         # i18n.Labels
+    lang: object = None                    # gr.Radio: "en" | "zh"
+    tabs: object = None                    # gr.Tabs, to jump between tabs
+    data: object = None                    # gr.State: the visitor's data selection (see tabs.data.selection)
+    draft: object = None                   # gr.State: the visitor's current Template (or None while invalid)
+    runs_changed: object = None            # gr.State bumped when this visitor starts, cancels, resumes or deletes
+
+
+@dataclass
+class DataHandles:
+    demo: object                           # the demo-task dropdown the page loads first
+    shown: list = field(default_factory=list)  # the tab's outputs for a selection (page.data first)
+
+
+@dataclass
+class StudioHandles:
+    pick: object                           # the library dropdown
+    fields: list = field(default_factory=list)   # editor widgets, in tabs.studio.FIELD_NAMES order
+    checked: list = field(default_factory=list)  # outputs of the live check (page.draft first)
+
+
+@dataclass
+class CompareHandles:
+    pick: object                           # the multiselect of prompts to score
+    inputs: list = field(default_factory=list)   # of tabs.compare.compare
+    outputs: list = field(default_factory=list)
+
+
+@dataclass
+class TuneHandles:
+    watch: object                          # the run shown on the dashboard
+    to_compare: object                     # "Score in Compare"
+
+
+@dataclass
+class RunsHandles:
+    picked: object                         # the selected runs
+    to_compare: object                     # "Score in Compare"
+    listed: list = field(default_factory=list)   # outputs of tabs.runs.list_table

@@ -1,0 +1,86 @@
+"""A run's dashboard pieces, shared by the Tune and Runs tabs: its curves beside the manual prompts' scores, a
+status line, the soft prompt's nearest tokens, and downloads. Reads the run folder only."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from promptlab import plots
+from promptlab.runs import store
+from promptlab.runs.export import export_bundle
+from promptlab.runs.queue import ACTIVE
+from promptlab.scoring.metrics import primary
+from promptlab.ui.format import duration, fmt
+from promptlab.ui.i18n import t
+
+
+def metric_of(run, lines: list[dict]) -> str:
+    """The metric a run is judged by: its baselines say, else what its evaluations report."""
+    return run.baselines.get("metric") or primary("rank" if any("acc" in m for m in lines) else "generate")
+
+
+def curves(run, lines: list[dict], lang: str):
+    """(validation metric per step beside the manual prompts' scores, train and validation loss) figures."""
+    accuracy = plots.accuracy_curves(
+        lines, run.baselines, metric=metric_of(run, lines), total_steps=run.total_steps,
+        title=t("tune.accuracy", lang), step_label=t("plot.step", lang), soft_label=t("plot.soft", lang),
+        zero_shot_label=t("plot.zero", lang), few_shot_label=t("plot.few", lang),
+        majority_label=t("plot.majority", lang))
+    loss = plots.loss_curves(lines, title=t("tune.loss", lang), step_label=t("plot.step", lang),
+                             train_label=t("plot.train_loss", lang), val_label=t("plot.val_loss", lang))
+    return accuracy, loss
+
+
+def status_html(run, metric: str, lang: str) -> str:
+    """Status, a progress bar, ETA and the best score so far."""
+    share = run.step / run.total_steps if run.total_steps else 0.0
+    parts = [f"<b>{t(f'status.{run.status}', lang)}</b>",
+             t("tune.step", lang, step=run.step, total=run.total_steps, share=f"{share:.0%}")]
+    if run.status in ACTIVE and run.eta_seconds:
+        parts.append(t("tune.eta", lang, eta=duration(run.eta_seconds)))
+    if run.best.get(metric) is not None:
+        parts.append(t("tune.best", lang, metric=metric, value=fmt(run.best[metric]), step=run.best.get("step")))
+    if run.status in ACTIVE and not run.baselines:
+        parts.append(t("tune.measuring", lang))
+    error = f"<div class='pl-error'>{run.error}</div>" if run.error else ""
+    return (f"<div class='pl-status'>{' · '.join(parts)}<div class='pl-bar'><div style='width:{share * 100:.1f}%'>"
+            f"</div></div>{error}</div>")
+
+
+def nearest_table(lines: list[dict], lang: str) -> pd.DataFrame | None:
+    """The soft prompt's latest nearest vocabulary tokens, one row per virtual token, with its drift from init."""
+    probes = [m for m in lines if m.get("kind") == "nearest_tokens" and m.get("tokens")]
+    if not probes:
+        return None
+    last = probes[-1]
+    drift = last.get("drift") or []
+    return pd.DataFrame({
+        t("tune.col_token", lang): [f"v{i}" for i in range(len(last["tokens"]))],
+        t("tune.col_nearest", lang): [" · ".join(repr(tok)[1:-1] for tok in row) for row in last["tokens"]],
+        t("tune.col_drift", lang): [round(d, 3) for d in drift] + [None] * (len(last["tokens"]) - len(drift)),
+    })
+
+
+_files: dict[tuple, tuple] = {}  # (run id, finished) -> (adapter zip, bundle zip): built once per finished run
+
+
+def downloads(run) -> tuple[str | None, str | None]:
+    """Zips of the adapter and the run bundle of a finished run (made on first ask, then reused)."""
+    if run.status != "done":
+        return None, None
+    key = (run.run_id, run.finished)
+    if key not in _files:
+        folder = Path(tempfile.mkdtemp(prefix="promptlab-run-"))
+        try:
+            adapter = shutil.make_archive(str(folder / f"{run.run_id}-adapter"), "zip", store.adapter_dir(run.run_id))
+            bundle = export_bundle(run.run_id, folder / f"{run.run_id}-bundle.zip")
+        except (ValueError, OSError):  # no adapter (or a folder being deleted): nothing to offer
+            return None, None
+        _files[key] = (adapter, str(bundle))
+    return _files[key]
+
+

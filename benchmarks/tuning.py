@@ -66,12 +66,12 @@ def log(*args):
 
 def manual_baselines(lm, dataset, args) -> dict:
     """Zero-shot and calibrated for every SST-2 template; few-shot for the best zero-shot one."""
-    from promptlab.data.sampling import sample_rows
+    from promptlab.data.sampling import demonstration_pool, evaluation_rows
     from promptlab.prompts.files import list_templates
-    from promptlab.scoring.experiment import score_template
+    from promptlab.scoring.experiment import Protocol, score_template
 
-    # the rows the tuning runs evaluate on too (seed 0 is what every run uses): all 872 by default
-    dev = sample_rows(dataset.rows("validation"), args.eval_rows, seed=0)
+    # the rows the tuning runs evaluate on too: all 872 by default
+    dev = evaluation_rows(dataset.rows("validation"), args.eval_rows)
     train = dataset.rows("train")
     out = {}
     for template in [t for t in list_templates() if t.task == "sst2"]:
@@ -83,8 +83,8 @@ def manual_baselines(lm, dataset, args) -> dict:
     best = max(out, key=lambda name: out[name]["zero_shot"])
     if args.shots:
         start = time.perf_counter()
-        few = score_template(lm, find_template(best), dev[: args.fewshot_rows], pool=sample_rows(train, 2000, 0),
-                             shots=args.shots, seeds=args.seeds, label_column="label").metrics
+        few = score_template(lm, find_template(best), dev[: args.fewshot_rows], Protocol(args.shots, args.seeds),
+                             pool=demonstration_pool(train, "label"), label_column="label").metrics
         out[best]["few_shot"] = few["acc"]
         out[best]["few_shot_std"] = few["acc_std"]
         out[best]["few_shot_seconds"] = round(time.perf_counter() - start, 1)

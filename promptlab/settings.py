@@ -92,6 +92,12 @@ def zero_gpu() -> bool:
     return on_space() and importlib.util.find_spec("spaces") is not None
 
 
+def request_seconds() -> float:
+    """Model seconds one request may use ($PROMPTLAB_REQUEST_SECONDS; 0 = no limit). Default: 120 on a public app,
+    where one model serves every visitor, unlimited otherwise."""
+    return max(0.0, _float("PROMPTLAB_REQUEST_SECONDS", 120.0 if public() else 0.0))
+
+
 def served_model() -> str | None:
     """The model the app serves: $PROMPTLAB_MODEL, else None (the registry's default)."""
     return os.environ.get("PROMPTLAB_MODEL") or None

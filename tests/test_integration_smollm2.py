@@ -7,7 +7,7 @@ import pytest
 from promptlab.data.datasets import load_dataset
 from promptlab.models.lm import load_lm
 from promptlab.prompts.files import find_template
-from promptlab.scoring.experiment import score_template
+from promptlab.scoring.experiment import Protocol, score_template
 
 pytestmark = pytest.mark.slow
 
@@ -34,11 +34,11 @@ def test_review_sentiment_template_scores_at_least_70_percent(smollm2, sst2):
 def test_four_shot_reports_a_spread_and_reproduces(smollm2, sst2):
     rows, pool = sst2.rows("validation")[:24], sst2.rows("train")[:2000]
     template = find_template("sst2-review-sentiment")
-    report = score_template(smollm2, template, rows, pool=pool, shots=4, seeds=3, label_column="label")
+    report = score_template(smollm2, template, rows, Protocol(shots=4, seeds=3), pool=pool, label_column="label")
     accs = [m["acc"] for m in report.per_seed]
     assert report.metrics["acc_std"] > 0 and report.metrics["acc_max"] > report.metrics["acc_min"]
     assert report.metrics["acc"] == pytest.approx(sum(accs) / 3)
-    again = score_template(smollm2, template, rows, pool=pool, shots=4, seeds=3, label_column="label")
+    again = score_template(smollm2, template, rows, Protocol(shots=4, seeds=3), pool=pool, label_column="label")
     assert again.per_seed == report.per_seed
 
 

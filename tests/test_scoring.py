@@ -9,7 +9,7 @@ import pytest
 from promptlab.models.lm import load_lm
 from promptlab.prompts.values import Example, Template
 from promptlab.scoring.evaluate import evaluate, requests_for
-from promptlab.scoring.experiment import build_examples, content_free_examples, score_template
+from promptlab.scoring.experiment import Protocol, build_examples, content_free_examples, score_template
 from promptlab.scoring.metrics import aggregate, macro_f1, rouge_l
 
 SENTIMENT = Template("tiny-sentiment", "Review: {{ text }}\nSentiment:", "{{ label }}", ("negative", "positive"))
@@ -61,9 +61,8 @@ def test_calibration_divides_by_content_free_probabilities(tiny_lm):
 
 
 def test_few_shot_reports_spread_and_reproduces(tiny_lm):
-    kwargs = dict(pool=ROWS, shots=2, seeds=3, label_column="label")
-    first = score_template(tiny_lm, SENTIMENT, ROWS[:6], **kwargs)
-    again = score_template(tiny_lm, SENTIMENT, ROWS[:6], **kwargs)
+    first = score_template(tiny_lm, SENTIMENT, ROWS[:6], Protocol(shots=2, seeds=3), pool=ROWS, label_column="label")
+    again = score_template(tiny_lm, SENTIMENT, ROWS[:6], Protocol(shots=2, seeds=3), pool=ROWS, label_column="label")
     assert first.metrics == again.metrics and first.table.equals(again.table)
     assert len(first.per_seed) == 3
     accs = [m["acc"] for m in first.per_seed]
@@ -128,6 +127,6 @@ def test_bad_shots_and_seeds_are_refused(tiny_lm):
     with pytest.raises(ValueError, match="shots must be 0 or more"):
         build_examples(SENTIMENT, ROWS, pool=ROWS, shots=-1)
     with pytest.raises(ValueError, match="seeds must be 1 or more"):
-        score_template(tiny_lm, SENTIMENT, ROWS, seeds=0)
+        Protocol(seeds=0)
     with pytest.raises(ValueError, match="only"):
         build_examples(SENTIMENT, ROWS, pool=ROWS[:3], shots=5)

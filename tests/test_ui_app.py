@@ -22,11 +22,12 @@ def handler_names(app) -> list[tuple[str, object]]:
     return [(getattr(fn.fn, "__name__", ""), fn) for fn in app.fns.values() if fn.fn is not None]
 
 
-def test_model_bound_events_take_turns_on_one_queue(app):
+def test_model_bound_events_share_one_bounded_queue(app):
+    """Model-bound events run side by side up to a bound (their model calls take turns in FairShare)."""
     bound = [fn for name, fn in handler_names(app) if name in MODEL_BOUND]
     assert len(bound) >= 4  # Preview, Compare, and Score in Compare from Tune and from Runs
     for fn in bound:
-        assert fn.concurrency_id == state.MODEL_QUEUE and fn.concurrency_limit == 1
+        assert fn.concurrency_id == state.MODEL_QUEUE and fn.concurrency_limit == state.MODEL_EVENTS
 
 
 def test_other_events_do_not_wait_for_the_model(app):

@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     score.add_argument("--data", required=True, help="file, folder, demo name (demo-reviews) or HF dataset name")
     score.add_argument("--split", help="split to score (default: validation, else the only split)")
     score.add_argument("--train-split", help="split to draw demonstrations from (default: train)")
-    score.add_argument("--limit", type=positive, help="score only the first N rows")
+    score.add_argument("--limit", type=positive, help="score N rows: the seeded subset the app scores for N")
     score.add_argument("--shots", type=non_negative, default=0, help="demonstrations per prompt (default 0)")
     score.add_argument("--seeds", type=positive, default=1, help="demonstration seeds for few-shot (default 1)")
     score.add_argument("--sampler", choices=("random", "balanced"), default="random")
@@ -31,30 +31,32 @@ def add_parser(sub) -> None:
 
 def run(args) -> None:
     from promptlab.data.datasets import load_dataset
-    from promptlab.data.sampling import sample_shots
+    from promptlab.data.sampling import demonstration_pool, evaluation_rows, sample_shots
     from promptlab.models.lm import load_lm
     from promptlab.models.registry import DEFAULT_MODEL
     from promptlab.prompts.files import find_template
     from promptlab.prompts.render import validate
-    from promptlab.scoring.experiment import score_template
+    from promptlab.scoring.experiment import Protocol, score_template
 
     template = find_template(args.template)
     dataset = load_dataset(args.data, label_column=args.label_column)
     split = args.split or dataset.default_eval_split
-    rows = dataset.rows(split)[: args.limit] if args.limit else dataset.rows(split)
+    rows = evaluation_rows(dataset.rows(split), args.limit)
     problems = validate(template, dataset.columns, rows[:50])
     if problems:
         raise ValueError(f"Template {template.name!r} does not fit {args.data}:\n"
                          + "\n".join(f"  - {p}" for p in problems))
-    pool = dataset.rows(args.train_split or dataset.default_train_split) if args.shots else []
+    protocol = Protocol(shots=args.shots, seeds=args.seeds, sampler=args.sampler)
+    pool = demonstration_pool(dataset.rows(args.train_split or dataset.default_train_split), dataset.label_column) \
+        if args.shots else []
     # Too few rows for the demonstrations is said now, not after seconds of model loading.
     sample_shots(pool, args.shots, seed=0, method=args.sampler, label_column=dataset.label_column)
     adapter = _adapter_path(args.adapter) if args.adapter else None
     model_id = args.model or DEFAULT_MODEL
     lm = load_lm(model_id, adapter=adapter, device=args.device)
     with _ProgressBar(f"scoring {template.name}") as bar:
-        report = score_template(lm, template, rows, pool=pool, shots=args.shots, seeds=args.seeds,
-                                sampler=args.sampler, label_column=dataset.label_column, progress=bar.update)
+        report = score_template(lm, template, rows, protocol, pool=pool, label_column=dataset.label_column,
+                                progress=bar.update)
     result = {
         "template": template.name, "data": args.data, "split": split, "model": lm.name, "n": report.n,
         "shots": args.shots, "seeds": args.seeds if args.shots else 1, "mode": report.mode,

@@ -14,6 +14,22 @@ from itertools import islice
 from promptlab.data.datasets import is_missing, natural_key
 
 SAMPLING_METHODS = ("random", "balanced", "fixed")
+EVAL_SEED = 0  # the evaluation subset's seed: fixed, so that every screen and every run scores the same rows
+
+
+def evaluation_rows(rows: list[dict], n: int | None = None) -> list[dict]:
+    """The rows that are scored when `n` of a split's rows are asked for: a seeded subset, in the split's order,
+    the same for the Data tab, Studio, Compare, a tuning run's evaluations and baselines, and `promptlab score
+    --limit`. A smaller n gives a subset of a larger one; None (or n >= len(rows)) gives every row."""
+    return list(rows) if n is None else sample_rows(rows, n, EVAL_SEED)
+
+
+def demonstration_pool(rows: list[dict], label_column: str | None) -> list[dict]:
+    """The rows demonstrations are drawn from: every row of the train split that has a label (an unlabelled row
+    cannot show its answer). The whole split, not a sample of it: the samplers cost O(shots), whatever its size."""
+    if label_column is None:
+        return list(rows)
+    return [row for row in rows if not is_missing(row.get(label_column))]
 
 
 def sample_shots(

@@ -1,16 +1,20 @@
-"""Loaded language models, kept for reuse, and a child process that owns them and scores templates on request.
+"""The web app's model process: a child that owns the loaded language models and answers LM calls.
 
 Why a process: a server that also holds the model pays for importing torch and transformers (about 4 s of one
 core, nearly all of it holding the GIL) in the same process that serves every visitor's page. Measured on 2 cores,
 the model then took 8.7 s to load while the first visitor's page loaded, against 4.3 s alone. A child process
 starts importing at once, on the other core, while the app imports its UI framework; by the time a visitor can
-click, the model is ready. Scoring there also leaves the GIL of the serving process free.
+click, the model is ready. Running the model there also leaves the GIL of the serving process free.
 
-    scorer = ModelProcess("smollm2-135m-instruct")        # starts loading now
-    report = scorer.score(template, rows, shots=0)        # an experiment.Report, as score_template returns
-    scorer.close()
+The child answers short `Call`s (a few dozen requests each): templates are rendered and scores computed in the
+caller, by the same `scoring` code as everywhere else, through `promptlab.models.shared.SharedLM`, which cuts work
+into such calls so that visitors take turns on the model.
 
-This module imports no torch at import time: the serving process never needs it.
+    models = ModelProcess("smollm2-135m-instruct")        # starts loading now
+    models.call(Call("loglikelihood", "smollm2-135m-instruct", args=([Request("Q: hi\\nA:", " yes")],)))
+    models.close()
+
+This module imports no torch: the serving process never needs it.
 """
 
 from __future__ import annotations
@@ -21,54 +25,16 @@ import multiprocessing
 import pickle
 import signal
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from promptlab.models.lm import LM
-    from promptlab.prompts.values import Template
-    from promptlab.scoring.experiment import Report
+from promptlab.models.loaded import Call, LoadedModels
 
-log = logging.getLogger("promptlab.model_process")
-
-Progress = Callable[[int, int], None]
-
-
-class LoadedModels:
-    """Language models by (model, adapter, device), loaded on first use; the `limit` most recently used are kept
-    (by default the base model and one soft-prompted copy). Thread-safe: a caller that wants a model being loaded
-    waits for that load instead of starting a second one."""
-
-    def __init__(self, limit: int = 2):
-        self.limit = limit
-        self._lms: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, model_id: str, adapter: str | None = None, device: str = "auto") -> LM:
-        key = (model_id, str(adapter) if adapter else None, device)
-        with self._lock:
-            if key not in self._lms:
-                from promptlab.models.lm import load_lm
-
-                log.info("loading model %s (adapter %s)", model_id, key[1])
-                self._lms[key] = load_lm(model_id, adapter=key[1], device=device)
-                while len(self._lms) > self.limit:
-                    self._lms.popitem(last=False)
-            self._lms.move_to_end(key)
-            return self._lms[key]
-
-    def warm_up(self, model_id: str, device: str = "auto") -> None:
-        """Load the base model and run one tiny forward (the first forward pays one-time allocation costs)."""
-        from promptlab.models.requests import Request
-
-        self.get(model_id, device=device).loglikelihood([Request("Review: fine.\nSentiment:", " positive")])
+log = logging.getLogger("promptlab.models")
 
 
 class ModelProcess:
-    """A child process that loads `model_id` as soon as it starts and then scores templates, one request at a
-    time. If the child dies (killed for memory, a crash), the request in flight fails with a readable message and
-    the next one starts a fresh child."""
+    """A child process that loads `model_id` as soon as it starts, then answers calls one at a time. If the child
+    dies (killed for memory, a crash), the call in flight fails with a readable message and the next call starts a
+    fresh child."""
 
     def __init__(self, model_id: str, device: str = "auto"):
         self.model_id, self.device = model_id, device
@@ -86,43 +52,23 @@ class ModelProcess:
         self._process.start()
         child_end.close()  # so that the child's death reads as EOF here
 
-    def score(self, template: Template, rows: Sequence[dict], *, adapter: str | None = None,
-              progress: Progress | None = None, threads: int = 0, **options) -> Report:
-        """`experiment.score_template` with this process's model (plus `adapter`), run in the child.
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
 
-        `options` are score_template's keyword arguments (pool, shots, seeds, seed, sampler, ...). `threads`: torch
-        threads for this request (0: every core). Keep it to 1 while a tuning job trains on the same machine: two
-        processes that each spread over every core slow each other down several times over (OpenMP threads spin
-        while they wait; measured on 2 cores beside a training job: 8 rows took 3.5 s on 2 threads, 0.45 s on 1)."""
-        if not options.get("shots"):
-            options.pop("pool", None)  # zero-shot never reads it, and a whole train split is megabytes to send
+    def call(self, call: Call):
+        """Answer `call` in the child; raises the engine's own exceptions (ValueErrors reach the page as they are)."""
         with self._lock:
             if not self._process.is_alive():
                 self._start()
             try:
-                self._conn.send((template, list(rows), adapter, threads, options))
-                kind, payload, failure = self._answer(progress)
+                self._conn.send(call)
+                kind, payload = self._conn.recv()
             except (EOFError, BrokenPipeError, ConnectionResetError):
                 raise ValueError(self._died_message()) from None
-        if failure is not None:
-            raise failure
         if kind == "error":
             raise payload
         return payload
-
-    def _answer(self, progress: Progress | None):
-        """The child's answer to the request just sent: every message up to it is read, even when `progress`
-        fails (its exception is returned), so that the next request never reads this one's leftovers."""
-        failure = None
-        while True:
-            kind, payload = self._conn.recv()
-            if kind != "progress":
-                return kind, payload, failure
-            if progress is not None and failure is None:
-                try:
-                    progress(*payload)
-                except Exception as error:
-                    failure = error
 
     def _died_message(self) -> str:
         self._process.join(timeout=5)
@@ -142,32 +88,23 @@ class ModelProcess:
 
 
 def _serve(conn, model_id: str, device: str) -> None:
-    """The child's loop: load the model, then answer score requests until the parent goes away."""
+    """The child's loop: load the model, then answer calls until the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the app; this process then sees EOF and ends
-    import torch
-
-    from promptlab.scoring.experiment import score_template
-
-    every_core = torch.get_num_threads()
-    models = LoadedModels()
+    models = LoadedModels(device)
     try:
-        models.warm_up(model_id, device)
-    except Exception:  # reported readably by the first request, which tries again
+        models.warm_up(model_id)
+    except Exception:  # reported readably by the first call, which tries again
         log.exception("loading the model failed")
     while True:
         try:
-            template, rows, adapter, threads, options = conn.recv()
+            call = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            torch.set_num_threads(threads or every_core)
-            lm = models.get(model_id, adapter, device)
-            report = score_template(lm, template, rows, progress=lambda done, total: conn.send(
-                ("progress", (done, total))), **options)
-            conn.send(("report", report))
+            conn.send(("answer", models.answer(call)))
         except Exception as error:
             if not isinstance(error, ValueError):
-                log.exception("scoring failed")
+                log.exception("model call failed")
             conn.send(("error", _transportable(error)))
 
 

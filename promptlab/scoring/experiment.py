@@ -1,6 +1,6 @@
 """The one road from (template, rows, shots, seeds) to scores: the CLI, the web app and tuning all take it.
 
-    report = score_template(lm, template, eval_rows, pool=train_rows, shots=4, seeds=5)
+    report = score_template(lm, template, eval_rows, Protocol(shots=4, seeds=5), pool=train_rows)
     report.metrics["acc"], report.metrics["acc_std"]
 
 Demonstrations: for each seed one set of `shots` rows is drawn from `pool` and used for every query row (the
@@ -24,6 +24,35 @@ from promptlab.scoring.metrics import aggregate
 
 CONTENT_FREE = ("N/A", "", "[MASK]")
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a template is scored: zero-shot, or `shots` demonstrations drawn by `sampler` for each of `seeds`
+    seeds starting at `seed` (or the rows at `indices`, with sampler "fixed"). The same protocol on the same rows
+    gives the same figures wherever it is used: Studio, Compare, the Tune plot's baselines, the CLI.
+    `generate`: also decode a free answer for each row of the first seed (the studio shows it)."""
+
+    shots: int = 0
+    seeds: int = 1
+    seed: int = 0
+    sampler: str = "random"
+    indices: tuple[int, ...] = ()
+    generate: bool = False
+
+    def __post_init__(self):
+        if self.shots < 0:
+            raise ValueError(f"shots must be 0 or more, got {self.shots}.")
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be 1 or more, got {self.seeds}.")
+
+    @property
+    def seed_list(self) -> range:
+        """The demonstration seeds (zero-shot has nothing to vary: one)."""
+        return range(self.seed, self.seed + (self.seeds if self.shots else 1))
+
+
+ZERO_SHOT = Protocol()
 
 
 @dataclass
@@ -74,29 +103,27 @@ def content_free_examples(template: Template, *, pool: Sequence[dict] = (), shot
     return [replace(e, prompt=wrap(e.prompt)) for e in examples] if wrap else examples
 
 
-def score_template(lm, template: Template, rows: Sequence[dict], *, pool: Sequence[dict] = (), shots: int = 0,
-                   seeds: int = 1, seed: int = 0, sampler: str = "random", label_column: str | None = None,
-                   indices: Sequence[int] = (), generate: bool = False,
+def score_template(lm, template: Template, rows: Sequence[dict], protocol: Protocol = ZERO_SHOT, *,
+                   pool: Sequence[dict] = (), label_column: str | None = None,
                    progress: Progress | None = None) -> Report:
-    """Score `template` on `rows` zero-shot, or few-shot over `seeds` demonstration seeds (seed..seed+seeds-1)."""
-    if seeds < 1:
-        raise ValueError(f"seeds must be 1 or more, got {seeds}.")
+    """Score `template` on `rows` under `protocol`, demonstrations drawn from `pool` (`label_column` for the
+    balanced sampler); metrics are averaged over the protocol's seeds, with their spread."""
     start = time.perf_counter()
     wrap = lm.wrap_chat if template.chat else None
-    seed_list = range(seed, seed + seeds) if shots else range(seed, seed + 1)  # zero-shot: nothing to vary
     results: list[EvalResult] = []
-    for n, demo_seed in enumerate(seed_list):
-        kwargs = dict(pool=pool, shots=shots, seed=demo_seed, sampler=sampler, label_column=label_column,
-                      indices=indices, wrap=wrap)
+    for n, demo_seed in enumerate(protocol.seed_list):
+        kwargs = dict(pool=pool, shots=protocol.shots, seed=demo_seed, sampler=protocol.sampler,
+                      label_column=label_column, indices=protocol.indices, wrap=wrap)
         examples = build_examples(template, rows, **kwargs)
         free = content_free_examples(template, **kwargs)
-        step = _seed_progress(progress, n, len(seed_list))
-        results.append(evaluate(lm, examples, content_free=free, generate=generate and n == 0, progress=step))
+        step = _seed_progress(progress, n, len(protocol.seed_list))
+        results.append(evaluate(lm, examples, content_free=free, generate=protocol.generate and n == 0,
+                                progress=step))
     per_seed = [r.metrics for r in results]
-    metrics = aggregate(per_seed) if shots and per_seed[0] else per_seed[0]
+    metrics = aggregate(per_seed) if protocol.shots and per_seed[0] else per_seed[0]
     first = results[0]
-    return Report(template.name, first.mode, first.table, metrics, per_seed, first.confusion, len(rows), shots,
-                  time.perf_counter() - start)
+    return Report(template.name, first.mode, first.table, metrics, per_seed, first.confusion, len(rows),
+                  protocol.shots, time.perf_counter() - start)
 
 
 def _seed_progress(progress: Progress | None, seed_index: int, n_seeds: int) -> Progress | None:

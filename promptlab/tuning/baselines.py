@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import time
 
-from promptlab.data.sampling import sample_rows
-from promptlab.scoring.experiment import score_template
+from promptlab.scoring.experiment import Protocol, score_template
+from promptlab.scoring.metrics import primary
 
 
-def measure_baselines(lm, template, eval_rows, train_rows, *, shots: int, seeds: int, label_column,
+def measure_baselines(lm, template, eval_rows, pool, *, shots: int, seeds: int, label_column,
                       progress=None, log=print) -> dict:
-    """Zero-shot, few-shot (mean ± std over `seeds`), calibrated and majority-class scores of `template`."""
+    """Zero-shot, few-shot (mean ± std over `seeds`), calibrated and majority-class scores of `template`, with
+    demonstrations from `pool` (`data.sampling.demonstration_pool`: what Compare draws from too, so the figures are
+    the ones Compare shows for the same template, rows, shots and seeds)."""
     start = time.perf_counter()
-    metric = "acc" if template.mode == "rank" else "exact_match"
+    metric = primary(template.mode)
     zero = score_template(lm, template, eval_rows, label_column=label_column, progress=progress).metrics
     log(f"baseline zero-shot: {_fmt(zero)}")
     out: dict = {"metric": metric, "n": len(eval_rows), "shots": shots, "seeds": seeds}
@@ -31,9 +33,8 @@ def measure_baselines(lm, template, eval_rows, train_rows, *, shots: int, seeds:
     if "majority" in zero:
         out["majority"] = zero["majority"]
     few = {}
-    if shots and train_rows:
-        pool = sample_rows(train_rows, 2000, seed=0)  # plenty of demonstrations, and cheap to sample from
-        few = score_template(lm, template, eval_rows, pool=pool, shots=shots, seeds=seeds,
+    if shots and pool:
+        few = score_template(lm, template, eval_rows, Protocol(shots=shots, seeds=seeds), pool=pool,
                              label_column=label_column, progress=progress).metrics
         log(f"baseline {shots}-shot over {seeds} seeds: {_fmt(few)}")
         _put(out, "few_shot", few)

@@ -230,22 +230,25 @@ def _accelerator(config):
 
 def _examples(parts, lm):
     """Labelled training examples, the fixed validation rows (seed 0: the same for every run) and their examples."""
-    from promptlab.data.sampling import sample_rows
+    from promptlab.data.sampling import evaluation_rows
     from promptlab.scoring.experiment import build_examples
     from promptlab.tuning.loop import is_labelled
 
     chat = lm.wrap_chat if parts.template.chat else None
     train = [e for e in build_examples(parts.template, parts.train_rows, wrap=chat) if is_labelled(e)]
-    val_rows = sample_rows(parts.eval_rows, parts.config.eval_size, seed=0)
+    val_rows = evaluation_rows(parts.eval_rows, parts.config.eval_size)
     return train, val_rows, build_examples(parts.template, val_rows, wrap=chat)
 
 
 def _measure_baselines(run: Run, lm, parts, val_rows) -> None:
+    from promptlab.data.sampling import demonstration_pool
     from promptlab.tuning.baselines import measure_baselines
 
     config = parts.config
-    baselines = measure_baselines(lm, parts.template, val_rows, parts.train_rows, shots=config.baseline_shots,
-                                  seeds=config.baseline_seeds, label_column=parts.dataset.label_column,
+    label_column = parts.dataset.label_column
+    pool = demonstration_pool(parts.dataset.rows(parts.train_split), label_column)  # as Compare draws them
+    baselines = measure_baselines(lm, parts.template, val_rows, pool, shots=config.baseline_shots,
+                                  seeds=config.baseline_seeds, label_column=label_column,
                                   progress=run.check_stop, log=run.log)
     write_json_atomic(run.path / "baselines.json", baselines)
 

@@ -83,7 +83,7 @@ def assemble() -> gr.Blocks:
             # "Score in Compare": pick the run and its hard prompt in Compare, switch there, score.
             button.click(pick_runs_for_compare, [picked, page.draft, page.lang], [compare_tab.pick, page.tabs]
                          ).success(state.on_gpu(compare.compare), compare_tab.inputs, compare_tab.outputs,
-                                   concurrency_id=state.MODEL_QUEUE, concurrency_limit=1)
+                                   concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
         compare_page.select(compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
         runs_page.select(runs.list_table, [runs_tab.picked, page.lang], runs_tab.listed, show_progress="hidden")
         # A fresh page starts ready to use: the demo task, a template written for it, and the newest run.

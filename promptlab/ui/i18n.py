@@ -199,6 +199,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "studio.seed": ("Seed", "随机种子"),
     "studio.generate": ("Also generate", "同时生成"),
     "studio.generate_info": ("Show the model's free answer too (slower)", "同时显示模型的自由回答（较慢）"),
+    "studio.stop": ("Stop", "停止"),
     "studio.run": ("Preview", "预览"),
     "studio.results": ("Per-row results", "逐行结果"),
     "studio.save_title": ("Save", "保存"),

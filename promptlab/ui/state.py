@@ -1,30 +1,38 @@
 """What the web app shares across visitors: its settings, the loaded model(s) and the loaded datasets.
 
 Gradio runs one Python process for every visitor, so module-level values here are shared by all of them, while each
-visitor's drafts live in the page's components and `gr.State`s (which never hold a model). The launched app scores
-in a model process of its own (`start_model`); the model is loaded once, and every model-bound event is queued
-under one concurrency id (`MODEL_QUEUE`, limit 1), so visitors take turns on the device instead of racing on it.
+visitor's drafts live in the page's components and `gr.State`s (which never hold a model). The launched app keeps
+its model in a process of its own (`start_model`), loaded once. Scoring runs here, with the engine's own scorer, on a
+`SharedLM`: its model calls are short and take turns between visitors (`FairShare`), each request has a budget of
+model time on a public server, and a visitor can stop their request (`stop`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import gradio as gr
+
 from promptlab import settings
-from promptlab.models.process import LoadedModels, ModelProcess
+from promptlab.data.sampling import demonstration_pool, evaluation_rows
+from promptlab.models.loaded import LocalModels
+from promptlab.models.process import ModelProcess
 from promptlab.models.registry import DEFAULT_MODEL
+from promptlab.models.shared import Budget, FairShare, SharedLM
 from promptlab.prompts.files import list_templates
 from promptlab.prompts.values import Template
 from promptlab.runs.queue import slots_in_use
 
 log = logging.getLogger("promptlab.ui")
 
-# Every event that runs the model joins this queue (one at a time). The app holds one model on one device, so one
-# queue is "per device"; a process that served several devices would key this by device.
+# Events that use the model share this concurrency id. Up to MODEL_EVENTS run at once (rendering and metrics in
+# parallel); their model calls take turns through `_share`, so a long request never blocks a short one for long.
 MODEL_QUEUE = "model"
+MODEL_EVENTS = 16
 
 
 @dataclass
@@ -38,8 +46,10 @@ class AppConfig:
 
 
 CONFIG = AppConfig()
-_models = LoadedModels()                     # used when no model process runs (ZeroGPU, tests, embedding)
+_local = LocalModels()                       # used when no model process runs (ZeroGPU, tests, embedding)
 _scorer: ModelProcess | None = None          # the model process `start_model` started
+_share = FairShare()                         # turns on the model, between visitors
+_stops: dict[str, float] = {}                # visitor -> when they last asked to stop their request
 _datasets: OrderedDict = OrderedDict()       # (source, label_column) -> Dataset
 _MAX_DATASETS = 8
 _cache_lock = threading.Lock()
@@ -82,21 +92,42 @@ def stop_model() -> None:
 
 def _warm_up_here() -> None:
     try:
-        _models.warm_up(model_id(), CONFIG.device)
+        _local.warm_up(model_id())
     except Exception:  # the first model-bound event will report it readably
         log.exception("preloading the model failed")
 
 
-def score(template, rows, *, adapter: str | None = None, progress=None, **options):
-    """`experiment.score_template` with the shared model (plus `adapter`): in the model process when one runs,
-    else here, loading the model on first use. `options` are score_template's keyword arguments."""
-    if _scorer is not None:
-        threads = 1 if slots_in_use(settings.runs_dir()) else 0  # a job trains here: keep off its cores
-        return _scorer.score(template, rows, adapter=adapter, progress=progress, threads=threads, **options)
-    from promptlab.scoring.experiment import score_template  # imports torch: kept out of the app's start
+def score(template, rows, protocol=None, *, visitor: str = "local", budget: Budget | None = None,
+          adapter: str | None = None, progress=None, **options):
+    """`experiment.score_template` here, with the shared model (plus `adapter`) as a `SharedLM` for `visitor`.
+    `budget`: the request's share of model time (one Budget may span several calls, e.g. a whole comparison);
+    None: a new one, `request_budget()`. `options`: score_template's keyword arguments (pool, label_column)."""
+    from promptlab.scoring.experiment import ZERO_SHOT, score_template
 
-    lm = _models.get(model_id(), adapter, CONFIG.device)
-    return score_template(lm, template, rows, progress=progress, **options)
+    started = time.time()
+    lm = SharedLM(_scorer or _local, model_id(), adapter=adapter, visitor=visitor, share=_share,
+                  budget=budget or request_budget(),
+                  threads=1 if slots_in_use(settings.runs_dir()) else 0,  # a job trains here: keep off its cores
+                  cancelled=lambda: _stops.get(visitor, 0.0) > started)
+    return score_template(lm, template, rows, protocol or ZERO_SHOT, progress=progress, **options)
+
+
+def request_budget() -> Budget:
+    """A request's share of model time: `settings.request_seconds()` (unlimited when 0)."""
+    return Budget(settings.request_seconds() or None)
+
+
+def stop_request(request: gr.Request = None) -> None:
+    """A Stop button's handler: the visitor's preview or comparison ends before its next model call."""
+    stop(visitor(request))
+
+
+def stop(visitor: str) -> None:
+    """Stop `visitor`'s requests in flight (they end before their next model call, or while waiting for one)."""
+    now = time.time()
+    for old in [v for v, when in _stops.items() if now - when > 3600]:  # visitors come and go
+        _stops.pop(old, None)
+    _stops[visitor] = now
 
 
 def get_dataset(source: str, label_column: str | None = None):
@@ -140,13 +171,15 @@ def dataset_of(sel: dict | None):
 
 
 def eval_rows(sel: dict, n: int | None = None) -> list[dict]:
-    """The eval rows every tab scores: a fixed-seed sample of the eval split, so tabs and runs agree."""
-    from promptlab.data.sampling import sample_rows
-
-    rows = dataset_of(sel).rows(sel["eval"])
-    size = min(int(n or sel["eval_size"]), len(rows))
-    return sample_rows(rows, size, seed=0)
+    """The eval rows every tab scores (`data.sampling.evaluation_rows`), so tabs, runs and the CLI agree."""
+    return evaluation_rows(dataset_of(sel).rows(sel["eval"]), int(n or sel["eval_size"]))
 
 
-def train_rows(sel: dict) -> list[dict]:
-    return dataset_of(sel).rows(sel["train"])
+def demonstrations(sel: dict) -> list[dict]:
+    """The rows demonstrations are drawn from (`data.sampling.demonstration_pool` of the train split)."""
+    return demonstration_pool(dataset_of(sel).rows(sel["train"]), sel.get("label_column"))
+
+
+def visitor(request) -> str:
+    """Who is asking: the gradio session of `request` ("local" when a handler is called directly)."""
+    return getattr(request, "session_hash", None) or "local"

@@ -17,6 +17,7 @@ import pandas as pd
 from promptlab import plots
 from promptlab.prompts.files import find_template, parse_template
 from promptlab.runs import store
+from promptlab.scoring.experiment import Protocol
 from promptlab.scoring.metrics import bars, headline
 from promptlab.ui import state
 from promptlab.ui.format import fmt, guarded, sampler_choices, shorten, t_metric, track
@@ -71,6 +72,7 @@ def build(page: Page) -> CompareHandles:
         sampler = L(gr.Dropdown, label_key="studio.sampler", choices_fn=sampler_choices,
                     value="random")
         run = L(gr.Button, value_key="compare.run", variant="primary", elem_id="compare-run")
+        stop = L(gr.Button, value_key="studio.stop", variant="stop", elem_id="compare-stop", scale=0)
     with gr.Column(visible=False) as shown:  # nothing to show before the first comparison
         metrics = L(gr.Dataframe, label_key="compare.metrics", interactive=False, elem_id="compare-metrics")
         with gr.Row():
@@ -87,7 +89,9 @@ def build(page: Page) -> CompareHandles:
     refresh.click(refresh_choices, [picks, page.lang], picks)
     inputs = [picks, page.draft, page.data, n_rows, shots, seeds, sampler, page.lang]
     outputs = [result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree]
-    run.click(state.on_gpu(compare), inputs, outputs, concurrency_id=state.MODEL_QUEUE, concurrency_limit=1)
+    run.click(state.on_gpu(compare), inputs, outputs, concurrency_id=state.MODEL_QUEUE,
+              concurrency_limit=state.MODEL_EVENTS)
+    stop.click(state.stop_request, None, None, show_progress="hidden")
     disagree.change(filter_examples, [result, disagree, page.lang], examples)
     page.lang.change(lambda r, d, lang: render(r, lang, d), [result, disagree, page.lang],
                      [metrics, bars, confusion, examples], show_progress="hidden")
@@ -100,20 +104,23 @@ def refresh_choices(current, lang: str):
 
 
 @guarded("compare.failed")
-def compare(picks, draft, sel, n_rows, shots, seeds, sampler, lang, progress=gr.Progress()):
+def compare(picks, draft, sel, n_rows, shots, seeds, sampler, lang, request: gr.Request = None,
+            progress=gr.Progress()):
     if not picks:
         raise ValueError(t("compare.pick_some", lang))
     rows = state.eval_rows(sel, int(n_rows))
-    pool = state.train_rows(sel)
+    pool = state.demonstrations(sel)
+    protocol = Protocol(shots=int(shots), seeds=int(seeds), sampler=sampler)
+    budget = state.request_budget()  # the whole comparison is one request
     reports, templates = {}, {}
     for i, pick in enumerate(picks):
         name, template, adapter = resolve(pick, draft, lang)
         progress((i, len(picks)), desc=t("progress.loading_model", lang))
         desc = t("progress.scoring_one", lang, name=name, i=i + 1, n=len(picks))
         templates[name] = template
-        reports[name] = state.score(template, rows, adapter=adapter, pool=pool, shots=int(shots),
-                                      seeds=int(seeds), sampler=sampler, label_column=sel.get("label_column"),
-                                      progress=track(progress, desc))
+        reports[name] = state.score(template, rows, protocol, visitor=state.visitor(request), budget=budget,
+                                    adapter=adapter, pool=pool, label_column=sel.get("label_column"),
+                                    progress=track(progress, desc))
     table = metrics_table(reports)
     per_example = examples_table(reports, templates, rows)
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -18,6 +18,7 @@ import gradio as gr
 from promptlab import settings
 from promptlab.prompts import files, render
 from promptlab.prompts.values import Template
+from promptlab.scoring.experiment import Protocol
 from promptlab.ui import state
 from promptlab.ui.format import (
     choices_to_text,
@@ -113,6 +114,7 @@ def build(page: Page) -> StudioHandles:
         seed = L(gr.Number, label_key="studio.seed", value=0, precision=0, minimum=0)
         generate = L(gr.Checkbox, label_key="studio.generate", info_key="studio.generate_info", value=False)
         run = L(gr.Button, value_key="studio.run", variant="primary", elem_id="studio-run")
+        stop = L(gr.Button, value_key="studio.stop", variant="stop", elem_id="studio-stop", scale=0)
     metrics = gr.Markdown(elem_id="studio-metrics")
     results = L(gr.Dataframe, label_key="studio.results", wrap=True, max_height=520, interactive=False, visible=False,
                 elem_id="studio-results")
@@ -139,7 +141,8 @@ def build(page: Page) -> StudioHandles:
         check, [*fields, page.data, page.lang], checked, show_progress="hidden")
     last = gr.State(None)  # this visitor's last preview, re-rendered when the language changes
     run.click(state.on_gpu(preview), [page.draft, page.data, n_rows, shots, sampler, seed, generate, page.lang],
-              [metrics, results, last], concurrency_id=state.MODEL_QUEUE, concurrency_limit=1)
+              [metrics, results, last], concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
+    stop.click(state.stop_request, None, None, show_progress="hidden")
     page.lang.change(show_preview, [last, page.lang], [metrics, results], show_progress="hidden")
     save.click(save_to_library, [page.draft, page.lang], [saved, pick])
     return StudioHandles(pick=pick, fields=fields, checked=checked)
@@ -226,15 +229,16 @@ def _yaml_file(name: str, yaml_text: str) -> str:
 
 
 @guarded("studio.run_failed")
-def preview(template, sel, n_rows, shots, sampler, seed, generate, lang, progress=gr.Progress()):
+def preview(template, sel, n_rows, shots, sampler, seed, generate, lang, request: gr.Request = None,
+            progress=gr.Progress()):
     """Score the draft on the first N eval rows: metrics above a per-row table."""
     if template is None:
         raise ValueError(t("studio.fix_first", lang))
     rows = state.eval_rows(sel, int(n_rows))
     progress(0, desc=t("progress.loading_model", lang))
-    report = state.score(template, rows, pool=state.train_rows(sel), shots=int(shots), seeds=1,
-                           seed=int(seed or 0), sampler=sampler, label_column=sel.get("label_column"),
-                           generate=bool(generate), progress=track(progress, t("progress.scoring", lang)))
+    protocol = Protocol(shots=int(shots), seed=int(seed or 0), sampler=sampler, generate=bool(generate))
+    report = state.score(template, rows, protocol, visitor=state.visitor(request), pool=state.demonstrations(sel),
+                         label_column=sel.get("label_column"), progress=track(progress, t("progress.scoring", lang)))
     last = {"metrics": report.metrics, "n": report.n, "seconds": report.seconds, "table": report.table}
     return (*show_preview(last, lang), last)
 

@@ -13,6 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from promptlab.scoring.metrics import BY_NAME
+
 PALETTE = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777")
 MAJORITY_COLOR = "#6b7280"
 
@@ -180,7 +182,7 @@ def reference_lines(baselines: Mapping, metric: str = "acc", zero_label: str = "
             if not _missing(value):
                 lines.append((prefix + label, float(value), dash, color))
     majority = baselines.get("majority")
-    if metric in ("acc", "acc_norm") and not _missing(majority):
+    if metric in BY_NAME and BY_NAME[metric].majority_line and not _missing(majority):
         lines.append((majority_label, float(majority), "solid", MAJORITY_COLOR))
     return lines
 

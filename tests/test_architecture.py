@@ -1,7 +1,7 @@
 """The folder tree is the architecture: PromptLab's imports form a DAG of layers, read from the source (every import,
 also those inside functions), so a shortcut that would tangle the packages fails here before it is merged.
 
-Layers, low to high: settings; prompts, data, plots; models; scoring, runs; tuning; cli, ui. A module imports only
+Layers, low to high: settings; prompts, data; models; scoring, runs; tuning, plots; cli, ui. A module imports only
 from its own layer or below; `runs` (the run-folder store) never imports `tuning`; no engine module imports gradio;
 a tab never imports another tab; and the modules the web server and the run store load stay free of torch.
 """
@@ -16,7 +16,7 @@ import pytest
 from promptlab.settings import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "promptlab"
-LAYERS = {"settings": 0, "prompts": 1, "data": 1, "plots": 1, "models": 2, "scoring": 3, "runs": 3, "tuning": 4,
+LAYERS = {"settings": 0, "prompts": 1, "data": 1, "models": 2, "scoring": 3, "runs": 3, "tuning": 4, "plots": 4,
           "cli": 5, "ui": 5}
 # Loaded by the web server before any model is, and by the CLI's quick commands: importing one of these must not
 # import torch (seconds on a small machine), at module level.

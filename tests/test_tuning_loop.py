@@ -221,5 +221,5 @@ def test_early_stopping_counts_evaluations_without_improvement(monkeypatch):
                        train=[], val=[], mode="rank", accelerator=None, total_steps=10)
     stops = [loop.evaluate_and_track(setup, step) for step in range(5)]
     assert stops == [False, False, False, True, True]  # 0.6, then 0.7 (a tie) do not beat 0.7: two strikes
-    assert setup.state["best"]["acc"] == 0.7 and setup.state["best"]["step"] == 1
+    assert setup.state.best["acc"] == 0.7 and setup.state.best["step"] == 1
     assert len(saved) == 2  # the adapter is saved at each new best only

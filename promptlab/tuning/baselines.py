@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from promptlab.scoring.experiment import Protocol, score_template
-from promptlab.scoring.metrics import primary
+from promptlab.scoring.metrics import headline, primary
 
 
 def measure_baselines(lm, template, eval_rows, pool, *, shots: int, seeds: int, label_column,
@@ -44,7 +44,11 @@ def measure_baselines(lm, template, eval_rows, pool, *, shots: int, seeds: int, 
 
 
 def _put(out: dict, prefix: str, metrics: dict) -> None:
-    for key in ("acc", "acc_norm", "macro_f1", "exact_match", "rouge_l"):
+    """`<prefix>_<metric>` (and its `_std` over seeds) for every metric of the table; the majority class is stored
+    once, on its own."""
+    for key in headline(metrics):
+        if key == "majority":
+            continue
         for suffix in ("", "_std"):
             if key + suffix in metrics:
                 out[f"{prefix}_{key}{suffix}"] = metrics[key + suffix]

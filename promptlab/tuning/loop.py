@@ -15,6 +15,7 @@ are averaged by hand (no DDP wrapper, so the PEFT model is passed to the scorer 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -26,6 +27,7 @@ from promptlab.models import packing
 from promptlab.models.lm import LM
 from promptlab.models.requests import Request
 from promptlab.scoring import evaluate as scoring
+from promptlab.scoring.metrics import is_better
 from promptlab.tuning import checkpoint as ckpt
 from promptlab.tuning.config import TuneConfig
 from promptlab.tuning.methods import drift, nearest_tokens, virtual_token_vectors
@@ -34,6 +36,25 @@ from promptlab.tuning.run import Cancelled, Run
 
 class TrainingError(ValueError):
     """Training cannot go on (the loss is not finite, ...); the message says what to change."""
+
+
+@dataclass
+class LoopState:
+    """What the loop carries from step to step (and a checkpoint saves): the best evaluation so far, evaluations
+    since it (early stopping), and the tokens and seconds trained, for throughput."""
+
+    best: dict = field(default_factory=dict)
+    bad_evals: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LoopState:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass
@@ -50,16 +71,16 @@ class Setup:
     accelerator: object
     total_steps: int
     model_name: str = "model"
-    state: dict = field(default_factory=lambda: {"best": {}, "bad_evals": 0, "tokens": 0, "seconds": 0.0})
+    state: LoopState = field(default_factory=LoopState)
 
 
 def train(s: Setup) -> str:
     """Train to `total_steps` (or an early stop); return "done" or "early_stopped". Raises Cancelled on STOP."""
-    config, run, acc = s.config, s.run, s.accelerator
+    config, run, accelerator = s.config, s.run, s.accelerator
     params = [p for p in s.model.parameters() if p.requires_grad]
     raw_optimizer = make_optimizer(config, params)
     scheduler = torch.optim.lr_scheduler.LambdaLR(raw_optimizer, lr_schedule(config, s.total_steps))
-    optimizer = acc.prepare_optimizer(raw_optimizer)  # fp16: loss scaling; otherwise a thin wrapper
+    optimizer = accelerator.prepare_optimizer(raw_optimizer)  # fp16: loss scaling; otherwise a thin wrapper
     step, initial = _start_or_resume(s, optimizer, scheduler)
     next_batch = batch_source(s)
     session_start, session_steps = time.perf_counter(), 0
@@ -77,29 +98,30 @@ def train(s: Setup) -> str:
             part_loss, part_tokens = micro_batch(s, next_batch(step * config.grad_accum + micro),
                                                  config.objective_for(s.mode), scale=1.0 / config.grad_accum)
             loss, tokens = loss + part_loss, tokens + part_tokens
-        loss = _mean_over_processes(acc, loss)
+        loss = _mean_over_processes(accelerator, loss)
         if not math.isfinite(loss):
             raise TrainingError(
                 f"Training stopped at step {step + 1}: the loss is {loss}. Lower the learning rate (lr is "
                 f"{config.lr}), keep max_grad_norm on, or use precision fp32. Checkpoints up to step "
                 f"{last_checkpoint} are intact.")
-        grad_norm = _sync_and_clip(acc, params, config.max_grad_norm)
+        grad_norm = _sync_and_clip(accelerator, params, config.max_grad_norm)
         lr = scheduler.get_last_lr()[0]
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step, session_steps = step + 1, session_steps + 1
-        _log_step(s, step, loss, lr, grad_norm, tokens * acc.num_processes, time.perf_counter() - t0)
+        _log_step(s, step, loss, lr, grad_norm, tokens * accelerator.num_processes, time.perf_counter() - t0)
 
         last = step == s.total_steps
         stop_early = False
         if last or (config.eval_every and step % config.eval_every == 0):
-            stop_early = _broadcast(acc, evaluate_and_track(s, step) if acc.is_main_process else False)
+            tracked = evaluate_and_track(s, step) if accelerator.is_main_process else False
+            stop_early = _broadcast(accelerator, tracked)
         if last or stop_early or (config.checkpoint_every and step % config.checkpoint_every == 0):
             _checkpoint(s, step, optimizer, scheduler, initial)
             last_checkpoint = step
         eta = (s.total_steps - step) * (time.perf_counter() - session_start) / session_steps
-        run.status(step=step, eta_seconds=round(eta, 1), best=s.state["best"])
+        run.status(step=step, eta_seconds=round(eta, 1), best=s.state.best)
         if stop_early:
             run.log(f"early stop at step {step}: no better {_stop_metric(s)} in "
                     f"{config.early_stopping_patience} evaluations")
@@ -109,12 +131,12 @@ def train(s: Setup) -> str:
 
 def batch_source(s: Setup):
     """A function: micro-batch number -> this process's examples (each process takes its slice of a batch)."""
-    config, acc = s.config, s.accelerator
-    per_step = config.batch_size * acc.num_processes
+    config, accelerator = s.config, s.accelerator
+    per_step = config.batch_size * accelerator.num_processes
     per_epoch = len(s.train) // per_step
     if per_epoch == 0:
         raise TrainingError(f"{len(s.train)} training examples cannot fill one batch of {per_step} "
-                            f"({config.batch_size} x {acc.num_processes} processes): lower batch_size.")
+                            f"({config.batch_size} x {accelerator.num_processes} processes): lower batch_size.")
     lengths = [len(e.prompt) for e in s.train]
     cache: dict[int, list[list[int]]] = {}
 
@@ -123,18 +145,19 @@ def batch_source(s: Setup):
         if epoch not in cache:
             cache.clear()
             cache[epoch] = epoch_batches(lengths, per_step, config.seed, epoch)
-        mine = slice(acc.process_index * config.batch_size, (acc.process_index + 1) * config.batch_size)
+        first = accelerator.process_index * config.batch_size
+        mine = slice(first, first + config.batch_size)
         return [s.train[i] for i in cache[epoch][index][mine]]
 
     return examples
 
 
 def _log_step(s: Setup, step: int, loss: float, lr: float, grad_norm: float, tokens: int, seconds: float) -> None:
-    s.state["tokens"] += tokens
-    s.state["seconds"] += seconds
-    config, acc = s.config, s.accelerator
-    examples = config.batch_size * config.grad_accum * acc.num_processes
-    per_epoch = len(s.train) // (config.batch_size * acc.num_processes)
+    s.state.tokens += tokens
+    s.state.seconds += seconds
+    config, accelerator = s.config, s.accelerator
+    examples = config.batch_size * config.grad_accum * accelerator.num_processes
+    per_epoch = len(s.train) // (config.batch_size * accelerator.num_processes)
     s.run.metric(step=step, epoch=round(step * config.grad_accum / per_epoch, 4), loss=loss, lr=lr,
                  grad_norm=grad_norm, tokens_per_s=round(tokens / seconds, 1),
                  examples_per_s=round(examples / seconds, 2))
@@ -150,8 +173,9 @@ def _start_or_resume(s: Setup, optimizer, scheduler) -> tuple[int, torch.Tensor 
     found = ckpt.list_checkpoints(run.checkpoints)
     init_path = run.path / "init_vectors.pt"
     if found:
-        s.state = ckpt.load_checkpoint(found[-1], s.model, optimizer, scheduler)
-        step = s.state.pop("step")
+        saved = ckpt.load_checkpoint(found[-1], s.model, optimizer, scheduler)
+        step = saved.pop("step")
+        s.state = LoopState.from_dict(saved)
         run.keep_metrics_through(step)
         run.log(f"resumed from checkpoint {found[-1].name}")
         initial = torch.load(init_path) if init_path.exists() else None
@@ -170,7 +194,7 @@ def _start_or_resume(s: Setup, optimizer, scheduler) -> tuple[int, torch.Tensor 
 def _checkpoint(s: Setup, step: int, optimizer, scheduler, initial) -> None:
     if s.accelerator.is_main_process:
         _probe(s, step, initial)
-        ckpt.save_checkpoint(s.run.checkpoints, step, s.model, optimizer, scheduler, s.state,
+        ckpt.save_checkpoint(s.run.checkpoints, step, s.model, optimizer, scheduler, s.state.to_dict(),
                              s.config.keep_checkpoints)
     s.accelerator.wait_for_everyone()
 
@@ -301,25 +325,25 @@ def lr_schedule(config: TuneConfig, total_steps: int):
     return factor
 
 
-def _sync_and_clip(acc, params, max_norm: float) -> float:
+def _sync_and_clip(accelerator, params, max_norm: float) -> float:
     """Average gradients over processes (by hand: they are few), then clip; return the gradient norm."""
-    if acc.num_processes > 1:
+    if accelerator.num_processes > 1:
         for p in params:
             if p.grad is not None:
-                p.grad = acc.reduce(p.grad, reduction="mean")
+                p.grad = accelerator.reduce(p.grad, reduction="mean")
     if max_norm:
-        return float(acc.clip_grad_norm_(params, max_norm))
+        return float(accelerator.clip_grad_norm_(params, max_norm))
     return float(torch.norm(torch.stack([p.grad.norm() for p in params if p.grad is not None])))
 
 
-def _mean_over_processes(acc, value: float) -> float:
-    if acc.num_processes == 1:
+def _mean_over_processes(accelerator, value: float) -> float:
+    if accelerator.num_processes == 1:
         return value
-    return float(acc.reduce(torch.tensor(value, device=acc.device), reduction="mean"))
+    return float(accelerator.reduce(torch.tensor(value, device=accelerator.device), reduction="mean"))
 
 
-def _broadcast(acc, value):
-    if acc.num_processes == 1:
+def _broadcast(accelerator, value):
+    if accelerator.num_processes == 1:
         return value
     from accelerate.utils import broadcast_object_list
 
@@ -362,16 +386,15 @@ def evaluate_and_track(s: Setup, step: int) -> bool:
     metric = _stop_metric(s)
     s.run.log(f"eval step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in line.items()
                                                  if isinstance(v, float) and k != "eval_seconds"))
-    best = s.state["best"]
+    best = s.state.best
     value, previous = line.get(metric), best.get(metric)
-    lower_is_better = metric == "val_loss"
-    better = value is not None and (previous is None or (value < previous if lower_is_better else value > previous))
+    better = value is not None and (previous is None or is_better(metric, value, previous))
     better = better or not best  # the first evaluation is the best so far, even without the metric
     if better:
-        s.state["best"] = line
-        s.state["bad_evals"] = 0
+        s.state.best = line
+        s.state.bad_evals = 0
         ckpt.save_adapter(s.model, s.run.adapter)
         return False
-    s.state["bad_evals"] += 1
+    s.state.bad_evals += 1
     patience = s.config.early_stopping_patience
-    return bool(patience) and s.state["bad_evals"] >= patience
+    return bool(patience) and s.state.bad_evals >= patience

@@ -12,6 +12,7 @@ import pytest
 from promptlab.data import datasets
 from promptlab.prompts import files, render
 from promptlab.prompts.values import Template
+from promptlab.scoring.compare import examples_table
 from promptlab.ui import format, run_view, state
 from promptlab.ui.tabs import compare, data, studio, tune
 
@@ -201,9 +202,11 @@ def test_save_to_library(tmp_path, monkeypatch):
 
 def test_compare_two_templates(tiny_session, demo):
     draft = files.find_template("demo-reviews-good-bad")
-    out = compare.compare(["tpl:demo-reviews-sentiment", "draft"], draft, demo, 12, 0, 1, "random", "en",
-                              progress=Progress())
-    result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree = out
+    demo = data.change_splits(demo, "train", "validation", 12, "en")[0]  # Compare scores the Data tab's rows
+    out = compare.compare(["tpl:demo-reviews-sentiment", "draft"], draft, demo, 0, 1, "random", "en",
+                          progress=Progress())
+    result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree, failures = out
+    assert failures == ""
     per_example = result["examples"]
     assert list(metrics["prompt"]) == ["demo-reviews-sentiment", "demo-reviews-good-bad (draft)"]
     assert {"accuracy", "macro-F1", "rows"} <= set(metrics.columns)
@@ -225,14 +228,27 @@ def test_agreement_is_by_answer_position_not_wording():
     templates = {"a": Template("a", "{{ t }}", "{{ l }}", ("negative", "positive")),
                  "b": Template("b", "{{ t }}", "{{ l }}", ("no", "yes"))}
     reports = {"a": R(["negative", "positive"], [True, False]), "b": R(["no", "no"], [True, True])}
-    df = compare.examples_table(reports, templates, [{"t": "one"}, {"t": "two"}])
+    df = examples_table(reports, templates, [{"t": "one"}, {"t": "two"}])
     assert list(df["agree"]) == [True, False]
     assert list(df["a"]) == ["negative ✓", "positive ✗"]
 
 
 def test_compare_needs_a_pick():
     with pytest.raises(gr.Error):
-        compare.compare([], None, {"source": "demo-reviews"}, 8, 0, 1, "random", "en", progress=Progress())
+        compare.compare([], None, {"source": "demo-reviews"}, 0, 1, "random", "en", progress=Progress())
+
+
+def test_a_broken_prompt_fails_alone_and_is_named(tiny_session, demo):
+    broken = Template("broken-draft", "Review: {{ txet }}\nSentiment:", "{{ label }}", ("negative", "positive"))
+    demo = data.change_splits(demo, "train", "validation", 8, "en")[0]
+    out = compare.compare(["tpl:demo-reviews-sentiment", "draft", "run:no-such-run"], broken, demo, 0, 1,
+                          "random", "en", progress=Progress())
+    result, metrics, *_, failures = out
+    assert list(metrics["prompt"]) == ["demo-reviews-sentiment"]
+    assert "**broken-draft**: prompt, line 1" in failures and "Unknown column 'txet'" in failures
+    assert "**no-such-run**: No run 'no-such-run'" in failures
+    with pytest.raises(gr.Error, match="broken-draft: prompt, line 1.*Unknown column"):
+        compare.compare(["draft"], broken, demo, 0, 1, "random", "en", progress=Progress())
 
 
 # ---- tune -----------------------------------------------------------------------------------------------------

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from promptlab.prompts.files import parse_template
 from promptlab.runs import store
 from promptlab.ui import state
+from promptlab.ui.format import guarded
 from promptlab.ui.i18n import LANGUAGES, Labels, t
 from promptlab.ui.page import Page
 from promptlab.ui.tabs import compare, data, runs, studio, tune
@@ -80,10 +80,13 @@ def assemble() -> gr.Blocks:
         page.lang.change(labels.updates, page.lang, labels.components, show_progress="hidden")
         page.lang.change(header, page.lang, model_info, show_progress="hidden")
         for button, picked in ((tune_tab.to_compare, tune_tab.watch), (runs_tab.to_compare, runs_tab.picked)):
-            # "Score in Compare": pick the run and its hard prompt in Compare, switch there, score.
-            button.click(pick_runs_for_compare, [picked, page.draft, page.lang], [compare_tab.pick, page.tabs]
-                         ).success(state.on_gpu(compare.compare), compare_tab.inputs, compare_tab.outputs,
-                                   concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
+            # "Score in Compare": the run's own data (its splits and evaluation rows), the run and its hard prompt
+            # picked in Compare; switch there, score.
+            button.click(pick_runs_for_compare, [picked, page.draft, page.lang],
+                         [compare_tab.pick, page.tabs, page.data]
+                         ).success(data.relabel, [page.data, page.lang], data_tab.shown[1:], show_progress="hidden"
+                                   ).success(state.on_gpu(compare.compare), compare_tab.inputs, compare_tab.outputs,
+                                             concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
         compare_page.select(compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
         runs_page.select(runs.list_table, [runs_tab.picked, page.lang], runs_tab.listed, show_progress="hidden")
         # A fresh page starts ready to use: the demo task, a template written for it, and the newest run.
@@ -111,18 +114,29 @@ def template_for_task(sel, lang: str):
     return (*studio.fields_from_template(library[name]), gr.update(value=name))
 
 
+@guarded("compare.failed")
 def pick_runs_for_compare(run_ids, draft, lang: str):
+    """The picks, the tab and the data selection for scoring runs in Compare: each run beside its hard prompt, on
+    the first run's own data and evaluation rows (what its curves were measured on), whatever data is loaded now."""
     run_ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
     if not run_ids:
-        raise gr.Error(t("runs.none_picked", lang), title=t("error.title", lang), print_exception=False)
+        raise ValueError(t("runs.none_picked", lang))
     library = state.library()
-    picks = []
-    for run_id in run_ids:
-        name = parse_template(store.get_run(run_id).spec["template"]).name
-        if name in library:
-            picks.append(f"tpl:{name}")
-        elif draft is not None and draft.name == name:
+    picks, runs = [], [store.get_run(run_id) for run_id in run_ids]
+    for run in runs:
+        if run.template in library:
+            picks.append(f"tpl:{run.template}")
+        elif draft is not None and draft.name == run.template:
             picks.append("draft")
-        picks.append(f"run:{run_id}")
+        picks.append(f"run:{run.run_id}")
     picks = list(dict.fromkeys(picks))
-    return gr.update(choices=compare.candidate_choices(lang), value=picks), gr.Tabs(selected="compare")
+    return (gr.update(choices=compare.candidate_choices(lang), value=picks), gr.Tabs(selected="compare"),
+            run_selection(runs[0]))
+
+
+def run_selection(run) -> dict:
+    """The data selection a run was trained and evaluated with."""
+    spec = run.spec
+    dataset = state.get_dataset(spec["data"], spec.get("label_column"))
+    return data.selection(dataset, spec["data"], spec.get("train_split"), spec.get("eval_split"),
+                          spec.get("eval_size"))

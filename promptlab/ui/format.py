@@ -9,6 +9,7 @@ import math
 import gradio as gr
 import pandas as pd
 
+from promptlab.scoring.compare import shorten
 from promptlab.scoring.metrics import headline
 from promptlab.ui.i18n import language_of, t
 
@@ -134,15 +135,6 @@ def t_metric(name: str, lang: str) -> str:
         return t(key, lang)
     except KeyError:
         return name
-
-
-def shorten(text, limit: int = 400) -> str:
-    """Long prompts are cut in the middle for tables (the end holds the query, the start the instruction)."""
-    text = "" if text is None else str(text)
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return text[:half] + " … " + text[-half:]
 
 
 def display_table(table: pd.DataFrame, lang: str, prompt_limit: int = 600) -> pd.DataFrame:

@@ -126,7 +126,7 @@ def journey(page, url: str, *, job_timeout: float, watch_growth: bool = True) ->
     open_tab(page, "3 · Compare")
     choose(page, "compare-pick", TEMPLATE)
     choose(page, "compare-pick", OTHER_TEMPLATE)
-    set_number(page, "compare-rows", 16)
+    page.locator("#compare-rows-info").get_by_text("16 evaluation rows").wait_for()  # the Data tab's subset
     page.locator("#compare-run").click()
     wait_text(page, "compare-metrics", TEMPLATE, OTHER_TEMPLATE)
     page.wait_for_function("() => document.querySelector('#compare-chart .js-plotly-plot')")

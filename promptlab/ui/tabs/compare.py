@@ -15,12 +15,15 @@ import gradio as gr
 import pandas as pd
 
 from promptlab import plots
+from promptlab.models.shared import BudgetExceeded, Cancelled
 from promptlab.prompts.files import find_template, parse_template
+from promptlab.prompts.render import validate
 from promptlab.runs import store
+from promptlab.scoring.compare import examples_table, metrics_table
 from promptlab.scoring.experiment import Protocol
-from promptlab.scoring.metrics import bars, headline
+from promptlab.scoring.metrics import bars
 from promptlab.ui import state
-from promptlab.ui.format import fmt, guarded, sampler_choices, shorten, t_metric, track
+from promptlab.ui.format import fmt, guarded, sampler_choices, t_metric, track
 from promptlab.ui.i18n import t
 from promptlab.ui.page import CompareHandles, Page
 
@@ -62,9 +65,8 @@ def build(page: Page) -> CompareHandles:
         picks = L(gr.Dropdown, label_key="compare.pick", choices_fn=candidate_choices, multiselect=True,
                   value=[], scale=4, elem_id="compare-pick")
         refresh = L(gr.Button, value_key="compare.refresh", scale=1, size="md")
+    rows_info = gr.Markdown(elem_id="compare-rows-info")
     with gr.Row(equal_height=True):
-        n_rows = L(gr.Slider, label_key="compare.rows", minimum=4, maximum=500, step=1, value=32,
-                   elem_id="compare-rows")
         shots = L(gr.Slider, label_key="studio.shots", minimum=0, maximum=8, step=1, value=0,
                   elem_id="compare-shots")
         seeds = L(gr.Slider, label_key="compare.seeds", info_key="compare.seeds_info", minimum=1, maximum=10,
@@ -73,6 +75,7 @@ def build(page: Page) -> CompareHandles:
                     value="random")
         run = L(gr.Button, value_key="compare.run", variant="primary", elem_id="compare-run")
         stop = L(gr.Button, value_key="studio.stop", variant="stop", elem_id="compare-stop", scale=0)
+    failures = gr.Markdown(elem_id="compare-failures")
     with gr.Column(visible=False) as shown:  # nothing to show before the first comparison
         metrics = L(gr.Dataframe, label_key="compare.metrics", interactive=False, elem_id="compare-metrics")
         with gr.Row():
@@ -87,8 +90,10 @@ def build(page: Page) -> CompareHandles:
     result = gr.State(None)  # this visitor's last comparison, to filter and re-render it without rescoring
 
     refresh.click(refresh_choices, [picks, page.lang], picks)
-    inputs = [picks, page.draft, page.data, n_rows, shots, seeds, sampler, page.lang]
-    outputs = [result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree]
+    inputs = [picks, page.draft, page.data, shots, seeds, sampler, page.lang]
+    outputs = [result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree, failures]
+    for change in (page.data.change, page.lang.change):
+        change(rows_text, [page.data, page.lang], rows_info, show_progress="hidden")
     run.click(state.on_gpu(compare), inputs, outputs, concurrency_id=state.MODEL_QUEUE,
               concurrency_limit=state.MODEL_EVENTS)
     stop.click(state.stop_request, None, None, show_progress="hidden")
@@ -103,24 +108,40 @@ def refresh_choices(current, lang: str):
     return gr.update(choices=candidate_choices(lang))
 
 
+def rows_text(sel, lang: str) -> str:
+    """Which rows a comparison scores: the Data tab's evaluation subset (one place decides it for every tab)."""
+    if not sel:
+        return ""
+    return t("compare.rows_info", lang, n=sel["eval_size"], split=sel["eval"], data=sel["name"])
+
+
 @guarded("compare.failed")
-def compare(picks, draft, sel, n_rows, shots, seeds, sampler, lang, request: gr.Request = None,
-            progress=gr.Progress()):
+def compare(picks, draft, sel, shots, seeds, sampler, lang, request: gr.Request = None, progress=gr.Progress()):
+    """Score every picked prompt on the Data tab's evaluation rows under one protocol. A prompt that cannot be
+    scored (it does not fit the data, its run has no adapter, ...) fails alone, named; the others still show."""
     if not picks:
         raise ValueError(t("compare.pick_some", lang))
-    rows = state.eval_rows(sel, int(n_rows))
+    rows = state.eval_rows(sel)
     pool = state.demonstrations(sel)
     protocol = Protocol(shots=int(shots), seeds=int(seeds), sampler=sampler)
     budget = state.request_budget()  # the whole comparison is one request
-    reports, templates = {}, {}
+    reports, templates, failed = {}, {}, {}
     for i, pick in enumerate(picks):
-        name, template, adapter = resolve(pick, draft, lang)
         progress((i, len(picks)), desc=t("progress.loading_model", lang))
-        desc = t("progress.scoring_one", lang, name=name, i=i + 1, n=len(picks))
-        templates[name] = template
-        reports[name] = state.score(template, rows, protocol, visitor=state.visitor(request), budget=budget,
-                                    adapter=adapter, pool=pool, label_column=sel.get("label_column"),
-                                    progress=track(progress, desc))
+        try:
+            name, template, adapter = resolve(pick, draft, lang)
+            check_fits(template, sel, rows)
+            desc = t("progress.scoring_one", lang, name=name, i=i + 1, n=len(picks))
+            reports[name] = state.score(template, rows, protocol, visitor=state.visitor(request), budget=budget,
+                                        adapter=adapter, pool=pool, label_column=sel.get("label_column"),
+                                        progress=track(progress, desc))
+            templates[name] = template
+        except (Cancelled, BudgetExceeded):
+            raise
+        except ValueError as error:
+            failed[pick_name(pick, draft, lang)] = str(error)
+    if not reports:
+        raise ValueError("\n".join(f"{name}: {message}" for name, message in failed.items()))
     table = metrics_table(reports)
     per_example = examples_table(reports, templates, rows)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -131,7 +152,30 @@ def compare(picks, draft, sel, n_rows, shots, seeds, sampler, lang, request: gr.
         "confusion": {name: r.confusion for name, r in reports.items()},
     }
     return (result, *render(result, lang), _csv(table, f"comparison-metrics-{stamp}.csv"),
-            _csv(per_example, f"comparison-examples-{stamp}.csv"), gr.Column(visible=True), False)
+            _csv(per_example, f"comparison-examples-{stamp}.csv"), gr.Column(visible=True), False,
+            failures_markdown(failed, lang))
+
+
+def check_fits(template, sel, rows) -> None:
+    """Refuse, with every problem, a template that does not fit the data (as the Studio lists them)."""
+    problems = validate(template, sel.get("columns"), rows[:50])
+    if problems:
+        raise ValueError(" ".join(str(p) for p in problems))
+
+
+def pick_name(pick: str, draft, lang: str) -> str:
+    """A candidate's name for messages, even when it cannot be resolved."""
+    if pick == "draft":
+        return draft.name if draft is not None else t("compare.draft_short", lang)
+    return pick.partition(":")[2]
+
+
+def failures_markdown(failed: dict[str, str], lang: str) -> str:
+    if not failed:
+        return ""
+    lines = [f"⚠ **{t('compare.some_failed', lang, n=len(failed))}**"]
+    lines += [f"- **{name}**: {message}" for name, message in failed.items()]
+    return "\n".join(lines)
 
 
 def render(result: dict | None, lang: str, only_disagree: bool = False):
@@ -144,44 +188,6 @@ def render(result: dict | None, lang: str, only_disagree: bool = False):
     confusion = plots.confusion_matrices(result["confusion"], title=t("compare.confusion", lang),
                                          gold_label=t("col.gold", lang), predicted_label=t("plot.predicted", lang))
     return shown_metrics(table, lang), bars, confusion, shown_examples(result["examples"], only_disagree, lang)
-
-
-def metrics_table(reports: dict) -> pd.DataFrame:
-    """One row per prompt: every headline metric, its few-shot spread, rows, shots and time."""
-    records = []
-    for name, report in reports.items():
-        record = {"name": name, "n": report.n, "shots": report.shots, "seconds": round(report.seconds, 1)}
-        for metric in headline(report.metrics):
-            record[metric] = report.metrics[metric]
-            for suffix in ("_std", "_min", "_max"):
-                if metric + suffix in report.metrics:
-                    record[metric + suffix] = report.metrics[metric + suffix]
-        records.append(record)
-    return pd.DataFrame(records)
-
-
-def examples_table(reports: dict, templates: dict, rows: list[dict]) -> pd.DataFrame:
-    """One row per eval example: gold, each prompt's prediction (✓/✗), whether they agree, and the input text.
-
-    Prompts agree on a row when they pick the same answer position (templates word their choices differently:
-    "negative"/"positive" vs "no"/"yes"); generated answers and per-row choices are compared as text.
-    """
-    first = next(iter(reports.values())).table
-    df = pd.DataFrame({"row": range(1, len(first) + 1), "gold": first["gold"].tolist()})
-    picks = {}
-    for name, report in reports.items():
-        column = "prediction" if "prediction" in report.table else "generated"
-        predictions = report.table[column].tolist()
-        marks = report.table["correct"].tolist() if "correct" in report.table else [None] * len(predictions)
-        df[name] = [f"{p} {'✓' if c is True else '✗' if c is False else ''}".strip()
-                    for p, c in zip(predictions, marks)]
-        choices = templates[name].answer_choices
-        picks[name] = [choices.index(p) if isinstance(choices, tuple) and p in choices else p for p in predictions]
-    df["agree"] = [len({str(picks[name][i]) for name in picks}) <= 1 for i in range(len(df))]
-    text_column = _text_column(rows)
-    if text_column:
-        df["input"] = [shorten(r.get(text_column, ""), 200) for r in rows]
-    return df
 
 
 def shown_metrics(table: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -214,14 +220,6 @@ def shown_examples(per_example: pd.DataFrame | None, only_disagree: bool, lang: 
 
 def filter_examples(result, only_disagree: bool, lang: str):
     return shown_examples(result["examples"] if result else None, only_disagree, lang)
-
-
-def _text_column(rows: list[dict]) -> str | None:
-    """The column a reader recognises a row by: the longest text column."""
-    if not rows:
-        return None
-    texts = {k: len(str(v)) for k, v in rows[0].items() if isinstance(v, str)}
-    return max(texts, key=texts.get) if texts else None
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -67,6 +67,7 @@ def visitor(url: str, k: int, rounds: int, rows: int, timings: dict, errors: lis
     try:
         client = Client(url, verbose=False)
         client.predict("demo-reviews", "en", api_name="/load_source")
+        client.predict("train", "validation", max(4, rows), "en", api_name="/change_splits")  # Compare's rows
         t0 = time.perf_counter()
         client.predict(*{**FIELDS, "name": f"visitor-{k}", "prompt": marker + "{{ text }}\nSentiment:"}.values(),
                        "en", api_name="/check")
@@ -80,7 +81,7 @@ def visitor(url: str, k: int, rounds: int, rows: int, timings: dict, errors: lis
             if len(prompts) != rows or not all(p.startswith(marker) for p in prompts):
                 errors.append(f"visitor {k}: preview answered someone else's request: {prompts[:1]}")
             t0 = time.perf_counter()
-            out = client.predict(["draft"], max(4, rows), 0, 1, "random", "en", api_name="/compare")
+            out = client.predict(["draft"], 0, 1, "random", "en", api_name="/compare")
             timings["compare"].append(time.perf_counter() - t0)
             names = [r[0] for r in out[0]["data"]]
             if names != [f"visitor-{k} (draft)"]:

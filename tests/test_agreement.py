@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from gradio import Progress
-
 from test_tuning_fixtures import TEMPLATE, write_task
 
 from promptlab.data.sampling import evaluation_rows

@@ -152,7 +152,7 @@ def test_compare_csv_download_neutralises_formula_cells(app_url, tmp_path):
     client = Client(app_url, verbose=False)
     client.predict(handle_file(str(path)), "en", api_name="/load_upload")
     draft(client, name="=cmd|' /C calc'!A0")
-    out = client.predict(["draft"], 4, 0, 1, "random", "en", api_name="/compare")
+    out = client.predict(["draft"], 0, 1, "random", "en", api_name="/compare")  # the file's 4 rows
     metrics_csv, examples_csv = out[4], out[5]
     with open(examples_csv, encoding="utf-8") as f:
         table = list(csv.DictReader(f))
@@ -206,7 +206,8 @@ def test_concurrent_visitors_get_their_own_answers_while_a_job_trains(app_url, t
     def one(k: int):
         client = visitor(app_url, name=f"visitor-{k}", prompt=f"Visitor {k} asks: {{{{ text }}}}\nSentiment:")
         metrics, table = preview(client, 2 + k)
-        compared = client.predict(["draft"], 4, 0, 1, "random", "en", api_name="/compare")
+        client.predict("train", "validation", 4, "en", api_name="/change_splits")  # Compare scores 4 rows
+        compared = client.predict(["draft"], 0, 1, "random", "en", api_name="/compare")
         return k, table, compared[0]
 
     with ThreadPoolExecutor(4) as pool:

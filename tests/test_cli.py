@@ -92,3 +92,34 @@ def test_templates_and_models_list(capsys):
     assert "sst2-review-sentiment" in names
     assert main(["models", "list"]) == 0
     assert "smollm2-135m-instruct" in capsys.readouterr().out
+
+
+def test_score_finds_a_run_id_in_the_runs_dir_it_is_given(task, tiny_model_dir, tmp_path, capsys):
+    """`--adapter RUN_ID --runs-dir DIR`, as `tune --runs-dir DIR` made it: the soft prompt is put on the model."""
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from promptlab.tuning.config import preset
+    from promptlab.tuning.methods import peft_config_for
+
+    run = tmp_path / "elsewhere" / "20250101-000000-prompt-tuning-abcd"
+    (run / "adapter").mkdir(parents=True)
+    (run / "spec.json").write_text("{}")
+    config = preset("test", "prompt_tuning")
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), peft_config_for(config)).save_pretrained(
+        run / "adapter")
+    argv = ["score", "--template", str(task / "t.yaml"), "--data", str(task / "data"), "--model", str(tiny_model_dir),
+            "--json", "--adapter", run.name]
+    assert main(argv) == 2 and "is neither an adapter folder, a run folder, nor a run id" in capsys.readouterr().err
+    assert main([*argv, "--runs-dir", str(run.parent)]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == f"{tiny_model_dir} + adapter"
+
+
+def test_the_progress_bar_shows_believable_rates(task, tiny_model_dir, capsys):
+    """The bar starts with the scoring: no first rate of millions of requests per second."""
+    import re
+
+    assert main(["score", "--template", str(task / "t.yaml"), "--data", str(task / "data"), "--model",
+                 str(tiny_model_dir), "--shots", "1", "--seeds", "8"]) == 0
+    rates = [float(r) for r in re.findall(r"([\d.]+)req/s", capsys.readouterr().err.replace(",", ""))]
+    assert rates and max(rates) < 100_000

@@ -130,3 +130,19 @@ def test_bad_shots_and_seeds_are_refused(tiny_lm):
         Protocol(seeds=0)
     with pytest.raises(ValueError, match="only"):
         build_examples(SENTIMENT, ROWS, pool=ROWS[:3], shots=5)
+
+
+def test_the_confusion_matrix_shows_every_choice_even_when_one_is_never_predicted(tiny_lm):
+    three = Template("three", "Review: {{ text }}\nSentiment:", "{{ label }}", ("negative", "positive", "meh"))
+    result = evaluate(tiny_lm, build_examples(three, ROWS))
+    assert list(result.confusion.index) == list(result.confusion.columns) == ["negative", "positive", "meh"]
+    assert result.confusion.loc["meh"].sum() == 0 and int(result.confusion.values.sum()) == len(ROWS)
+
+
+def test_a_target_outside_the_choices_is_refused_not_scored_as_unlabelled(tiny_lm):
+    wrong = Template("wrong", "Review: {{ text }}\nSentiment:", "{{ label }}", ("bad", "good"))
+    with pytest.raises(ValueError, match="Row 1: the target 'negative' is not one of the answer choices"):
+        score_template(tiny_lm, wrong, ROWS)
+    unlabelled = [{"text": r["text"], "label": None} for r in ROWS]  # a test split without answers: predictions
+    report = score_template(tiny_lm, SENTIMENT, unlabelled)
+    assert report.metrics == {} and len(report.table) == len(ROWS)

@@ -233,6 +233,15 @@ def test_agreement_is_by_answer_position_not_wording():
     assert list(df["a"]) == ["negative ✓", "positive ✗"]
 
 
+def test_gold_is_the_datasets_label_not_the_first_templates_wording():
+    class R:
+        table = pd.DataFrame({"gold": ["bad", "good"], "prediction": ["bad", "bad"], "correct": [True, False]})
+
+    templates = {"good-bad": Template("good-bad", "{{ t }}", "{{ l }}", ("bad", "good"))}
+    rows = [{"t": "one", "l": "negative"}, {"t": "two", "l": "positive"}]
+    assert list(examples_table({"good-bad": R()}, templates, rows, "l")["gold"]) == ["negative", "positive"]
+
+
 def test_compare_needs_a_pick():
     with pytest.raises(gr.Error):
         compare.compare([], None, {"source": "demo-reviews"}, 0, 1, "random", "en", progress=Progress())

@@ -24,6 +24,7 @@ def add_parser(sub) -> None:
     score.add_argument("--label-column", help="label column (default: detected)")
     score.add_argument("--model", default=None, help="registry name, local folder or hub id")
     score.add_argument("--adapter", help="a tuning run id or a PEFT adapter folder to put on the model")
+    score.add_argument("--runs-dir", help="where to find --adapter's run id (default: $PROMPTLAB_RUNS or ./runs)")
     score.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     score.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
     score.set_defaults(func=run)
@@ -36,6 +37,7 @@ def run(args) -> None:
     from promptlab.models.registry import DEFAULT_MODEL
     from promptlab.prompts.files import find_template
     from promptlab.prompts.render import validate
+    from promptlab.runs.store import resolve_adapter
     from promptlab.scoring.experiment import Protocol, score_template
 
     template = find_template(args.template)
@@ -51,7 +53,7 @@ def run(args) -> None:
         if args.shots else []
     # Too few rows for the demonstrations is said now, not after seconds of model loading.
     sample_shots(pool, args.shots, seed=0, method=args.sampler, label_column=dataset.label_column)
-    adapter = _adapter_path(args.adapter) if args.adapter else None
+    adapter = resolve_adapter(args.adapter, args.runs_dir) if args.adapter else None
     model_id = args.model or DEFAULT_MODEL
     lm = load_lm(model_id, adapter=adapter, device=args.device)
     with _ProgressBar(f"scoring {template.name}") as bar:
@@ -69,12 +71,6 @@ def run(args) -> None:
         _print_report(result)
 
 
-def _adapter_path(run_or_dir: str):
-    from promptlab.runs.store import resolve_adapter
-
-    return resolve_adapter(run_or_dir)
-
-
 def _print_report(result: dict) -> None:
     print(f"{result['template']} on {result['data']} [{result['split']}], {result['n']} rows, "
           f"{result['shots']}-shot, model {result['model']}, {result['seconds']:.1f} s")
@@ -88,23 +84,22 @@ def _print_report(result: dict) -> None:
 
 
 class _ProgressBar:
-    """tqdm on stderr, fed by the engine's (done, total) callbacks."""
+    """tqdm on stderr, fed by the engine's (done, total) callbacks. The bar starts when the scoring does, so its
+    rate counts the first batch's time too (a bar made at the first callback showed millions of requests/s)."""
 
     def __init__(self, description: str):
         self.description = description
         self.bar = None
 
     def __enter__(self):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=None, desc=self.description, file=sys.stderr, unit="req", leave=False)
         return self
 
     def update(self, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if self.bar is None:
-            self.bar = tqdm(total=total, desc=self.description, file=sys.stderr, unit="req", leave=False)
         self.bar.total = total
-        self.bar.n = done
-        self.bar.refresh()
+        self.bar.update(done - self.bar.n)
 
     def __exit__(self, *exc):
         if self.bar is not None:

@@ -175,8 +175,9 @@ def adapter_dir(run_id: str, runs_dir=None) -> Path:
     return path
 
 
-def resolve_adapter(run_or_dir) -> Path:
-    """An adapter folder from a run id (in the default runs folder), a run folder, or an adapter folder."""
+def resolve_adapter(run_or_dir, runs_dir=None) -> Path:
+    """An adapter folder from a run id (in `runs_dir`, default the runs folder), a run folder, or an adapter
+    folder."""
     text = str(run_or_dir)
     path = Path(text).expanduser()
     if (path / "adapter_config.json").is_file():
@@ -186,7 +187,7 @@ def resolve_adapter(run_or_dir) -> Path:
     if path.exists():
         raise ValueError(f"{path} holds no adapter: expected adapter_config.json there or in {path / 'adapter'}.")
     try:
-        return adapter_dir(text)
+        return adapter_dir(text, runs_dir)
     except ValueError as err:
         raise ValueError(f"{text!r} is neither an adapter folder, a run folder, nor a run id ({err})") from None
 

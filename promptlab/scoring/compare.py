@@ -22,14 +22,16 @@ def metrics_table(reports: dict) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def examples_table(reports: dict, templates: dict, rows: list[dict]) -> pd.DataFrame:
-    """One row per eval example: gold, each prompt's prediction (✓/✗), whether they agree, and the input text.
+def examples_table(reports: dict, templates: dict, rows: list[dict], label_column: str | None = None) -> pd.DataFrame:
+    """One row per eval example: its gold label as the dataset says it (not as one template words it), each
+    prompt's prediction (✓/✗), whether they agree, and the input text.
 
     Prompts agree on a row when they pick the same answer position (templates word their choices differently:
     "negative"/"positive" vs "no"/"yes"); generated answers and per-row choices are compared as text.
     """
     first = next(iter(reports.values())).table
-    df = pd.DataFrame({"row": range(1, len(first) + 1), "gold": first["gold"].tolist()})
+    gold = [row.get(label_column) for row in rows] if label_column else first["gold"].tolist()
+    df = pd.DataFrame({"row": range(1, len(first) + 1), "gold": gold})
     picks = {}
     for name, report in reports.items():
         column = "prediction" if "prediction" in report.table else "generated"

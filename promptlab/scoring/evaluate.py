@@ -55,11 +55,23 @@ def evaluate(lm: LM, examples: Sequence[Example], *, content_free: Sequence[Exam
     if not examples:
         raise ValueError("Nothing to score: the data has no rows. Pick a split with rows or raise the row limit.")
     if all(e.choices for e in examples):
+        _check_gold(examples)
         return _evaluate_rank(lm, examples, content_free, generate, progress)
     if any(e.choices for e in examples):
         raise ValueError("Some rows have answer choices and some have none; the answer-choice expression "
                          "must give choices for every row.")
     return _evaluate_generate(lm, examples, progress)
+
+
+def _check_gold(examples) -> None:
+    """A row whose target renders but is not one of its choices cannot be scored: say which, and how to fix it
+    (rows without a target are unlabelled and just get predictions)."""
+    for number, e in enumerate(examples, 1):
+        if e.target and e.gold is None:
+            raise ValueError(
+                f"Row {number}: the target {e.target!r} is not one of the answer choices ({', '.join(e.choices)}), "
+                "so it cannot be scored. Make the target render one of the choices, e.g. map label names with "
+                '{{ {"negative": "bad", "positive": "good"}[label] }}.')
 
 
 def _evaluate_rank(lm, examples, content_free, generate, progress) -> EvalResult:
@@ -90,7 +102,9 @@ def _evaluate_rank(lm, examples, content_free, generate, progress) -> EvalResult
         pred_names = [c[predictions[i]] for c, i in zip(names, labelled)]
         metrics["macro_f1"] = macro_f1(gold_names, pred_names)
         metrics["majority"] = Counter(gold_names).most_common(1)[0][1] / len(gold_names)
-    confusion = _confusion(table.loc[labelled, "gold"], table.loc[labelled, "prediction"]) if labelled else None
+    fixed = examples[0].choices if all(e.choices == examples[0].choices for e in examples) else None
+    confusion = _confusion(table.loc[labelled, "gold"], table.loc[labelled, "prediction"], fixed) \
+        if labelled else None
     return EvalResult(table, metrics, confusion, "rank", probs)
 
 
@@ -142,9 +156,14 @@ def _evaluate_generate(lm, examples, progress) -> EvalResult:
     return EvalResult(table, metrics, None, "generate")
 
 
-def _confusion(gold: pd.Series, predicted: pd.Series) -> pd.DataFrame:
-    """Counts with gold labels as rows and predictions as columns."""
-    return pd.crosstab(gold.rename("gold"), predicted.rename("predicted"))
+def _confusion(gold: pd.Series, predicted: pd.Series, choices=None) -> pd.DataFrame:
+    """Counts with gold labels as rows and predictions as columns; with fixed `choices`, every choice is a row and a
+    column (a prompt that always answers the same still shows the whole square)."""
+    counts = pd.crosstab(gold.rename("gold"), predicted.rename("predicted"))
+    if choices:
+        counts = counts.reindex(index=list(choices), columns=list(choices), fill_value=0)
+        counts.index.name, counts.columns.name = "gold", "predicted"
+    return counts
 
 
 def _softmax(xs: Sequence[float]) -> list[float]:

@@ -143,7 +143,7 @@ def compare(picks, draft, sel, shots, seeds, sampler, lang, request: gr.Request 
     if not reports:
         raise ValueError("\n".join(f"{name}: {message}" for name, message in failed.items()))
     table = metrics_table(reports)
-    per_example = examples_table(reports, templates, rows)
+    per_example = examples_table(reports, templates, rows, sel.get("label_column"))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     result = {
         "metrics": table, "examples": per_example,

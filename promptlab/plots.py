@@ -7,6 +7,7 @@ legend names) is a parameter with an English default, so the UI can pass its tra
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -82,18 +83,30 @@ def metric_bars(metrics: pd.DataFrame, columns: Sequence[str], *, majority: floa
                 error = {"type": "data", "array": std, "visible": True}
         fig.add_trace(go.Bar(
             name=column, x=names, y=values.tolist(), error_y=error, marker_color=PALETTE[i % len(PALETTE)],
-            text=[_fmt(v) for v in values], textposition="outside",
+            text=[_fmt(v) for v in values], textposition="outside", cliponaxis=False, textangle=0,
         ))
     if majority is not None and not _missing(majority):
         # The line is a shape (it spans the whole width); an empty trace names it in the legend, away from bars.
         fig.add_hline(y=majority, line_dash="dash", line_color=MAJORITY_COLOR)
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"{majority_label} {majority:.2f}",
                                  line={"dash": "dash", "color": MAJORITY_COLOR}))
-    fig.update_layout(barmode="group")
+    # Value labels that do not fit above their bar are hidden (never run together); long prompt names wrap.
+    fig.update_layout(barmode="group", uniformtext={"minsize": 9, "mode": "hide"})
+    fig.update_xaxes(tickvals=names, ticktext=[wrap(n) for n in names], automargin=True)
     fig.update_yaxes(range=[0, 1.1])
-    fig = _layout(fig, title, 380)
+    fig = _layout(fig, title, 380 + 14 * max((wrap(n).count("<br>") for n in names), default=0))
     fig.update_layout(hovermode="closest")
     return fig
+
+
+def wrap(text: str, width: int = 18) -> str:
+    """A long axis label broken into lines of about `width` characters (at spaces and hyphens, else anywhere),
+    so it is shown whole instead of cut off.
+
+    >>> wrap("sst2-review-sentiment (draft)")
+    'sst2-review-<br>sentiment (draft)'
+    """
+    return "<br>".join(textwrap.wrap(str(text), width)) or str(text)
 
 
 def confusion_matrices(matrices: Mapping[str, pd.DataFrame | None], *, title: str = "Confusion matrices",
@@ -138,7 +151,8 @@ def loss_curves(metrics: Iterable[Mapping], *, title: str = "Loss", step_label: 
 def accuracy_curves(metrics: Iterable[Mapping], baselines: Mapping | None = None, *, metric: str = "acc",
                     total_steps: int | None = None, title: str = "Validation accuracy", step_label: str = "step",
                     soft_label: str = "soft prompt", zero_shot_label: str = "zero-shot",
-                    few_shot_label: str = "few-shot", majority_label: str = "majority class") -> go.Figure:
+                    few_shot_label: str = "few-shot", majority_label: str = "majority class",
+                    metric_label: str | None = None) -> go.Figure:
     """The soft prompt's validation metric per step, beside the manual prompts' scores.
 
     `baselines` is a run's baselines dict: `majority`, `zero_shot_<metric>`, `few_shot_<metric>`, and
@@ -157,7 +171,7 @@ def accuracy_curves(metrics: Iterable[Mapping], baselines: Mapping | None = None
     fig.add_trace(go.Scatter(x=[s for s, _ in evals], y=[v for _, v in evals], name=soft_label,
                              mode="lines+markers", line={"color": PALETTE[0], "width": 3}))
     fig.update_xaxes(title_text=step_label, range=[0, last_step])
-    fig.update_yaxes(title_text=metric, range=[0, 1.05])
+    fig.update_yaxes(title_text=metric_label or metric, range=[0, 1.05])
     return _layout(fig, title)
 
 
@@ -188,18 +202,23 @@ def reference_lines(baselines: Mapping, metric: str = "acc", zero_label: str = "
 
 
 def run_overlay(runs: Mapping[str, Iterable[Mapping]], *, metric: str = "acc", title: str = "Runs",
-                step_label: str = "step", loss_label: str = "val loss") -> go.Figure:
-    """Several runs on one figure: the validation metric (left) and the validation loss (right) per step."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[metric, loss_label], horizontal_spacing=0.1)
+                step_label: str = "step", loss_label: str = "val loss", metric_label: str | None = None) -> go.Figure:
+    """Several runs on one figure: the validation metric (left) and the validation loss (right) per step. Axes
+    start at step 0 and the metric stays in [0, 1], also when a run has one point so far."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[metric_label or metric, loss_label], horizontal_spacing=0.1)
+    last = 1
     for i, (name, lines) in enumerate(runs.items()):
         lines = list(lines)
         color = PALETTE[i % len(PALETTE)]
         for col, key in ((1, metric), (2, "val_loss")):
             points = [(m["step"], m[key]) for m in lines if key in m and "step" in m and not _missing(m[key])]
+            last = max([last] + [s for s, _ in points])
             fig.add_trace(go.Scatter(x=[s for s, _ in points], y=[v for _, v in points], name=name,
                                      legendgroup=name, showlegend=col == 1, mode="lines+markers",
                                      line={"color": color}), row=1, col=col)
-    fig.update_xaxes(title_text=step_label)
+    fig.update_xaxes(title_text=step_label, range=[0, last])
+    fig.update_yaxes(range=[0, 1.05], row=1, col=1)
+    fig.update_yaxes(rangemode="tozero", row=1, col=2)
     return _layout(fig, title, 380)
 
 

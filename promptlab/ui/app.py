@@ -21,7 +21,11 @@ CSS = """
 .pl-bar > div {height: 100%; background: #2563eb; transition: width 0.5s;}
 .pl-error {color: #b91c1c; margin-top: 6px; white-space: pre-wrap;}
 #studio-rendered pre, #studio-rendered code {white-space: pre-wrap !important; word-break: break-word;}
+/* Table headers stay whole words ("correct", not "co rr ec t"): the column grows instead. */
+.table th, .table th span, table th .header-content {word-break: keep-all !important; overflow-wrap: normal !important;}
 """
+# Plots drawn while their tab was hidden have no width; a tab switch redraws them at the tab's size.
+RESIZE_PLOTS = "() => { setTimeout(() => window.dispatchEvent(new Event('resize')), 50); }"
 THEME = gr.themes.Soft(primary_hue="blue", neutral_hue="slate")
 
 
@@ -88,6 +92,7 @@ def assemble() -> gr.Blocks:
                                    ).success(state.on_gpu(compare.compare), compare_tab.inputs, compare_tab.outputs,
                                              concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
         compare_page.select(compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
+        page.tabs.select(None, None, None, js=RESIZE_PLOTS)
         runs_page.select(runs.list_table, [runs_tab.picked, page.lang], runs_tab.listed, show_progress="hidden")
         # A fresh page starts ready to use: the demo task, a template written for it, and the newest run.
         app.load(header, page.lang, model_info)

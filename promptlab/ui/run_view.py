@@ -10,23 +10,30 @@ from pathlib import Path
 import pandas as pd
 
 from promptlab import plots
+from promptlab.prompts.files import parse_template
 from promptlab.runs import store
 from promptlab.runs.export import export_bundle
 from promptlab.runs.queue import ACTIVE
 from promptlab.scoring.metrics import primary
-from promptlab.ui.format import duration, fmt
+from promptlab.ui.format import duration, fmt, t_metric
 from promptlab.ui.i18n import t
 
 
 def metric_of(run, lines: list[dict]) -> str:
-    """The metric a run is judged by: its baselines say, else what its evaluations report."""
-    return run.baselines.get("metric") or primary("rank" if any("acc" in m for m in lines) else "generate")
+    """The metric a run is judged by: its baselines say, else its template's mode (known before any evaluation)."""
+    if run.baselines.get("metric"):
+        return run.baselines["metric"]
+    try:
+        return primary(parse_template(run.spec.get("template") or "", "the run's template").mode)
+    except ValueError:
+        return primary("rank" if any("acc" in m for m in lines) else "generate")
 
 
 def curves(run, lines: list[dict], lang: str):
     """(validation metric per step beside the manual prompts' scores, train and validation loss) figures."""
     accuracy = plots.accuracy_curves(
-        lines, run.baselines, metric=metric_of(run, lines), total_steps=run.total_steps,
+        lines, run.baselines, metric=metric_of(run, lines), metric_label=t_metric(metric_of(run, lines), lang),
+        total_steps=run.total_steps,
         title=t("tune.accuracy", lang), step_label=t("plot.step", lang), soft_label=t("plot.soft", lang),
         zero_shot_label=t("plot.zero", lang), few_shot_label=t("plot.few", lang),
         majority_label=t("plot.majority", lang))

@@ -14,7 +14,7 @@ from promptlab import plots
 from promptlab.runs import store
 from promptlab.tuning.config import METHODS
 from promptlab.ui import run_view
-from promptlab.ui.format import duration, fmt, guarded
+from promptlab.ui.format import duration, fmt, guarded, t_metric
 from promptlab.ui.i18n import t
 from promptlab.ui.page import Page, RunsHandles
 
@@ -100,9 +100,11 @@ def show_runs(picked, lang: str):
         empty = plots.empty(t("runs.none_picked", lang))
         return empty, empty, empty, "", "", gr.update(visible=False)
     lines = {run_id: store.read_metrics(run_id) for run_id in picked}
-    overlay = plots.run_overlay(lines, title=t("runs.overlay", lang), step_label=t("plot.step", lang),
-                                loss_label=t("plot.val_loss", lang))
     first = store.get_run(picked[0])
+    metric = run_view.metric_of(first, lines[first.run_id])
+    overlay = plots.run_overlay(lines, metric=metric, metric_label=t_metric(metric, lang),
+                                title=t("runs.overlay", lang), step_label=t("plot.step", lang),
+                                loss_label=t("plot.val_loss", lang))
     accuracy, loss = run_view.curves(first, lines[first.run_id], lang)
     files = run_view.downloads(first)
     return (overlay, accuracy, loss, details_markdown(first, lang), store.read_log(first.run_id, tail=80),

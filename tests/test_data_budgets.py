@@ -221,6 +221,24 @@ def test_hub_names_go_to_datasets_unchanged_from_an_empty_folder(server_folder, 
     assert os.path.basename(cwd) == "cwd" and not cwd.startswith(str(server_folder))
 
 
+# ---- the app: what a visitor types in the Data tab ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["csv", "text", "data:default", "runs:default"])
+def test_the_data_tab_reads_no_server_file_by_name_on_a_public_server(server_folder, monkeypatch, name):
+    gr = pytest.importorskip("gradio")
+    from promptlab.ui import state
+    from promptlab.ui.tabs import data
+
+    monkeypatch.setattr(state.CONFIG, "allow_local_files", False)  # what SPACE_ID sets at launch
+    with pytest.raises(gr.Error) as info:
+        data.load_source(name, "en")
+    assert info.value.message.startswith("Could not load the data: ") and SECRET not in info.value.message
+    upload = server_folder / "secret.csv"  # an upload is the app's own file: still read
+    assert data.load_upload(str(upload), "en")[0]["columns"] == ["text", "label"]
+    assert data.load_source("demo-reviews", "en")[0]["name"] == "demo-reviews"
+
+
 def test_the_bounded_reader_imports_nothing_heavy_here():
     import subprocess
     import sys

@@ -126,3 +126,18 @@ def test_a_failed_load_reaches_every_waiter_and_is_not_kept():
     assert cache.keys() == []
     assert cache.get("broken", lambda: make_dataset("fixed", 3)).name == "fixed"  # the next try loads again
 
+
+def test_the_app_keeps_its_datasets_in_a_bounded_cache(tmp_path, monkeypatch):
+    from promptlab.ui import state
+
+    assert isinstance(state._datasets, DatasetCache)
+    monkeypatch.setattr(state, "_datasets", DatasetCache(max_bytes=10**9, idle_seconds=0.2))
+    path = tmp_path / "mine.csv"
+    path.write_text("text,label\ngood,pos\nbad,neg\n")
+    state.remember_upload(str(path))
+    assert state.get_dataset(str(path)).labels == ("neg", "pos")
+    assert state.get_dataset(str(path)) is state.get_dataset(str(path))
+    deadline = time.monotonic() + 10
+    while state._datasets.keys() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert state._datasets.keys() == []  # the visitor left: their upload no longer holds memory

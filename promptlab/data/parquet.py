@@ -33,8 +33,9 @@ def read_parquet(path: Path, budget: Budget) -> Table:
         budget.charge(path.name, cells=table.num_rows * table.num_columns,
                       nbytes=sum(decoded_nbytes(column) for column in table.columns))
         rows = []
-        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
-            rows += arrow_rows(pyarrow.Table.from_batches([batch]), class_names)
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS):  # measured: now expand, a batch at a time
+            columns = [c.dictionary_decode() if pyarrow.types.is_dictionary(c.type) else c for c in batch.columns]
+            rows += arrow_rows(pyarrow.Table.from_arrays(columns, names=batch.schema.names), class_names)
     except MemoryError:
         raise  # pyarrow's ArrowMemoryError is one too: out of memory is not a damaged file
     except (pyarrow.ArrowException, OSError) as error:

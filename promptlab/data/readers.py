@@ -195,8 +195,13 @@ def _read_json(path: Path, text: str, budget: Budget) -> Table:
 
 
 def _plain_record(value):
-    """A JSON object with plain cells (nested values as JSON text); anything else as it is."""
-    return {key: plain(item) for key, item in value.items()} if isinstance(value, dict) else value
+    """A JSON object with plain cells (nested values as JSON text, NaN as None), changed in place; anything else as
+    it is."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not (item is None or type(item) in (str, int, bool)):
+                value[key] = plain(item)
+    return value
 
 
 def _too_deep_message(path: Path, text: str, first_line: int, outer: int) -> str:
@@ -273,7 +278,7 @@ def _table(path: Path, records: list[dict], budget: Budget) -> Table:
     every line names other keys would otherwise make rows x columns cells."""
     columns = tuple(dict.fromkeys(key for record in records for key in record))
     budget.charge(path.name, cells=len(records) * len(columns))
-    rows = [{key: record.get(key) for key in columns} for record in records]
+    rows = [record if tuple(record) == columns else {key: record.get(key) for key in columns} for record in records]
     return Table(rows, columns, {})
 
 

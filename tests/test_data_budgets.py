@@ -202,23 +202,49 @@ def test_paths_are_not_hub_names(server_folder, name):
     assert SECRET not in message
 
 
-def test_hub_names_go_to_datasets_unchanged_from_an_empty_folder(server_folder, tmp_path, monkeypatch):
-    """What the child hands `datasets`: the name and config as typed, and an empty private working folder."""
-    site, asked = tmp_path / "site", tmp_path / "asked.json"
+def stand_in_datasets(tmp_path, monkeypatch, data_files: list[str]):
+    """A stand-in `datasets` for the reading process (first on its PYTHONPATH) whose builder lists `data_files`, as a
+    Hub dataset's card makes it do, and which writes down what it was asked and whether it read anything."""
+    site, asked = tmp_path / "site", tmp_path / "asked.jsonl"
     (site / "datasets").mkdir(parents=True)
-    (site / "datasets" / "__init__.py").write_text(  # a stand-in `datasets` that writes down what it was asked
+    (site / "datasets" / "__init__.py").write_text(
         "import json, os\n"
+        f"def record(event):\n    with open({str(asked)!r}, 'a') as f:\n        f.write(json.dumps(event) + '\\n')\n"
         "class packaged_modules:\n    _PACKAGED_DATASETS_MODULES = {}\n"
-        "def load_dataset(name, config=None, **kwargs):\n"
-        f"    with open({str(asked)!r}, 'w') as f:\n"
-        "        json.dump([name, config, kwargs, os.getcwd(), os.listdir('.')], f)\n"
-        "    raise FileNotFoundError(name)\n"
+        f"class Config:\n    data_files = {{'train': {data_files!r}}}\n"
+        "class Builder:\n    config = Config\n"
+        "    def download_and_prepare(self):\n        record('read the data files')\n"
+        "        raise FileNotFoundError('stand-in')\n"
+        "def load_dataset_builder(name, config=None, **kwargs):\n"
+        "    record([name, config, kwargs, os.getcwd(), os.listdir('.')])\n    return Builder()\n"
+        "def load_dataset(name, config=None, **kwargs):  # builder, then its files: what load_dataset does\n"
+        "    load_dataset_builder(name, config, **kwargs).download_and_prepare()\n"
     )
     monkeypatch.setenv("PYTHONPATH", str(site))
+    return lambda: [json.loads(line) for line in asked.read_text().splitlines()] if asked.exists() else []
+
+
+def test_hub_names_go_to_datasets_unchanged_from_an_empty_folder(server_folder, tmp_path, monkeypatch):
+    events = stand_in_datasets(tmp_path, monkeypatch, ["hf://datasets/nyu-mll/glue@0123abc/sst2/train.parquet"])
     refused("nyu-mll/glue:sst2", "Could not load the Hub dataset 'nyu-mll/glue:sst2'", local_files=False)
-    name, config, kwargs, cwd, listing = json.loads(asked.read_text())
-    assert (name, config, kwargs, listing) == ("nyu-mll/glue", "sst2", {}, [])
+    (name, config, kwargs, cwd, listing), read = events()
+    assert (name, config, kwargs, listing, read) == ("nyu-mll/glue", "sst2", {}, [], "read the data files")
     assert os.path.basename(cwd) == "cwd" and not cwd.startswith(str(server_folder))
+
+
+@pytest.mark.parametrize("data_file", [
+    "{server}/secret.csv",                                  # a card's data_files: an absolute path on the server
+    "file://{server}/secret.csv",
+    "hf://datasets/nyu-mll/glue@0123abc/../../../{server}/secret.csv",
+    "hf://datasets/someone/else@0123abc/train.csv",          # another repository (private to the server's token)
+    "https://example.com/train.csv",                         # anything the server could be made to fetch
+])
+def test_a_hub_dataset_card_cannot_point_at_other_files(server_folder, tmp_path, monkeypatch, data_file):
+    events = stand_in_datasets(tmp_path, monkeypatch, [data_file.format(server=server_folder)])
+    message = refused("nyu-mll/glue", "The Hub dataset 'nyu-mll/glue' lists 1 data file(s) outside its own "
+                                      "repository", "so it was not loaded", local_files=False)
+    assert SECRET not in message and str(server_folder) not in message
+    assert "read the data files" not in events()
 
 
 # ---- the app: what a visitor types in the Data tab ----------------------------------------------------------------

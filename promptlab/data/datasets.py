@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import errno
 import os
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -220,8 +221,12 @@ def _load_hub(source: str, budget: Budget, *, hub_only: bool = False) -> dict[st
 
     if name in getattr(datasets.packaged_modules, "_PACKAGED_DATASETS_MODULES", {}):  # loaders newer than our list
         raise ValueError(_builder_name_message(source))
-    try:  # never trust_remote_code: a Hub dataset is data, not code we run
-        loaded = datasets.load_dataset(name, config or None)
+    try:  # what datasets.load_dataset does, with a look at the files before any is read; never trust_remote_code
+        builder = datasets.load_dataset_builder(name, config or None)
+        outside = _files_outside_the_repository(name, builder)
+        if not outside:
+            builder.download_and_prepare()
+            loaded = builder.as_dataset()
     except Exception as error:  # network, not-found and config errors all come as different types
         _reraise_lack_of_resources(error)
         reason = f"loading '{name}' from the Hugging Face Hub failed ({type(error).__name__}: {error})"
@@ -231,7 +236,21 @@ def _load_hub(source: str, budget: Budget, *, hub_only: bool = False) -> dict[st
                 f"'{name}' could not be loaded from the local cache ({type(error).__name__})"
             )
         raise ValueError(_hub_failed_message(source, reason, hub_only)) from error
+    if outside:  # the paths themselves stay unsaid: a pattern resolved here would name the server's files
+        raise ValueError(f"The Hub dataset '{source}' lists {len(outside)} data file(s) outside its own repository "
+                         "(its README or .huggingface.yaml names other paths), so it was not loaded. PromptLab reads "
+                         "a Hub dataset's own files only.")
     return hf_tables(loaded, budget, source)
+
+
+def _files_outside_the_repository(name: str, builder) -> list[str]:
+    """The data files `builder` would read that are not in the Hub repository `name`: a dataset card may list any
+    path (`/etc/...`, `../other`, a URL), and older versions of `datasets` read them (an absolute path from the
+    server's disk); `datasets` 5 refuses them itself, and this check holds whatever the version."""
+    inside = f"datasets/{name}@"
+    files = [str(file) for split in (builder.config.data_files or {}).values() for file in split]
+    return [file for file in files
+            if not (file.startswith("hf://") and posixpath.normpath(file[len("hf://"):]).startswith(inside))]
 
 
 def _reraise_lack_of_resources(error: BaseException) -> None:

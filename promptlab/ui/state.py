@@ -107,7 +107,7 @@ def get_dataset(source: str, label_column: str | None = None):
     bounded child process (`load_untrusted`); a server path only where typed paths are allowed or it is an upload."""
     source = str(source)
     local_files = CONFIG.allow_local_files or source in _uploads
-    check_source(source, local_files=local_files)  # before the cache: a path kept for its uploader is theirs alone
+    check_source(source, local_files=local_files)  # before the cache: what may not be read is never served from it
     key = (source, label_column or None, local_files)
     return _datasets.get(key, lambda: load_untrusted(source, key[1], local_files=local_files))
 

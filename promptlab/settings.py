@@ -6,6 +6,7 @@ Each value is read when asked for (not at import), so tests can point a variable
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 from pathlib import Path
 
@@ -103,6 +104,43 @@ def served_model() -> str | None:
     return os.environ.get("PROMPTLAB_MODEL") or None
 
 
+# ---- reading data on a visitor's behalf --------------------------------------------------------------------------
+
+def data_max_cells() -> int:
+    """How many cells (rows x columns; each value inside a nested cell counts too) one dataset may hold once read
+    ($PROMPTLAB_DATA_MAX_CELLS, default 10 million: SST-2 has 200 thousand)."""
+    return max(1, _int("PROMPTLAB_DATA_MAX_CELLS", 10_000_000))
+
+
+def data_max_bytes() -> int:
+    """How many bytes one dataset may hold once decompressed and decoded ($PROMPTLAB_DATA_MAX_MB, default 500): a
+    small compressed Parquet file can expand a thousandfold."""
+    return max(1, int(_finite("PROMPTLAB_DATA_MAX_MB", 500.0) * 1_000_000))
+
+
+def data_memory_bytes() -> int:
+    """Memory a process reading untrusted data may use beyond its start ($PROMPTLAB_DATA_MEMORY_MB, default 4000):
+    the backstop when a file expands beyond what its reader can foresee."""
+    return max(1, int(_finite("PROMPTLAB_DATA_MEMORY_MB", 4000.0) * 1_000_000))
+
+
+def data_timeout_s() -> float:
+    """Seconds a read of untrusted data (file, folder or Hub download) may take ($PROMPTLAB_DATA_TIMEOUT_S, default
+    180)."""
+    return max(0.1, _finite("PROMPTLAB_DATA_TIMEOUT_S", 180.0))
+
+
+def dataset_cache_bytes() -> int:
+    """Memory the app's shared cache of loaded datasets may hold ($PROMPTLAB_DATASET_CACHE_MB, default 2000)."""
+    return max(1, int(_finite("PROMPTLAB_DATASET_CACHE_MB", 2000.0) * 1_000_000))
+
+
+def dataset_idle_s() -> float:
+    """A loaded dataset nobody used for this long is dropped from the app's cache ($PROMPTLAB_DATASET_IDLE_S,
+    default 1800: half an hour)."""
+    return max(1.0, _finite("PROMPTLAB_DATASET_IDLE_S", 1800.0))
+
+
 # ---- jobs ---------------------------------------------------------------------------------------------------------
 
 def max_jobs() -> int:
@@ -127,3 +165,9 @@ def _float(name: str, default: float) -> float:
         return float(os.environ.get(name, default))
     except ValueError:
         return default
+
+
+def _finite(name: str, default: float) -> float:
+    """A float variable; `default` when unset, unreadable, NaN or infinite (a limit must be a number)."""
+    value = _float(name, default)
+    return value if math.isfinite(value) else default

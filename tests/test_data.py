@@ -156,17 +156,26 @@ def test_hub_name_goes_through_datasets_with_config(monkeypatch):
     features = hf.Features({"text": hf.Value("string"), "label": hf.ClassLabel(names=["no", "yes"])})
     calls = []
 
-    def fake_load_dataset(name, config=None, **kwargs):
-        calls.append((name, config, kwargs))
-        return hf.DatasetDict({"validation": hf.Dataset.from_dict({"text": ["x"], "label": [1]},
-                                                                  features=features)})
+    class FakeBuilder:  # what datasets.load_dataset builds, prepares and returns
+        config = type("Config", (), {"data_files": {"validation": ["hf://datasets/nyu-mll/glue@0123abc/sst2/v.pq"]}})
 
-    monkeypatch.setattr(hf, "load_dataset", fake_load_dataset)
+        def download_and_prepare(self):
+            calls.append("prepared")
+
+        def as_dataset(self):
+            return hf.DatasetDict({"validation": hf.Dataset.from_dict({"text": ["x"], "label": [1]},
+                                                                      features=features)})
+
+    def fake_load_dataset_builder(name, config=None, **kwargs):
+        calls.append((name, config, kwargs))
+        return FakeBuilder()
+
+    monkeypatch.setattr(hf, "load_dataset_builder", fake_load_dataset_builder)
     monkeypatch.setattr(datasets, "hub_reachable", lambda: True)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     ds = load_dataset("nyu-mll/glue:sst2")
-    assert calls == [("nyu-mll/glue", "sst2", {})]  # no trust_remote_code, no other options
+    assert calls == [("nyu-mll/glue", "sst2", {}), "prepared"]  # no trust_remote_code, no other options
     assert ds.rows("validation") == [{"text": "x", "label": "yes"}]
     assert ds.name == "nyu-mll/glue:sst2"
 

@@ -12,7 +12,9 @@ shown as demonstrations is decided by `promptlab.data.sampling`.
 from __future__ import annotations
 
 import difflib
+import errno
 import os
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from promptlab import settings
 from promptlab.data.hub import hub_reachable
+from promptlab.data.limits import Budget
 from promptlab.data.readers import SUPPORTED_EXTENSIONS, Table, hf_tables, read_file, read_saved_hf
 
 MAX_UPLOAD_BYTES = 200_000_000  # per data file; a larger one is refused with its size and this limit
@@ -37,7 +40,19 @@ _SPLIT_ALIASES = {
 }
 # Extensions that mark a source as a file path even when the file is missing (so we never ask the Hub about it).
 PATH_SUFFIXES = set(SUPPORTED_EXTENSIONS) | {".txt", ".xlsx", ".xls", ".zip", ".gz", ".arrow", ".feather", ".pkl"}
-_HUB_NAME = re.compile(r"[\w.-]+(/[\w.-]+)?(:[\w.-]+)?")
+# A Hub name as the Hub spells repository ids ("owner/name" or "name": letters, digits, "_", "-", ".", starting and
+# ending with a letter, digit or "_", no ".." or "--"), optionally with ":config". Nothing else is ever passed to
+# `datasets.load_dataset`, which would take a path ("/", "~", "..") for a local folder.
+_PART = r"\w(?:[\w.-]{0,94}\w)?"
+_HUB_NAME = re.compile(rf"(?:{_PART}/)?{_PART}(?::\w[\w.-]{{0,63}})?", re.ASCII)
+# `datasets.load_dataset` takes these names for its file-format loaders, which read data files from the current
+# folder when given no others: never a Hub dataset, and on a server they would read the server's files.
+PACKAGED_BUILDERS = frozenset({
+    "arrow", "audiofolder", "cache", "conll", "csv", "eval", "fasta", "fastq", "folder_based_builder", "genbank",
+    "generator", "harbor", "hdf5", "iceberg", "imagefolder", "json", "lance", "meshfolder", "mmcif", "niftifolder",
+    "pandas", "parquet", "pdb", "pdffolder", "spark", "sql", "text", "tsfile", "videofolder", "vortex",
+    "webdataset", "xml",
+})
 
 
 @dataclass(frozen=True)
@@ -92,7 +107,7 @@ class Dataset:
 # ---- loading ----------------------------------------------------------------------------------------------------
 
 
-def load_dataset(source: str, *, label_column: str | None = None) -> Dataset:
+def load_dataset(source: str, *, label_column: str | None = None, budget: Budget | None = None) -> Dataset:
     """Load a demo name, a .jsonl/.json/.csv/.tsv/.parquet file, a folder of split files, a folder written by
     `datasets`' save_to_disk, or a Hugging Face Hub name (`sst2`, `stanfordnlp/sst2`, `glue:sst2`).
 
@@ -100,28 +115,68 @@ def load_dataset(source: str, *, label_column: str | None = None) -> Dataset:
     file is a split; files whose stems map to the same split (`train-00000-of-00002.parquet`, ...) are joined.
     The label column is `label_column`, else the first column named label, labels, class, category, sentiment or
     target, else None. Nested values (lists, structs) become JSON text, so every cell is a str/int/float/bool/None.
+    What the dataset holds once read is bounded by `budget` (default: the limits the environment sets).
+
+    This reads whatever path it is given, in this process: for the user's own data. Data named by strangers goes
+    through `promptlab.data.bounded.load_untrusted`.
 
     >>> load_dataset("data/reviews.csv", label_column="stars").splits.keys()
     dict_keys(['data'])
     """
     source = os.fspath(source)
-    name, tables = _load_tables(source)
+    name, tables = _load_tables(source, budget or Budget.from_settings())
     return _build(name, tables, label_column)
 
 
-def _load_tables(source: str) -> tuple[str, dict[str, Table]]:
+def load_hub_dataset(source: str, *, label_column: str | None = None, budget: Budget | None = None) -> Dataset:
+    """A dataset on the Hugging Face Hub (or in the local Hugging Face cache), by name only: `source` must be a Hub
+    name (`is_hub_name`), and is never looked up as a path. Run it in an empty working folder (as
+    `load_untrusted` does): `datasets` would still resolve a name that matches a folder there."""
+    source = os.fspath(source)
+    problem = hub_name_problem(source)
+    if problem:
+        raise ValueError(problem)
+    return _build(source, _load_hub(source, budget or Budget.from_settings(), hub_only=True), label_column)
+
+
+def hub_name_problem(source: str) -> str | None:
+    """Why `source` cannot be a Hugging Face Hub dataset name, or None when it can."""
+    name = source.partition(":")[0]
+    if not _HUB_NAME.fullmatch(source) or ".." in source or "--" in name or Path(name).suffix.lower() in PATH_SUFFIXES:
+        return (f"'{source}' is not a Hugging Face dataset name. A name is 'owner/dataset' or 'dataset', optionally "
+                "with ':config' (e.g. 'stanfordnlp/sst2', 'nyu-mll/glue:sst2'), in letters, digits, '-', '_' and "
+                "'.'.")
+    if name.lower() in PACKAGED_BUILDERS:
+        return _builder_name_message(source)
+    return None
+
+
+def _builder_name_message(source: str) -> str:
+    return (f"'{source}' names one of the file-format loaders of the `datasets` library, not a dataset on the Hub: "
+            "it would read data files from the server's own folder. Give a Hub dataset name (e.g. "
+            "'stanfordnlp/sst2'), or pick a file.")
+
+
+def _load_tables(source: str, budget: Budget) -> tuple[str, dict[str, Table]]:
     if source in DEMOS:
-        return source, _read_folder(DEMOS[source])
+        return source, _read_folder(DEMOS[source], budget)
     path = Path(source).expanduser()
     if path.is_file():
-        return path.stem, {_split_name(path.stem) or "data": read_file(path, MAX_UPLOAD_BYTES)}
+        return path.stem, {_split_name(path.stem) or "data": read_file(path, MAX_UPLOAD_BYTES, budget)}
     if path.is_dir():
         if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
-            return path.resolve().name, read_saved_hf(path)
-        return path.resolve().name, _read_folder(path)
+            return path.resolve().name, read_saved_hf(path, budget)
+        return path.resolve().name, _read_folder(path, budget)
     if Path(source).suffix.lower() in PATH_SUFFIXES or not _HUB_NAME.fullmatch(source):
         raise ValueError(_missing_path_message(path))
-    return source, _load_hub(source)
+    name, _, config = source.partition(":")
+    if config and os.path.lexists(name):  # `datasets` would read the folder here, whatever the config says
+        raise ValueError(f"'{source}' reads as the Hub dataset '{name}' with config '{config}', but '{name}' is a "
+                         f"file or folder here. To read it, give its path ('{name}'); configs exist on the Hub only.")
+    problem = hub_name_problem(source)
+    if problem:
+        raise ValueError(problem)
+    return source, _load_hub(source, budget)
 
 
 def _split_name(stem: str) -> str | None:
@@ -132,7 +187,7 @@ def _split_name(stem: str) -> str | None:
     return None
 
 
-def _read_folder(folder: Path) -> dict[str, Table]:
+def _read_folder(folder: Path, budget: Budget) -> dict[str, Table]:
     files = sorted(
         p for p in folder.iterdir()
         if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS and not p.name.startswith(".")
@@ -146,7 +201,7 @@ def _read_folder(folder: Path) -> dict[str, Table]:
     tables: dict[str, Table] = {}
     for file in files:
         split = _split_name(file.stem) or file.stem
-        table = read_file(file, MAX_UPLOAD_BYTES)
+        table = read_file(file, MAX_UPLOAD_BYTES, budget)
         if split in tables:  # shards of one split
             old = tables[split]
             table = Table(old.rows + table.rows, old.columns + table.columns, {**old.class_names, **table.class_names})
@@ -154,32 +209,68 @@ def _read_folder(folder: Path) -> dict[str, Table]:
     return tables
 
 
-def _load_hub(source: str) -> dict[str, Table]:
+def _load_hub(source: str, budget: Budget, *, hub_only: bool = False) -> dict[str, Table]:
     name, _, config = source.partition(":")
     if not settings.hub_offline() and not hub_reachable():
         reason = (
             "the Hugging Face Hub could not be reached (offline); if the dataset is in your local Hugging Face "
             "cache, set HF_DATASETS_OFFLINE=1 to load it from there"
         )
-        raise ValueError(_hub_failed_message(source, reason))
+        raise ValueError(_hub_failed_message(source, reason, hub_only))
     import datasets
 
-    try:  # never trust_remote_code: a Hub dataset is data, not code we run
-        loaded = datasets.load_dataset(name, config or None)
+    if name in getattr(datasets.packaged_modules, "_PACKAGED_DATASETS_MODULES", {}):  # loaders newer than our list
+        raise ValueError(_builder_name_message(source))
+    try:  # what datasets.load_dataset does, with a look at the files before any is read; never trust_remote_code
+        builder = datasets.load_dataset_builder(name, config or None)
+        outside = _files_outside_the_repository(name, builder)
+        if not outside:
+            builder.download_and_prepare()
+            loaded = builder.as_dataset()
     except Exception as error:  # network, not-found and config errors all come as different types
+        _reraise_lack_of_resources(error)
         reason = f"loading '{name}' from the Hugging Face Hub failed ({type(error).__name__}: {error})"
         if settings.hub_offline():
             reason = (
                 "the Hugging Face Hub is switched off (HF_DATASETS_OFFLINE / HF_HUB_OFFLINE is set) and "
                 f"'{name}' could not be loaded from the local cache ({type(error).__name__})"
             )
-        raise ValueError(_hub_failed_message(source, reason)) from error
-    return hf_tables(loaded)
+        raise ValueError(_hub_failed_message(source, reason, hub_only)) from error
+    if outside:  # the paths themselves stay unsaid: a pattern resolved here would name the server's files
+        raise ValueError(f"The Hub dataset '{source}' lists {len(outside)} data file(s) outside its own repository "
+                         "(its README or .huggingface.yaml names other paths), so it was not loaded. PromptLab reads "
+                         "a Hub dataset's own files only.")
+    return hf_tables(loaded, budget, source)
 
 
-def _hub_failed_message(source: str, reason: str) -> str:
+def _files_outside_the_repository(name: str, builder) -> list[str]:
+    """The data files `builder` would read that are not in the Hub repository `name`: a dataset card may list any
+    path (`/etc/...`, `../other`, a URL), and older versions of `datasets` read them (an absolute path from the
+    server's disk); `datasets` 5 refuses them itself, and this check holds whatever the version."""
+    inside = f"datasets/{name}@"
+    files = [str(file) for split in (builder.config.data_files or {}).values() for file in split]
+    return [file for file in files
+            if not (file.startswith("hf://") and posixpath.normpath(file[len("hf://"):]).startswith(inside))]
+
+
+def _reraise_lack_of_resources(error: BaseException) -> None:
+    """`datasets` wraps what went wrong while preparing a dataset; out of memory and over the file-size limit (what
+    the bounded reader's limits cause) are raised as themselves, so that they are reported as such."""
+    seen: BaseException | None = error
+    for _ in range(20):  # a chain is short; a cycle must not loop forever
+        if seen is None:
+            return
+        if isinstance(seen, MemoryError) or (isinstance(seen, OSError) and seen.errno == errno.EFBIG):
+            raise seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _hub_failed_message(source: str, reason: str, hub_only: bool = False) -> str:
     close = difflib.get_close_matches(source, list(DEMOS), n=1)
     hint = f" Did you mean the demo '{close[0]}'?" if close else ""
+    if hub_only:  # no file was looked for: say so, and offer what this server reads
+        return (f"Could not load the Hub dataset '{source}': {reason}.{hint} Give another Hub dataset name (e.g. "
+                f"'stanfordnlp/sst2'), upload a file, or pick a built-in demo ({', '.join(DEMOS)}).")
     return (
         f"No local file or folder named '{source}', and {reason}.{hint} Pass a path to a "
         f".jsonl/.csv/.tsv/.parquet file or a folder of them, or a built-in demo ({', '.join(DEMOS)})."

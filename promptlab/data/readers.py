@@ -7,6 +7,10 @@ Hugging Face `datasets` do). Every problem is a `ValueError` that names the file
 Nested values (lists, dicts: Parquet list/struct columns, JSON arrays inside a row) are kept as JSON-encoded strings
 (`'["a", "b"]'`), so every cell stays a plain scalar that a table view, a CSV export and a template can all handle.
 
+What a file may hold once read is bounded by a `Budget` (cells and decoded bytes, for the whole dataset): text files
+are counted as their rows are parsed, Parquet files (`promptlab.data.parquet`) and Arrow tables before they are
+decoded.
+
 >>> read_file(Path("reviews/train.jsonl"), 200_000_000).rows[0]
 {'text': 'Crushes ice in seconds ...', 'label': 'positive', 'product': 'blender'}
 """
@@ -23,6 +27,8 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from promptlab.data.limits import Budget
+
 SUPPORTED_EXTENSIONS = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 
 _INT = re.compile(r"[+-]?(0|[1-9][0-9]*)")  # no leading zeros: "007" stays text (ids, zip codes)
@@ -35,12 +41,14 @@ class Table(NamedTuple):
     class_names: dict[str, tuple[str, ...]]  # column -> names of its integer class ids
 
 
-def read_file(path: Path, max_bytes: int) -> Table:
-    """Read one data file, chosen by its extension.
+def read_file(path: Path, max_bytes: int, budget: Budget | None = None) -> Table:
+    """Read one data file, chosen by its extension, charging what it holds to `budget` (by default the limits the
+    environment sets, for this file alone).
 
     >>> read_file(Path("scores.csv"), 10**8).columns
     ('text', 'label')
     """
+    budget = budget or Budget.from_settings()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_EXTENSIONS:
         raise ValueError(
@@ -54,13 +62,16 @@ def read_file(path: Path, max_bytes: int) -> Table:
             "Use a sample of its rows, or split it into several files (e.g. train and validation)."
         )
     if suffix == ".parquet":
-        table = _read_parquet(path)
+        from promptlab.data.parquet import read_parquet
+
+        table = read_parquet(path, budget)
     else:
+        budget.charge(path.name, nbytes=size)  # text is about as long in memory as on disk
         text = _read_text(path)
         if suffix in (".jsonl", ".json"):
-            table = _read_json(path, text)
+            table = _read_json(path, text, budget)
         else:
-            table = _read_delimited(path, text, "\t" if suffix == ".tsv" else ",")
+            table = _read_delimited(path, text, "\t" if suffix == ".tsv" else ",", budget)
     if not table.rows:
         raise ValueError(f"{path} has no rows (only a header, or only blank lines). Add at least one row of data.")
     return table
@@ -157,25 +168,72 @@ def _not_utf8_message(path: Path, data: bytes, error: UnicodeDecodeError) -> str
     return message
 
 
-def _read_json(path: Path, text: str) -> Table:
+def _read_json(path: Path, text: str, budget: Budget) -> Table:
     if text.lstrip().startswith("["):
-        return _read_json_array(path, text)
-    records = []
+        return _read_json_array(path, text, budget)
+    records, cells, left = [], 0, budget.cells_left()
     # split on "\n" only: str.splitlines() would also split at U+2028 and friends, which may sit inside a JSON string
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _plain_record(json.loads(line))
         except json.JSONDecodeError as error:
             raise ValueError(_json_line_message(path, text, number, error)) from None
+        except RecursionError:  # json and plain() recurse once per level: say where, not "maximum recursion depth"
+            raise ValueError(_too_deep_message(path, line, number, outer=1)) from None
         if not isinstance(record, dict):  # ValueError, not TypeError: engine errors are ValueErrors
             raise ValueError(  # noqa: TRY004
                 f"{path}, line {number}: expected a JSON object like {{\"text\": \"...\", \"label\": \"...\"}}, "
                 f"found {_json_kind(record)}. Each line must hold one object (one row)."
             )
+        cells += len(record)
+        if cells > left:
+            raise budget.over_cells(path.name, cells, at_least=True)
         records.append(record)
-    return _table(records)
+    return _table(path, records, budget)
+
+
+def _plain_record(value):
+    """A JSON object with plain cells (nested values as JSON text, NaN as None), changed in place; anything else as
+    it is."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not (item is None or type(item) in (str, int, bool)):
+                value[key] = plain(item)
+    return value
+
+
+def _too_deep_message(path: Path, text: str, first_line: int, outer: int) -> str:
+    """`text` starts at line `first_line` of the file; `outer` levels (the row's object, the array of rows) are the
+    file's own, not the value's."""
+    depth, line = _deepest(text)
+    return (
+        f"{path}, line {first_line + line - 1}: a value nests lists or objects {max(1, depth - outer):,} levels deep, "
+        "too deep to read. Cells may hold nested values a few hundred levels deep at most: flatten that value, or "
+        "drop it."
+    )
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}\n]')
+
+
+def _deepest(text: str) -> tuple[int, int]:
+    """How deep the JSON in `text` nests lists and objects, and on which line (from 1) it is deepest. Brackets
+    inside strings do not count."""
+    depth = deepest = 0
+    line = deepest_line = 1
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, deepest_line = depth, line
+        elif token in "]}":
+            depth -= 1
+        elif token == "\n":
+            line += 1
+    return deepest, deepest_line
 
 
 def _json_line_message(path: Path, text: str, number: int, error: json.JSONDecodeError) -> str:
@@ -185,27 +243,29 @@ def _json_line_message(path: Path, text: str, number: int, error: json.JSONDecod
             f"{path} holds one JSON value spread over several lines. PromptLab reads JSON Lines (one object per "
             "line) or a JSON array of objects: write one row per line."
         )
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return (
             f"{path}, line {number}: not valid JSON ({error.msg} at column {error.colno}). "
             "Each line must be one complete JSON object; check quotes, commas and brackets on that line."
         )
 
 
-def _read_json_array(path: Path, text: str) -> Table:
+def _read_json_array(path: Path, text: str, budget: Budget) -> Table:
     try:
-        items = json.loads(text)
+        items = [_plain_record(item) for item in json.loads(text)]
     except json.JSONDecodeError as error:
         raise ValueError(
             f"{path}, line {error.lineno}: not valid JSON ({error.msg} at column {error.colno})."
         ) from None
+    except RecursionError:
+        raise ValueError(_too_deep_message(path, text, 1, outer=2)) from None
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise ValueError(  # noqa: TRY004
                 f"{path}: item {index} of the JSON array is {_json_kind(item)}, not an object. "
                 "Each item must be one row, e.g. {\"text\": \"...\", \"label\": \"...\"}."
             )
-    return _table(items)
+    return _table(path, items, budget)
 
 
 def _json_kind(value) -> str:
@@ -213,13 +273,16 @@ def _json_kind(value) -> str:
     return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
-def _table(records: list[dict]) -> Table:
+def _table(path: Path, records: list[dict], budget: Budget) -> Table:
+    """Rows with every column (None where a record left one out), charged before they are built: a small file whose
+    every line names other keys would otherwise make rows x columns cells."""
     columns = tuple(dict.fromkeys(key for record in records for key in record))
-    rows = [{key: plain(record.get(key)) for key in columns} for record in records]
+    budget.charge(path.name, cells=len(records) * len(columns))
+    rows = [record if tuple(record) == columns else {key: record.get(key) for key in columns} for record in records]
     return Table(rows, columns, {})
 
 
-def _read_delimited(path: Path, text: str, sep: str) -> Table:
+def _read_delimited(path: Path, text: str, sep: str, budget: Budget) -> Table:
     """CSV (RFC 4180 quoting) or TSV (no quoting: a tab or newline never sits inside a field, as in GLUE's files).
 
     Read with the csv module rather than pandas: pandas silently pads short rows with NaN and cannot name the line.
@@ -230,15 +293,18 @@ def _read_delimited(path: Path, text: str, sep: str) -> Table:
     try:
         header = next((row for row in reader if row), [])
         _check_header(path, header)
-        records = []
+        records, max_rows = [], budget.cells_left() // max(1, len(header))
         for fields in reader:
             if not fields:
                 continue  # blank line
             if len(fields) != len(header):
                 raise ValueError(_ragged_message(path, reader.line_num, header, fields, sep))
+            if len(records) == max_rows:
+                raise budget.over_cells(path.name, (max_rows + 1) * len(header), at_least=True)
             records.append(fields)
     except csv.Error as error:
         raise ValueError(f"{path}, line {reader.line_num}: {error}. Check the quotes on that line.") from None
+    budget.charge(path.name, cells=len(records) * len(header))
     columns = [_infer([fields[i] for fields in records]) for i in range(len(header))]
     rows = [dict(zip(header, cells)) for cells in zip(*columns)]
     return Table(rows, tuple(header), {})
@@ -274,48 +340,10 @@ def _infer(cells: list[str]) -> list:
     return values
 
 
-# ---- parquet ----------------------------------------------------------------------------------------------------
-
-
-def _read_parquet(path: Path) -> Table:
-    import pyarrow
-    import pyarrow.parquet as pq
-
-    with path.open("rb") as file:
-        magic = file.read(4)
-    if not magic:
-        raise ValueError(f"{path} is empty. Pick another file.")
-    if magic != b"PAR1":
-        raise ValueError(
-            f"{path} is not a Parquet file (it lacks the Parquet signature). If it is text, give it the "
-            ".jsonl, .csv or .tsv extension that matches its content."
-        )
-    try:
-        table = pq.read_table(path)
-    except (pyarrow.ArrowException, OSError) as error:
-        raise ValueError(f"{path}: could not read this Parquet file ({error}). "
-                         "It may be damaged or cut short.") from None
-    class_names = _hf_class_names(table.schema.metadata or {})
-    return Table(arrow_rows(table, class_names), tuple(table.column_names), class_names)
-
-
-def _hf_class_names(metadata: dict) -> dict[str, tuple[str, ...]]:
-    """ClassLabel names that Hugging Face `datasets` stores in a Parquet file's schema metadata."""
-    try:
-        features = json.loads(metadata[b"huggingface"])["info"]["features"]
-    except (KeyError, TypeError, ValueError):
-        return {}
-    return {
-        name: tuple(feature["names"])
-        for name, feature in features.items()
-        if isinstance(feature, dict) and feature.get("_type") == "ClassLabel" and feature.get("names")
-    }
-
-
 # ---- Hugging Face `datasets` ------------------------------------------------------------------------------------
 
 
-def read_saved_hf(folder: Path) -> dict[str, Table]:
+def read_saved_hf(folder: Path, budget: Budget | None = None) -> dict[str, Table]:
     """Tables of a folder written by `datasets`' save_to_disk (a Dataset or a DatasetDict)."""
     import datasets  # slow to import (about a second), so only when a source needs it
 
@@ -324,13 +352,15 @@ def read_saved_hf(folder: Path) -> dict[str, Table]:
     except Exception as error:  # datasets raises many types here; the user needs the text
         raise ValueError(f"{folder} looks like a dataset saved by `datasets` (save_to_disk) but could not be "
                          f"loaded: {error}") from error
-    return hf_tables(saved)
+    return hf_tables(saved, budget, folder.name)
 
 
-def hf_tables(obj) -> dict[str, Table]:
-    """Tables of a `datasets` Dataset or DatasetDict; ClassLabel ids become names."""
+def hf_tables(obj, budget: Budget | None = None, name: str = "The dataset") -> dict[str, Table]:
+    """Tables of a `datasets` Dataset or DatasetDict; ClassLabel ids become names. Each split's size is charged to
+    `budget` before its rows are built (its Arrow data is memory-mapped until then)."""
     import datasets
 
+    budget = budget or Budget.from_settings()
     if isinstance(obj, datasets.DatasetDict):
         parts = dict(obj)
     else:
@@ -338,6 +368,8 @@ def hf_tables(obj) -> dict[str, Table]:
     tables = {}
     for split, part in parts.items():
         names = {c: tuple(f.names) for c, f in part.features.items() if isinstance(f, datasets.ClassLabel)}
+        cells = part.num_rows * len(part.column_names)
+        budget.charge(f"{name}, split '{split}',", cells=cells, nbytes=part.data.nbytes)
         arrow = part.with_format("arrow")[:]  # honours select/shuffle index mappings, unlike part.data
         tables[split] = Table(arrow_rows(arrow, names), tuple(arrow.column_names), names)
     return tables

@@ -142,6 +142,6 @@ def pick_runs_for_compare(run_ids, draft, lang: str):
 def run_selection(run) -> dict:
     """The data selection a run was trained and evaluated with."""
     spec = run.spec
-    dataset = state.get_dataset(spec["data"], spec.get("label_column"))
+    dataset = state.get_dataset(spec["data"], spec.get("label_column"), of_a_run=True)
     return data.selection(dataset, spec["data"], spec.get("train_split"), spec.get("eval_split"),
                           spec.get("eval_size"))

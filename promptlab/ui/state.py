@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from promptlab import settings
+from promptlab.data.bounded import check_source, load_untrusted
+from promptlab.data.cache import DatasetCache
 from promptlab.data.sampling import demonstration_pool, evaluation_rows
 from promptlab.models.loaded import LocalModels
 from promptlab.models.process import ModelProcess
@@ -50,9 +52,9 @@ _local = LocalModels()                       # used when no model process runs (
 _scorer: ModelProcess | None = None          # the model process `start_model` started
 _share = FairShare()                         # turns on the model, between visitors
 _stops: dict[str, float] = {}                # visitor -> when they last asked to stop their request
-_datasets: OrderedDict = OrderedDict()       # (source, label_column) -> Dataset
-_MAX_DATASETS = 8
-_cache_lock = threading.Lock()
+_datasets = DatasetCache(settings.dataset_cache_bytes(), settings.dataset_idle_s())  # (source, label, local) keys
+_uploads: OrderedDict = OrderedDict()        # paths of files this app received as uploads (the latest 10,000)
+_uploads_lock = threading.Lock()
 
 
 def configure(model_id: str | None = None, allow_training: bool | None = None, device: str = "auto") -> AppConfig:
@@ -62,6 +64,7 @@ def configure(model_id: str | None = None, allow_training: bool | None = None, d
     CONFIG.allow_training = allow_training is not False and settings.training_allowed()
     CONFIG.device = device
     CONFIG.allow_local_files = settings.local_files_allowed()
+    _datasets.max_bytes, _datasets.idle_seconds = settings.dataset_cache_bytes(), settings.dataset_idle_s()
     stop_model()  # a model process of an earlier configuration would score with the wrong model
     return CONFIG
 
@@ -130,21 +133,23 @@ def stop(visitor: str) -> None:
     _stops[visitor] = now
 
 
-def get_dataset(source: str, label_column: str | None = None):
-    """A loaded dataset, shared by every visitor that picks the same source (datasets are never mutated)."""
-    key = (str(source), label_column or None)
-    with _cache_lock:
-        if key in _datasets:
-            _datasets.move_to_end(key)
-            return _datasets[key]
-    from promptlab.data.datasets import load_dataset
+def get_dataset(source: str, label_column: str | None = None, *, of_a_run: bool = False):
+    """A loaded dataset, shared by every visitor that picks the same source (datasets are never mutated). Read in a
+    bounded child process (`load_untrusted`); a server path only where typed paths are allowed, it is an upload, or
+    it is the recorded source of a run (`of_a_run`: accepted when the run was created)."""
+    source = str(source)
+    local_files = CONFIG.allow_local_files or source in _uploads or of_a_run
+    check_source(source, local_files=local_files)  # before the cache: what may not be read is never served from it
+    key = (source, label_column or None, local_files)
+    return _datasets.get(key, lambda: load_untrusted(source, key[1], local_files=local_files))
 
-    dataset = load_dataset(key[0], label_column=key[1])
-    with _cache_lock:
-        _datasets[key] = dataset
-        while len(_datasets) > _MAX_DATASETS:
-            _datasets.popitem(last=False)
-    return dataset
+
+def remember_upload(path: str) -> None:
+    """Mark `path` as a file this app received as an upload: readable even where typed paths are not."""
+    with _uploads_lock:
+        _uploads[str(path)] = True
+        while len(_uploads) > 10_000:
+            _uploads.popitem(last=False)
 
 
 def on_gpu(fn):

@@ -183,3 +183,35 @@ def test_cli_missing_file_and_unsupported_type(tmp_path, template_file, run_cli)
     odd.write_bytes(b"PK\x03\x04")
     result = run_cli("score", "--template", template_file, "--data", odd)
     assert result.code == 2 and "unsupported file type '.xlsx'" in result.err
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("depth", [100_000, 600])  # 600: json reads it, but making it a cell's text recursed too far
+def test_deeply_nested_json_lines_name_the_file_and_the_line(tmp_path, depth):
+    path = tmp_path / "deep.jsonl"
+    value = "[" * depth + "]" * depth
+    path.write_text('{"text": "a", "label": "x"}\n{"text": "[[[ in a string", "label": "y"}\n'
+                    f'{{"text": {value}, "label": "z"}}\n')
+    assert refused(path, "line 3") == (
+        f"{path}, line 3: a value nests lists or objects {depth:,} levels deep, too deep to read. Cells may hold "
+        "nested values a few hundred levels deep at most: flatten that value, or drop it.")
+
+
+def test_deeply_nested_json_array_names_the_line(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('[\n  {"text": "a", "label": "x"},\n  {"text": ' + DEEP + ', "label": "y"}\n]\n')
+    assert refused(path, "line 3").startswith(f"{path}, line 3: a value nests lists or objects 100,000 levels deep")
+
+
+def test_parquet_that_expands_a_millionfold_is_refused_with_its_size(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "bomb.parquet"  # 1 kB: one 100 kB string stored once, and 60,000 rows pointing at it
+    text = pa.DictionaryArray.from_arrays(pa.array([0] * 60_000, pa.int32()), pa.array(["a" * 100_000]))
+    pq.write_table(pa.table({"text": text, "label": pa.array([1] * 60_000)}), path, compression="zstd")
+    assert refused(path, "bomb.parquet holds 6.0 GB of data once decompressed and decoded") == (
+        "bomb.parquet holds 6.0 GB of data once decompressed and decoded; the limit is 500 MB per dataset. Use a "
+        "sample of its rows (e.g. the first 10,000) or fewer columns, or split it into smaller datasets.")

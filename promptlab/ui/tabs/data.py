@@ -101,6 +101,7 @@ def load_upload(path: str | None, lang: str):
     size = os.path.getsize(path)
     if size > limit:
         raise ValueError(t("data.too_big", lang, size=_mib(size), limit=_mib(limit)))
+    state.remember_upload(path)
     return _load(path, lang)  # an upload's temp path is ours: allowed even where typed paths are not
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from promptlab.data import datasets, hub, readers
+from promptlab.data import datasets, hub, table
 from promptlab.data.datasets import Dataset, load_dataset
 from promptlab.data.sampling import sample_rows, sample_shots
 
@@ -490,7 +490,7 @@ def test_shared_real_datasets(shared_datasets, name, text_column, train, validat
 
 def test_split_order_and_eval_split_for_hub_style_names():
     def fake(*names):
-        return {name: readers.Table([{"t": name}], ("t",), {}) for name in names}
+        return {name: table.Table([{"t": name}], ("t",), {}) for name in names}
 
     ds = datasets._build("mnli", fake("test_matched", "validation_mismatched", "train", "validation_matched", "extra"),
                      None)

@@ -23,7 +23,8 @@ from pathlib import Path
 from promptlab import settings
 from promptlab.data.hub import hub_reachable
 from promptlab.data.limits import Budget
-from promptlab.data.readers import SUPPORTED_EXTENSIONS, Table, hf_tables, read_file, read_saved_hf
+from promptlab.data.readers import SUPPORTED_EXTENSIONS, hf_tables, read_file, read_saved_hf
+from promptlab.data.table import Table
 
 MAX_UPLOAD_BYTES = 200_000_000  # per data file; a larger one is refused with its size and this limit
 

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from promptlab.data.limits import Budget
-from promptlab.data.readers import Table, arrow_rows
+from promptlab.data.table import Table, arrow_rows
 
 BATCH_ROWS = 8192
 

@@ -3,9 +3,9 @@ status line, the soft prompt's nearest tokens, and downloads. Reads the run fold
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
+import os
+import threading
+from collections import OrderedDict
 
 import pandas as pd
 
@@ -14,6 +14,7 @@ from promptlab.runs import store
 from promptlab.runs.export import export_bundle
 from promptlab.runs.queue import ACTIVE
 from promptlab.scoring.metrics import primary
+from promptlab.ui import private_files
 from promptlab.ui.format import duration, fmt
 from promptlab.ui.i18n import t
 
@@ -65,22 +66,27 @@ def nearest_table(lines: list[dict], lang: str) -> pd.DataFrame | None:
     })
 
 
-_files: dict[tuple, tuple] = {}  # (run id, finished) -> (adapter zip, bundle zip): built once per finished run
+_files: OrderedDict[tuple, tuple[str, str]] = OrderedDict()  # (run id, finished) -> (adapter zip, bundle zip)
+_files_lock = threading.Lock()  # handlers run in several threads
 
 
 def downloads(run) -> tuple[str | None, str | None]:
-    """Zips of the adapter and the run bundle of a finished run (made on first ask, then reused)."""
+    """Zips of the adapter and the run bundle of a finished run, in the app's private folder (made on first ask,
+    then reused while they are kept there)."""
     if run.status != "done":
         return None, None
     key = (run.run_id, run.finished)
-    if key not in _files:
-        folder = Path(tempfile.mkdtemp(prefix="promptlab-run-"))
+    with _files_lock:
+        paths = _files.get(key)
+    if paths is None or not all(os.path.isfile(path) for path in paths):
         try:
-            adapter = shutil.make_archive(str(folder / f"{run.run_id}-adapter"), "zip", store.adapter_dir(run.run_id))
-            bundle = export_bundle(run.run_id, folder / f"{run.run_id}-bundle.zip")
+            adapter = private_files.zip_folder(store.adapter_dir(run.run_id), f"{run.run_id}-adapter")
+            bundle = export_bundle(run.run_id, private_files.new_path(f"{run.run_id}-bundle", ".zip"))
         except (ValueError, OSError):  # no adapter (or a folder being deleted): nothing to offer
             return None, None
-        _files[key] = (adapter, str(bundle))
-    return _files[key]
-
-
+        paths = (adapter, str(bundle))
+        with _files_lock:
+            _files[key] = paths
+            while len(_files) > private_files.MAX_KEPT // 2:  # two files per run
+                _files.popitem(last=False)
+    return paths

@@ -7,9 +7,7 @@ its adapter, through the same `experiment.score_template` road as the hard promp
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -18,7 +16,7 @@ from promptlab import plots
 from promptlab.prompts.files import find_template, parse_template
 from promptlab.runs import store
 from promptlab.scoring.metrics import bars, headline
-from promptlab.ui import state
+from promptlab.ui import private_files, state
 from promptlab.ui.format import fmt, guarded, sampler_choices, shorten, t_metric, track
 from promptlab.ui.i18n import t
 from promptlab.ui.page import CompareHandles, Page
@@ -123,8 +121,8 @@ def compare(picks, draft, sel, n_rows, shots, seeds, sampler, lang, progress=gr.
         "bars": bars("rank" if any(r.mode == "rank" for r in reports.values()) else "generate"),
         "confusion": {name: r.confusion for name, r in reports.items()},
     }
-    return (result, *render(result, lang), _csv(table, f"comparison-metrics-{stamp}.csv"),
-            _csv(per_example, f"comparison-examples-{stamp}.csv"), gr.Column(visible=True), False)
+    return (result, *render(result, lang), _csv(table, f"comparison-metrics-{stamp}"),
+            _csv(per_example, f"comparison-examples-{stamp}"), gr.Column(visible=True), False)
 
 
 def render(result: dict | None, lang: str, only_disagree: bool = False):
@@ -227,11 +225,9 @@ def _inert(value):
 
 
 def _csv(df: pd.DataFrame, name: str) -> str:
-    folder = Path(tempfile.mkdtemp(prefix="promptlab-compare-"))
-    path = folder / name
+    """The table as a CSV download (formula cells made inert) in this process's private folder."""
     safe = df.rename(columns=_inert)
     for column in safe.columns:
         if not pd.api.types.is_numeric_dtype(safe[column]):  # text columns (object or pandas' str dtype)
             safe[column] = safe[column].map(_inert)
-    safe.to_csv(path, index=False)
-    return str(path)
+    return private_files.write_text(name, ".csv", safe.to_csv(index=False))

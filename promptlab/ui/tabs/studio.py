@@ -7,18 +7,15 @@ tabs) and re-runs the engine's `validate` against the selected data; scoring goe
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-import tempfile
-from pathlib import Path
 
 import gradio as gr
 
 from promptlab import settings
 from promptlab.prompts import files, render
 from promptlab.prompts.values import Template
-from promptlab.ui import state
+from promptlab.ui import private_files, state
 from promptlab.ui.format import (
     choices_to_text,
     display_table,
@@ -215,14 +212,9 @@ def rendered_markdown(template: Template, rows, problems, lang: str) -> str:
 
 
 def _yaml_file(name: str, yaml_text: str) -> str:
-    """A downloadable copy of the YAML, named after the template (one file per distinct content)."""
-    digest = hashlib.sha1(yaml_text.encode()).hexdigest()[:10]
-    folder = Path(tempfile.gettempdir()) / "promptlab-yaml" / digest
-    folder.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "template"
-    path = folder / f"{safe}.yaml"
-    path.write_text(yaml_text, encoding="utf-8")
-    return str(path)
+    """A downloadable copy of the YAML, named after the template, in this process's private folder (see
+    `private_files`: a fresh file each time, only the newest few kept)."""
+    return private_files.write_text(name or "template", ".yaml", yaml_text)
 
 
 @guarded("studio.run_failed")

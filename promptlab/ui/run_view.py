@@ -4,6 +4,7 @@ status line, the soft prompt's nearest tokens, and downloads. Reads the run fold
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import OrderedDict
 
@@ -15,19 +16,23 @@ from promptlab.runs.export import export_bundle
 from promptlab.runs.queue import ACTIVE
 from promptlab.scoring.metrics import primary
 from promptlab.ui import private_files
-from promptlab.ui.format import duration, fmt
+from promptlab.ui.format import duration, fmt, html_text, plot_text
 from promptlab.ui.i18n import t
 
 
 def metric_of(run, lines: list[dict]) -> str:
-    """The metric a run is judged by: its baselines say, else what its evaluations report."""
-    return run.baselines.get("metric") or primary("rank" if any("acc" in m for m in lines) else "generate")
+    """The metric a run is judged by: its baselines say (a metric's name is a word), else what its evaluations
+    report."""
+    named = run.baselines.get("metric")
+    if isinstance(named, str) and re.fullmatch(r"\w{1,40}", named):
+        return named
+    return primary("rank" if any("acc" in m for m in lines) else "generate")
 
 
 def curves(run, lines: list[dict], lang: str):
     """(validation metric per step beside the manual prompts' scores, train and validation loss) figures."""
     accuracy = plots.accuracy_curves(
-        lines, run.baselines, metric=metric_of(run, lines), total_steps=run.total_steps,
+        lines, _plot_baselines(run.baselines), metric=metric_of(run, lines), total_steps=run.total_steps,
         title=t("tune.accuracy", lang), step_label=t("plot.step", lang), soft_label=t("plot.soft", lang),
         zero_shot_label=t("plot.zero", lang), few_shot_label=t("plot.few", lang),
         majority_label=t("plot.majority", lang))
@@ -36,10 +41,19 @@ def curves(run, lines: list[dict], lang: str):
     return accuracy, loss
 
 
+def _plot_baselines(baselines: dict) -> dict:
+    """The run's baselines with its templates' names escaped for plotly (they name the reference lines)."""
+    templates = baselines.get("templates")
+    if not isinstance(templates, dict):
+        return baselines
+    return {**baselines, "templates": {plot_text(name): scores for name, scores in templates.items()}}
+
+
 def status_html(run, metric: str, lang: str) -> str:
-    """Status, a progress bar, ETA and the best score so far."""
+    """Status, a progress bar, ETA and the best score so far. Read from files a run wrote (its error quotes data
+    and exceptions): every part is escaped, as gr.HTML renders what it is given."""
     share = run.step / run.total_steps if run.total_steps else 0.0
-    parts = [f"<b>{t(f'status.{run.status}', lang)}</b>",
+    parts = [t(f"status.{run.status}", lang),
              t("tune.step", lang, step=run.step, total=run.total_steps, share=f"{share:.0%}")]
     if run.status in ACTIVE and run.eta_seconds:
         parts.append(t("tune.eta", lang, eta=duration(run.eta_seconds)))
@@ -47,9 +61,11 @@ def status_html(run, metric: str, lang: str) -> str:
         parts.append(t("tune.best", lang, metric=metric, value=fmt(run.best[metric]), step=run.best.get("step")))
     if run.status in ACTIVE and not run.baselines:
         parts.append(t("tune.measuring", lang))
-    error = f"<div class='pl-error'>{run.error}</div>" if run.error else ""
-    return (f"<div class='pl-status'>{' · '.join(parts)}<div class='pl-bar'><div style='width:{share * 100:.1f}%'>"
-            f"</div></div>{error}</div>")
+    status, *rest = (html_text(part) for part in parts)
+    error = f"<div class='pl-error'>{html_text(run.error)}</div>" if run.error else ""
+    width = min(max(share, 0.0), 1.0) * 100
+    return (f"<div class='pl-status'>{' · '.join([f'<b>{status}</b>', *rest])}<div class='pl-bar'>"
+            f"<div style='width:{width:.1f}%'></div></div>{error}</div>")
 
 
 def nearest_table(lines: list[dict], lang: str) -> pd.DataFrame | None:

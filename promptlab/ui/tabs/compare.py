@@ -17,7 +17,7 @@ from promptlab.prompts.files import find_template, parse_template
 from promptlab.runs import store
 from promptlab.scoring.metrics import bars, headline
 from promptlab.ui import private_files, state
-from promptlab.ui.format import fmt, guarded, sampler_choices, shorten, t_metric, track
+from promptlab.ui.format import fmt, guarded, plot_text, sampler_choices, shorten, t_metric, track
 from promptlab.ui.i18n import t
 from promptlab.ui.page import CompareHandles, Page
 
@@ -130,9 +130,13 @@ def render(result: dict | None, lang: str, only_disagree: bool = False):
     if result is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     table = result["metrics"]
-    bars = plots.metric_bars(table, [c for c in result["bars"] if c in table], majority=result["majority"],
-                             title=t("compare.chart", lang), majority_label=t("plot.majority", lang))
-    confusion = plots.confusion_matrices(result["confusion"], title=t("compare.confusion", lang),
+    # Prompt names and labels are outside text, and plotly reads tags in figure texts: escaped for the plots.
+    bars = plots.metric_bars(table.assign(name=table["name"].map(plot_text)), [c for c in result["bars"] if c in table],
+                             majority=result["majority"], title=t("compare.chart", lang),
+                             majority_label=t("plot.majority", lang))
+    matrices = {plot_text(name): None if m is None else m.rename(index=plot_text, columns=plot_text)
+                for name, m in result["confusion"].items()}
+    confusion = plots.confusion_matrices(matrices, title=t("compare.confusion", lang),
                                          gold_label=t("col.gold", lang), predicted_label=t("plot.predicted", lang))
     return shown_metrics(table, lang), bars, confusion, shown_examples(result["examples"], only_disagree, lang)
 

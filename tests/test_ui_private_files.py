@@ -27,8 +27,7 @@ def system_tmp(tmp_path, monkeypatch):
     shared = tmp_path / "tmp"
     shared.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(shared))
-    monkeypatch.setattr(private_files, "_root", None)
-    monkeypatch.setattr(private_files, "_kept", type(private_files._kept)())
+    monkeypatch.setattr(private_files, "_slots", private_files._Slots())
     return shared
 
 

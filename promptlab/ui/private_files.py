@@ -1,10 +1,12 @@
 """Files the web app writes for visitors to download: YAML copies of drafts, Compare CSVs, run zips.
 
 They live in one private folder per process (`tempfile.mkdtemp`: a random name, mode 0700, so no other local user
-can plant a file or a link in it or guess its path), each file in a fresh sub-folder of its own (two visitors may
-download files of the same name), opened with O_EXCL | O_NOFOLLOW (a link is never followed, an existing file never
-overwritten). Only the newest `MAX_KEPT` are kept: gradio copies a handler's file into its own cache when the
-handler returns, so a file dropped later is never missed, and a draft typed key by key cannot fill the disk.
+can plant a file or a link in it or guess its path), opened with O_EXCL | O_NOFOLLOW (a link is never followed, an
+existing file never overwritten). The folder holds `MAX_KEPT` slots, sub-folders used in turn, one file each (two
+visitors may download files of the same name): writing into a slot first removes what it held, so at most MAX_KEPT
+files exist and a draft typed key by key cannot fill the disk. Gradio copies a handler's file into its own cache
+when the handler returns, so a file is never needed once MAX_KEPT newer ones were written. (Slots are reused rather
+than made and removed: removing a folder costs milliseconds on some disks, an unlink microseconds.)
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import stat
 import tempfile
 import threading
 import zipfile
-from collections import deque
 from pathlib import Path
 
 MAX_KEPT = 64           # download files kept per process (the oldest are removed first)
@@ -25,20 +26,36 @@ MAX_NAME = 80           # characters of a download's file name (file systems all
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows, where planting links needs privileges
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_BINARY", 0)
 
-_lock = threading.Lock()
-_root: Path | None = None
-_kept: deque[Path] = deque()  # sub-folders, oldest first
+
+class _Slots:
+    """The private folder and its slots, shared by every handler thread of the process."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.root: Path | None = None
+        self.slots: list[Path] = []
+        self.turn = 0
+
+    def next_slot(self) -> Path:
+        """An emptied slot: the least recently used one (made on first use, like the private folder, which is made
+        again if it was removed or is no longer private)."""
+        with self.lock:
+            if self.root is None or not _is_private(self.root):
+                self.root = Path(tempfile.mkdtemp(prefix="promptlab-ui-"))
+                self.slots, self.turn = [], 0
+                atexit.register(shutil.rmtree, self.root, ignore_errors=True)
+            index = self.turn % MAX_KEPT
+            self.turn += 1
+            if index == len(self.slots):
+                self.slots.append(Path(tempfile.mkdtemp(dir=self.root)))
+            slot = self.slots[index]
+            with os.scandir(slot) as entries:  # unlink removes a link itself, never its target
+                for entry in entries:
+                    os.unlink(entry.path)
+            return slot
 
 
-def root() -> Path:
-    """This process's private folder (made on first use, again if it was removed or is no longer private)."""
-    global _root
-    with _lock:
-        if _root is None or not _is_private(_root):
-            _root = Path(tempfile.mkdtemp(prefix="promptlab-ui-"))
-            _kept.clear()
-            atexit.register(shutil.rmtree, _root, ignore_errors=True)
-        return _root
+_slots = _Slots()
 
 
 def _is_private(folder: Path) -> bool:
@@ -59,14 +76,8 @@ def safe_name(name: str, suffix: str) -> str:
 
 
 def new_path(name: str, suffix: str) -> Path:
-    """A path for a new download file (nothing there yet), in a fresh sub-folder of the private folder; the oldest
-    downloads beyond MAX_KEPT are removed."""
-    folder = Path(tempfile.mkdtemp(dir=root()))
-    with _lock:
-        _kept.append(folder)
-        while len(_kept) > MAX_KEPT:
-            shutil.rmtree(_kept.popleft(), ignore_errors=True)
-    return folder / safe_name(name, suffix)
+    """A path for a new download file (nothing there yet) in the next slot of the private folder."""
+    return _slots.next_slot() / safe_name(name, suffix)
 
 
 def open_new(path: Path):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import math
+import re
+import string
 
 import gradio as gr
 import pandas as pd
@@ -21,6 +24,7 @@ USER_ERRORS = (ValueError, FileNotFoundError, KeyError, LookupError)
 
 def guarded(action_key: str):
     """Turn a handler's exceptions into a readable toast ("Could not score: <engine message>"), never a traceback.
+    Toasts render HTML, and engine messages quote data and file names: the message is shown as text.
 
     By convention the page language is the handler's last string input (gradio may append a gr.Progress).
     """
@@ -34,12 +38,12 @@ def guarded(action_key: str):
                 raise
             except USER_ERRORS as error:
                 lang = _language(args)
-                raise gr.Error(f"{t(action_key, lang)}: {_message(error)}", title=t("error.title", lang),
+                raise gr.Error(html_text(f"{t(action_key, lang)}: {_message(error)}"), title=t("error.title", lang),
                                print_exception=False) from None
             except Exception as error:  # a bug: keep the traceback in the server log, show one line
                 log.exception("handler %s failed", fn.__name__)
                 lang = _language(args)
-                raise gr.Error(f"{t(action_key, lang)}: {type(error).__name__}: {error}",
+                raise gr.Error(html_text(f"{t(action_key, lang)}: {type(error).__name__}: {error}"),
                                title=t("error.title", lang), print_exception=False) from None
 
         return handler
@@ -63,6 +67,60 @@ def track(progress: gr.Progress, desc: str):
         progress((done, total), desc=desc)
 
     return report
+
+
+# ---- outside text shown as text ----
+# Dataset cells, column and label names, templates, run errors and file names come from strangers. Gradio renders
+# gr.Markdown as markdown with raw HTML (sanitised, but remote images and links stay), gr.HTML as is (an
+# <img onerror> runs), toasts as sanitised HTML, and plotly reads tags in figure texts. So every such text goes
+# through one of these helpers on its way to the page; none relies on gradio's own sanitising.
+
+_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# ASCII punctuation that can start or end markdown syntax (emphasis, code, links, images, lists, headings, tables,
+# setext underlines, autolinks "http:" "www." "a@b"); quotes, commas and the like never do, and stay readable.
+_MD_PUNCTUATION = set(string.punctuation) - set("'\",;?/%")
+
+
+def html_text(value) -> str:
+    """`value` as the text of an HTML element (gr.HTML, a toast, a plotly label): no tag or entity is read."""
+    return html.escape(str(value), quote=False)
+
+
+def md_text(value) -> str:
+    """`value` as literal text in markdown (a paragraph, a heading, a list item, bold): `<`, `>` and `&` become
+    entities and the ASCII punctuation markdown reads is backslash-escaped, so no tag, image, link, emphasis, code
+    or autolink can start; line breaks become markdown line breaks (blank lines are dropped, so no block starts)."""
+    lines = [_md_line(line) for line in _LINE_BREAK.split(str(value))]
+    return "  \n".join(line for line in lines if line.strip())
+
+
+def _md_line(line: str) -> str:
+    return "".join(_HTML_ENTITIES.get(c) or ("\\" + c if c in _MD_PUNCTUATION else c) for c in line)
+
+
+def md_code(value) -> str:
+    """`value` as an inline code span: its fence is longer than any run of backticks inside, so it cannot be closed
+    early; line breaks become spaces (a blank line would end the span's paragraph). Not for table cells (a `|`
+    would still split the cell)."""
+    text = _LINE_BREAK.sub(" ", str(value))
+    fence = "`" * (max(map(len, re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""  # the span strips one space per side
+    return f"{fence}{pad}{text}{pad}{fence}" if text else "` `"
+
+
+def md_block(value, info: str = "text") -> str:
+    """`value` as a fenced code block: its fence is longer than any run of backticks inside, so no line can close
+    it; markdown shows the content as is."""
+    text = _LINE_BREAK.sub("\n", str(value))
+    fence = "`" * max(3, max(map(len, re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+def plot_text(value) -> str:
+    """`value` as a text plotly draws (trace and category names, titles): plotly reads a few tags (<a href>, <b>,
+    <br>, <span style>) and entities in them, so the text is entity-escaped and shows as typed."""
+    return html_text(value)
 
 
 # ---- delimiters: shown escaped in a one-line textbox ("\n\n" is invisible otherwise) ----

@@ -3,9 +3,10 @@ status line, the soft prompt's nearest tokens, and downloads. Reads the run fold
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
+import os
+import re
+import threading
+from collections import OrderedDict
 
 import pandas as pd
 
@@ -15,14 +16,17 @@ from promptlab.runs import store
 from promptlab.runs.export import export_bundle
 from promptlab.runs.queue import ACTIVE
 from promptlab.scoring.metrics import primary
-from promptlab.ui.format import duration, fmt, t_metric
+from promptlab.ui import private_files
+from promptlab.ui.format import duration, fmt, html_text, plot_text, t_metric
 from promptlab.ui.i18n import t
 
 
 def metric_of(run, lines: list[dict]) -> str:
-    """The metric a run is judged by: its baselines say, else its template's mode (known before any evaluation)."""
-    if run.baselines.get("metric"):
-        return run.baselines["metric"]
+    """The metric a run is judged by: its baselines say (a metric's name is a word), else its template's mode
+    (known before any evaluation)."""
+    named = run.baselines.get("metric")
+    if isinstance(named, str) and re.fullmatch(r"\w{1,40}", named):
+        return named
     try:
         return primary(parse_template(run.spec.get("template") or "", "the run's template").mode)
     except ValueError:
@@ -32,8 +36,8 @@ def metric_of(run, lines: list[dict]) -> str:
 def curves(run, lines: list[dict], lang: str):
     """(validation metric per step beside the manual prompts' scores, train and validation loss) figures."""
     accuracy = plots.accuracy_curves(
-        lines, run.baselines, metric=metric_of(run, lines), metric_label=t_metric(metric_of(run, lines), lang),
-        total_steps=run.total_steps,
+        lines, _plot_baselines(run.baselines), metric=metric_of(run, lines),
+        metric_label=t_metric(metric_of(run, lines), lang), total_steps=run.total_steps,
         title=t("tune.accuracy", lang), step_label=t("plot.step", lang), soft_label=t("plot.soft", lang),
         zero_shot_label=t("plot.zero", lang), few_shot_label=t("plot.few", lang),
         majority_label=t("plot.majority", lang))
@@ -42,10 +46,19 @@ def curves(run, lines: list[dict], lang: str):
     return accuracy, loss
 
 
+def _plot_baselines(baselines: dict) -> dict:
+    """The run's baselines with its templates' names escaped for plotly (they name the reference lines)."""
+    templates = baselines.get("templates")
+    if not isinstance(templates, dict):
+        return baselines
+    return {**baselines, "templates": {plot_text(name): scores for name, scores in templates.items()}}
+
+
 def status_html(run, metric: str, lang: str) -> str:
-    """Status, a progress bar, ETA and the best score so far."""
+    """Status, a progress bar, ETA and the best score so far. Read from files a run wrote (its error quotes data
+    and exceptions): every part is escaped, as gr.HTML renders what it is given."""
     share = run.step / run.total_steps if run.total_steps else 0.0
-    parts = [f"<b>{t(f'status.{run.status}', lang)}</b>",
+    parts = [t(f"status.{run.status}", lang),
              t("tune.step", lang, step=run.step, total=run.total_steps, share=f"{share:.0%}")]
     if run.status in ACTIVE and run.eta_seconds:
         parts.append(t("tune.eta", lang, eta=duration(run.eta_seconds)))
@@ -53,9 +66,11 @@ def status_html(run, metric: str, lang: str) -> str:
         parts.append(t("tune.best", lang, metric=metric, value=fmt(run.best[metric]), step=run.best.get("step")))
     if run.status in ACTIVE and not run.baselines:
         parts.append(t("tune.measuring", lang))
-    error = f"<div class='pl-error'>{run.error}</div>" if run.error else ""
-    return (f"<div class='pl-status'>{' · '.join(parts)}<div class='pl-bar'><div style='width:{share * 100:.1f}%'>"
-            f"</div></div>{error}</div>")
+    status, *rest = (html_text(part) for part in parts)
+    error = f"<div class='pl-error'>{html_text(run.error)}</div>" if run.error else ""
+    width = min(max(share, 0.0), 1.0) * 100
+    return (f"<div class='pl-status'>{' · '.join([f'<b>{status}</b>', *rest])}<div class='pl-bar'>"
+            f"<div style='width:{width:.1f}%'></div></div>{error}</div>")
 
 
 def nearest_table(lines: list[dict], lang: str) -> pd.DataFrame | None:
@@ -72,22 +87,27 @@ def nearest_table(lines: list[dict], lang: str) -> pd.DataFrame | None:
     })
 
 
-_files: dict[tuple, tuple] = {}  # (run id, finished) -> (adapter zip, bundle zip): built once per finished run
+_files: OrderedDict[tuple, tuple[str, str]] = OrderedDict()  # (run id, finished) -> (adapter zip, bundle zip)
+_files_lock = threading.Lock()  # handlers run in several threads
 
 
 def downloads(run) -> tuple[str | None, str | None]:
-    """Zips of the adapter and the run bundle of a finished run (made on first ask, then reused)."""
+    """Zips of the adapter and the run bundle of a finished run, in the app's private folder (made on first ask,
+    then reused while they are kept there)."""
     if run.status != "done":
         return None, None
     key = (run.run_id, run.finished)
-    if key not in _files:
-        folder = Path(tempfile.mkdtemp(prefix="promptlab-run-"))
+    with _files_lock:
+        paths = _files.get(key)
+    if paths is None or not all(os.path.isfile(path) for path in paths):
         try:
-            adapter = shutil.make_archive(str(folder / f"{run.run_id}-adapter"), "zip", store.adapter_dir(run.run_id))
-            bundle = export_bundle(run.run_id, folder / f"{run.run_id}-bundle.zip")
+            adapter = private_files.zip_folder(store.adapter_dir(run.run_id), f"{run.run_id}-adapter")
+            bundle = export_bundle(run.run_id, private_files.new_path(f"{run.run_id}-bundle", ".zip"))
         except (ValueError, OSError):  # no adapter (or a folder being deleted): nothing to offer
             return None, None
-        _files[key] = (adapter, str(bundle))
-    return _files[key]
-
-
+        paths = (adapter, str(bundle))
+        with _files_lock:
+            _files[key] = paths
+            while len(_files) > private_files.MAX_KEPT // 2:  # two files per run
+                _files.popitem(last=False)
+    return paths

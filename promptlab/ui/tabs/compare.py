@@ -7,9 +7,7 @@ its adapter, through the same `experiment.score_template` road as the hard promp
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -22,8 +20,8 @@ from promptlab.runs import store
 from promptlab.scoring.compare import examples_table, metrics_table
 from promptlab.scoring.experiment import Protocol
 from promptlab.scoring.metrics import bars
-from promptlab.ui import state
-from promptlab.ui.format import fmt, guarded, sampler_choices, t_metric, track
+from promptlab.ui import private_files, state
+from promptlab.ui.format import fmt, guarded, md_text, plot_text, sampler_choices, t_metric, track
 from promptlab.ui.i18n import t
 from promptlab.ui.page import CompareHandles, Page
 
@@ -151,8 +149,8 @@ def compare(picks, draft, sel, shots, seeds, sampler, lang, request: gr.Request 
         "bars": bars("rank" if any(r.mode == "rank" for r in reports.values()) else "generate"),
         "confusion": {name: r.confusion for name, r in reports.items()},
     }
-    return (result, *render(result, lang), _csv(table, f"comparison-metrics-{stamp}.csv"),
-            _csv(per_example, f"comparison-examples-{stamp}.csv"), gr.Column(visible=True), False,
+    return (result, *render(result, lang), _csv(table, f"comparison-metrics-{stamp}"),
+            _csv(per_example, f"comparison-examples-{stamp}"), gr.Column(visible=True), False,
             failures_markdown(failed, lang))
 
 
@@ -171,10 +169,11 @@ def pick_name(pick: str, draft, lang: str) -> str:
 
 
 def failures_markdown(failed: dict[str, str], lang: str) -> str:
+    """Which prompts could not be scored, and why (names and messages may carry anything: shown as text)."""
     if not failed:
         return ""
     lines = [f"⚠ **{t('compare.some_failed', lang, n=len(failed))}**"]
-    lines += [f"- **{name}**: {message}" for name, message in failed.items()]
+    lines += [f"- **{md_text(name)}**: {md_text(message)}" for name, message in failed.items()]
     return "\n".join(lines)
 
 
@@ -183,9 +182,13 @@ def render(result: dict | None, lang: str, only_disagree: bool = False):
     if result is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     table = result["metrics"]
-    bars = plots.metric_bars(table, [c for c in result["bars"] if c in table], majority=result["majority"],
-                             title=t("compare.chart", lang), majority_label=t("plot.majority", lang))
-    confusion = plots.confusion_matrices(result["confusion"], title=t("compare.confusion", lang),
+    # Prompt names and labels are outside text, and plotly reads tags in figure texts: escaped for the plots.
+    bars = plots.metric_bars(table.assign(name=table["name"].map(plot_text)), [c for c in result["bars"] if c in table],
+                             majority=result["majority"], title=t("compare.chart", lang),
+                             majority_label=t("plot.majority", lang))
+    matrices = {plot_text(name): None if m is None else m.rename(index=plot_text, columns=plot_text)
+                for name, m in result["confusion"].items()}
+    confusion = plots.confusion_matrices(matrices, title=t("compare.confusion", lang),
                                          gold_label=t("col.gold", lang), predicted_label=t("plot.predicted", lang))
     return shown_metrics(table, lang), bars, confusion, shown_examples(result["examples"], only_disagree, lang)
 
@@ -232,11 +235,9 @@ def _inert(value):
 
 
 def _csv(df: pd.DataFrame, name: str) -> str:
-    folder = Path(tempfile.mkdtemp(prefix="promptlab-compare-"))
-    path = folder / name
+    """The table as a CSV download (formula cells made inert) in this process's private folder."""
     safe = df.rename(columns=_inert)
     for column in safe.columns:
         if not pd.api.types.is_numeric_dtype(safe[column]):  # text columns (object or pandas' str dtype)
             safe[column] = safe[column].map(_inert)
-    safe.to_csv(path, index=False)
-    return str(path)
+    return private_files.write_text(name, ".csv", safe.to_csv(index=False))

@@ -15,7 +15,7 @@ import pandas as pd
 from promptlab import plots
 from promptlab.data import datasets
 from promptlab.ui import state
-from promptlab.ui.format import guarded
+from promptlab.ui.format import guarded, md_code, md_text, plot_text
 from promptlab.ui.i18n import t
 from promptlab.ui.page import DataHandles, Page
 
@@ -47,7 +47,7 @@ def build(page: Page) -> DataHandles:
         load = L(gr.Button, value_key="data.load", scale=1, elem_id="data-load")
     upload = L(gr.File, label_key="data.upload", file_types=[".csv", ".tsv", ".jsonl", ".json", ".parquet"],
                height=130, elem_id="data-upload")
-    summary = gr.Markdown(elem_id="data-summary")
+    summary = gr.Markdown(elem_id="data-summary", latex_delimiters=[])  # "$$" in a name is text, not a formula
     with gr.Row():
         label_column = L(gr.Dropdown, label_key="data.label_column", choices=[], interactive=True)
         train = L(gr.Dropdown, label_key="data.train_split", choices=[], interactive=True)
@@ -55,8 +55,10 @@ def build(page: Page) -> DataHandles:
         eval_size = L(gr.Slider, label_key="data.eval_size", minimum=1, maximum=DEFAULT_EVAL_SIZE, step=1,
                       value=DEFAULT_EVAL_SIZE, elem_id="data-eval-size")
     with gr.Row():
-        distribution = L(gr.Plot, label_key="data.distribution", show_label=False, scale=2)
-        preview = L(gr.Dataframe, label_key="data.preview", wrap=True, max_height=420, interactive=False, scale=3)
+        distribution = L(gr.Plot, label_key="data.distribution", show_label=False, scale=2,
+                         elem_id="data-distribution")
+        preview = L(gr.Dataframe, label_key="data.preview", wrap=True, max_height=420, interactive=False, scale=3,
+                    elem_id="data-preview")
 
     shown = [page.data, summary, label_column, train, eval_split, eval_size, distribution, preview]
     use_demo.click(load_source, [demo, page.lang], shown)
@@ -145,25 +147,33 @@ def _show(sel: dict, dataset, lang: str):
         gr.update(choices=list(dataset.splits), value=sel["train"]),
         gr.update(choices=list(dataset.splits), value=sel["eval"]),
         gr.update(maximum=max(eval_total, 2), value=sel["eval_size"]),  # gradio needs maximum > minimum (1)
-        plots.label_distribution(counts, title=t("data.distribution", lang), count_label=t("data.rows", lang))
+        plots.label_distribution(_plot_counts(counts), title=t("data.distribution", lang),
+                                 count_label=t("data.rows", lang))
         if counts else plots.empty(t("data.no_labels_plot", lang)),
         preview,
     )
 
 
 def summary_markdown(dataset, sel: dict, lang: str) -> str:
-    splits = ", ".join(f"`{name}` {len(rows)}" for name, rows in dataset.splits.items())
+    """Name, splits, columns and labels: every name from the data is shown as text (md_text / md_code)."""
+    splits = ", ".join(f"{md_code(name)} {len(rows)}" for name, rows in dataset.splits.items())
     lines = [
-        f"### {dataset.name}",
+        f"### {md_text(dataset.name)}",
         f"**{t('data.splits', lang)}**: {splits}  ",
-        f"**{t('data.columns', lang)}**: " + ", ".join(f"`{c}`" for c in dataset.columns) + "  ",
-        f"**{t('data.label_column', lang)}**: " + (f"`{dataset.label_column}`" if dataset.label_column
+        f"**{t('data.columns', lang)}**: " + ", ".join(md_code(c) for c in dataset.columns) + "  ",
+        f"**{t('data.label_column', lang)}**: " + (md_code(dataset.label_column) if dataset.label_column
                                                     else t("data.no_label", lang)) + "  ",
     ]
     if dataset.labels:
-        lines.append(f"**{t('data.labels', lang)}**: " + ", ".join(f"`{x}`" for x in dataset.labels) + "  ")
-    lines.append(t("data.using", lang, train=sel["train"], eval=sel["eval"], n=sel["eval_size"]))
+        lines.append(f"**{t('data.labels', lang)}**: " + ", ".join(md_code(x) for x in dataset.labels) + "  ")
+    lines.append(t("data.using", lang, train=md_code(sel["train"]), eval=md_code(sel["eval"]), n=sel["eval_size"]))
     return "\n".join(lines)
+
+
+def _plot_counts(counts: dict) -> dict:
+    """{split: {label: count}} with split and label names escaped for plotly (it reads tags in texts)."""
+    return {plot_text(split): {plot_text(label): n for label, n in by_label.items()} for split, by_label in
+            counts.items()}
 
 
 def _mib(size: int) -> str:

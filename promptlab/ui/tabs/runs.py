@@ -14,7 +14,7 @@ from promptlab import plots
 from promptlab.runs import store
 from promptlab.tuning.config import METHODS
 from promptlab.ui import run_view
-from promptlab.ui.format import duration, fmt, guarded, t_metric
+from promptlab.ui.format import duration, fmt, guarded, md_code, md_text, plot_text, t_metric
 from promptlab.ui.i18n import t
 from promptlab.ui.page import Page, RunsHandles
 
@@ -42,7 +42,7 @@ def build(page: Page) -> RunsHandles:
         accuracy = L(gr.Plot, label_key="tune.accuracy", show_label=False, elem_id="runs-accuracy")
         loss = L(gr.Plot, label_key="tune.loss", show_label=False)
     with L(gr.Accordion, label_key="runs.details", open=False):
-        details = gr.Markdown()
+        details = gr.Markdown(elem_id="runs-details", latex_delimiters=[])  # "$$" in a run's texts is text
         log = L(gr.Code, label_key="runs.log", language="shell", interactive=False, lines=10, max_lines=20)
     timer = gr.Timer(REFRESH_SECONDS)
 
@@ -102,7 +102,8 @@ def show_runs(picked, lang: str):
     lines = {run_id: store.read_metrics(run_id) for run_id in picked}
     first = store.get_run(picked[0])
     metric = run_view.metric_of(first, lines[first.run_id])
-    overlay = plots.run_overlay(lines, metric=metric, metric_label=t_metric(metric, lang),
+    overlay = plots.run_overlay({plot_text(run_id): m for run_id, m in lines.items()}, metric=metric,
+                                metric_label=t_metric(metric, lang),
                                 title=t("runs.overlay", lang), step_label=t("plot.step", lang),
                                 loss_label=t("plot.val_loss", lang))
     accuracy, loss = run_view.curves(first, lines[first.run_id], lang)
@@ -112,15 +113,18 @@ def show_runs(picked, lang: str):
 
 
 def details_markdown(run, lang: str) -> str:
-    config = run.spec.get("config", {})
+    """What the run trained, on what, with which settings, and its error: all read from the run's files, so all
+    shown as text."""
+    spec = run.spec
+    config = spec.get("config") or {}
     shown = ("method", "num_virtual_tokens", "init", "lr", "max_steps", "batch_size", "eval_every", "device")
-    settings = ", ".join(f"`{k}={config[k]}`" for k in shown if k in config)
-    lines = [f"**{run.run_id}** · {t(f'status.{run.status}', lang)}",
-             f"{t('runs.col_template', lang)}: `{run.template}` · {t('runs.col_task', lang)}: "
-             f"`{run.spec.get('data')}` ({run.spec.get('train_split')} → {run.spec.get('eval_split')}, "
-             f"{run.spec.get('eval_size')}) · `{run.spec.get('model')}`", settings]
+    settings = ", ".join(md_code(f"{k}={config[k]}") for k in shown if k in config)
+    lines = [f"**{md_text(run.run_id)}** · {t(f'status.{run.status}', lang)}",
+             f"{t('runs.col_template', lang)}: {md_code(run.template)} · {t('runs.col_task', lang)}: "
+             f"{md_code(spec.get('data'))} ({md_text(spec.get('train_split'))} → {md_text(spec.get('eval_split'))}, "
+             f"{md_text(spec.get('eval_size'))}) · {md_code(spec.get('model'))}", settings]
     if run.error:
-        lines.append(f"⚠ {run.error}")
+        lines.append(f"⚠ {md_text(run.error)}")
     return "  \n".join(lines)
 
 

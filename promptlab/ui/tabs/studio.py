@@ -7,11 +7,8 @@ tabs) and re-runs the engine's `validate` against the selected data; scoring goe
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-import tempfile
-from pathlib import Path
 
 import gradio as gr
 
@@ -19,12 +16,15 @@ from promptlab import settings
 from promptlab.prompts import files, render
 from promptlab.prompts.values import Template
 from promptlab.scoring.experiment import Protocol
-from promptlab.ui import state
+from promptlab.ui import private_files, state
 from promptlab.ui.format import (
     choices_to_text,
     display_table,
     escape,
     guarded,
+    md_block,
+    md_code,
+    md_text,
     metrics_markdown,
     sampler_choices,
     text_to_choices,
@@ -101,9 +101,10 @@ def build(page: Page) -> StudioHandles:
                     description = L(gr.Textbox, label_key="studio.description")
                     reference = L(gr.Textbox, label_key="studio.reference")
         with gr.Column(scale=2):
-            placeholders = gr.Markdown(elem_id="studio-placeholders")
-            problems = gr.Markdown(elem_id="studio-problems")
-            rendered = gr.Markdown(elem_id="studio-rendered", max_height=420)
+            # latex_delimiters=[]: a "$$" in a template or a cell is text, not a formula.
+            placeholders = gr.Markdown(elem_id="studio-placeholders", latex_delimiters=[])
+            problems = gr.Markdown(elem_id="studio-problems", latex_delimiters=[])
+            rendered = gr.Markdown(elem_id="studio-rendered", max_height=420, latex_delimiters=[])
     L(gr.Markdown, value_key="studio.run_title")
     with gr.Row(equal_height=True):
         n_rows = L(gr.Slider, label_key="studio.rows", minimum=1, maximum=64, step=1, value=8,
@@ -123,7 +124,7 @@ def build(page: Page) -> StudioHandles:
         with gr.Row():
             download = L(gr.DownloadButton, label_key="studio.download", value=None)
             save = L(gr.Button, value_key="studio.save", elem_id="studio-save")
-        saved = gr.Markdown()
+        saved = gr.Markdown(latex_delimiters=[])
 
     fields = [name, instruction, prompt, target, choices, target_delimiter, fewshot_delimiter, chat, language,
               task, description, reference]
@@ -170,7 +171,7 @@ def check(*values):
         return _check(field_values, sel, lang)
     except Exception as error:  # never a toast per keystroke: show it where the problems go
         log.exception("live check failed")
-        return None, "", f"⚠ {type(error).__name__}: {error}", "", "", gr.skip()
+        return None, "", "⚠ " + md_text(f"{type(error).__name__}: {error}"), "", "", gr.skip()
 
 
 def _check(field_values, sel, lang: str):
@@ -188,22 +189,25 @@ def placeholders_markdown(template: Template, columns, lang: str) -> str:
     found = sorted(render.variables(template))
     if not found:
         return f"**{t('studio.placeholders', lang)}**: {t('studio.none', lang)}"
-    marks = [f"`{v}` {'✓' if columns is None or v in columns else '✗'}" for v in found]
+    marks = [f"{md_code(v)} {'✓' if columns is None or v in columns else '✗'}" for v in found]
     return f"**{t('studio.placeholders', lang)}**: " + " · ".join(marks)
 
 
 def problems_markdown(problems, lang: str) -> str:
+    """The engine's problems as a list; their messages quote the template and the data, so they are shown as text."""
     if not problems:
         return f"✓ **{t('studio.no_problems', lang)}**"
     lines = [f"⚠ **{t('studio.problems', lang, n=len(problems))}**"]
     for p in problems:
         where = f" ({t('studio.line', lang)} {p.line}, {t('studio.column', lang)} {p.column})" if p.line else ""
-        lines.append(f"- **{p.field}**{where}: {p.message} _{p.hint}_")
+        hint = f" *{md_text(p.hint)}*" if p.hint else ""
+        lines.append(f"- **{md_text(p.field)}**{where}: {md_text(p.message)}{hint}")
     return "\n".join(lines)
 
 
 def rendered_markdown(template: Template, rows, problems, lang: str) -> str:
-    """The first rows as the model will read them: the prompt, then the gold target after the delimiter."""
+    """The first rows as the model will read them: the prompt, then the gold target after the delimiter, each in a
+    code block that the text cannot close."""
     if not rows:
         return ""
     parts = [f"**{t('studio.rendered', lang)}**"]
@@ -213,19 +217,14 @@ def rendered_markdown(template: Template, rows, problems, lang: str) -> str:
         except ValueError:  # already listed among the problems
             continue
         target = f"{example.delimiter}{example.target}" if example.target else ""
-        parts.append(f"{t('studio.row', lang, n=i)}\n```text\n{example.prompt}⟦{target}⟧\n```")
+        parts.append(f"{t('studio.row', lang, n=i)}\n{md_block(f'{example.prompt}⟦{target}⟧')}")
     return "\n\n".join(parts)
 
 
 def _yaml_file(name: str, yaml_text: str) -> str:
-    """A downloadable copy of the YAML, named after the template (one file per distinct content)."""
-    digest = hashlib.sha1(yaml_text.encode()).hexdigest()[:10]
-    folder = Path(tempfile.gettempdir()) / "promptlab-yaml" / digest
-    folder.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "template"
-    path = folder / f"{safe}.yaml"
-    path.write_text(yaml_text, encoding="utf-8")
-    return str(path)
+    """A downloadable copy of the YAML, named after the template, in this process's private folder (see
+    `private_files`: a fresh file each time, only the newest few kept)."""
+    return private_files.write_text(name or "template", ".yaml", yaml_text)
 
 
 @guarded("studio.run_failed")
@@ -262,4 +261,4 @@ def save_to_library(template, lang: str):
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.yaml"
     files.save_template(template, path)
-    return t("studio.saved", lang, path=str(path)), gr.update(choices=sorted(state.library()), value=template.name)
+    return t("studio.saved", lang, path=md_code(path)), gr.update(choices=sorted(state.library()), value=template.name)

@@ -19,7 +19,7 @@ from promptlab.runs.queue import ACTIVE
 from promptlab.tuning import config as tuning_config
 from promptlab.tuning.spec import submit
 from promptlab.ui import run_view, state
-from promptlab.ui.format import guarded
+from promptlab.ui.format import guarded, html_text, md_code, md_text
 from promptlab.ui.i18n import t
 from promptlab.ui.page import Page, TuneHandles
 
@@ -31,7 +31,7 @@ def build(page: Page) -> TuneHandles:
     L(gr.Markdown, value_key="tune.intro")
     if not state.CONFIG.allow_training:
         L(gr.Markdown, value_key="tune.disabled", elem_id="tune-disabled")
-    using = gr.Markdown(elem_id="tune-using")
+    using = gr.Markdown(elem_id="tune-using", latex_delimiters=[])  # "$$" in a name is text, not a formula
     with gr.Row():
         method = L(gr.Dropdown, label_key="tune.method", choices_fn=method_choices, value="prompt_tuning")
         init = L(gr.Dropdown, label_key="tune.init", choices_fn=init_choices, value="template")
@@ -109,8 +109,8 @@ def apply_preset(preset: str, method: str):
 def describe_job(draft, sel, lang: str) -> str:
     if draft is None or not sel:
         return t("tune.need_inputs", lang)
-    return t("tune.using", lang, template=draft.name, data=sel["name"], train=sel["train"], eval=sel["eval"],
-             n=sel["eval_size"], model=state.model_id())
+    return t("tune.using", lang, template=md_text(draft.name), data=md_text(sel["name"]), train=md_code(sel["train"]),
+             eval=md_code(sel["eval"]), n=sel["eval_size"], model=md_code(state.model_id()))
 
 
 def job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch) -> dict:
@@ -171,7 +171,7 @@ def redraw(run_id, lang: str):
         lines = store.read_metrics(run_id)
     except ValueError as error:  # deleted meanwhile: say so instead of raising on every tick
         hidden = gr.update(visible=False)
-        return (str(error), gr.skip(), gr.skip(), hidden, hidden, hidden,
+        return (html_text(error), gr.skip(), gr.skip(), hidden, hidden, hidden,
                 gr.update(visible=False), gr.Timer(active=False))
     metric = run_view.metric_of(run, lines)
     accuracy, loss = run_view.curves(run, lines, lang)

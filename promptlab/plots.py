@@ -6,6 +6,7 @@ legend names) is a parameter with an English default, so the UI can pass its tra
 
 from __future__ import annotations
 
+import html
 import math
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
@@ -100,13 +101,16 @@ def metric_bars(metrics: pd.DataFrame, columns: Sequence[str], *, majority: floa
 
 
 def wrap(text: str, width: int = 18) -> str:
-    """A long axis label broken into lines of about `width` characters (at spaces and hyphens, else anywhere),
-    so it is shown whole instead of cut off.
+    """A long axis label broken into lines of about `width` characters at its spaces (never inside a word: a
+    reader joining the lines reads it as written), so it is shown whole instead of cut off. Plotly reads tags in
+    labels: the lines are escaped (a label escaped already is wrapped as the text it shows, not inside an entity).
 
-    >>> wrap("sst2-review-sentiment (draft)")
-    'sst2-review-<br>sentiment (draft)'
+    >>> wrap("sst2-review-sentiment (draft) and more")
+    'sst2-review-sentiment<br>(draft) and more'
     """
-    return "<br>".join(textwrap.wrap(str(text), width)) or str(text)
+    plain = html.unescape(str(text))
+    lines = textwrap.wrap(plain, width, break_long_words=False, break_on_hyphens=False) or [plain]
+    return "<br>".join(html.escape(line, quote=False) for line in lines)
 
 
 def confusion_matrices(matrices: Mapping[str, pd.DataFrame | None], *, title: str = "Confusion matrices",

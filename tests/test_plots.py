@@ -9,12 +9,11 @@ from promptlab import plots
 
 
 def test_long_prompt_names_wrap_instead_of_being_cut_and_value_labels_never_overlap():
-    names = ["sst2-review-sentiment (draft)", "sst2-instruction-good-bad", "a"]
+    names = ["sst2-review-sentiment (draft)", "the instruction good bad", "a"]
     table = pd.DataFrame({"name": names, "acc": [0.5, 0.61, 0.7], "acc_norm": [0.4, 0.6, 0.71],
                           "acc_calibrated": [0.55, 0.6, 0.7], "macro_f1": [0.3, 0.6, 0.7]})
     fig = plots.metric_bars(table, ["acc", "acc_norm", "acc_calibrated", "macro_f1"], majority=0.5)
-    assert list(fig.layout.xaxis.ticktext) == ["sst2-review-<br>sentiment (draft)", "sst2-instruction-<br>good-bad",
-                                               "a"]
+    assert list(fig.layout.xaxis.ticktext) == ["sst2-review-sentiment<br>(draft)", "the instruction<br>good bad", "a"]
     assert fig.layout.xaxis.automargin and fig.layout.uniformtext.mode == "hide"  # labels that do not fit hide
     assert all(bar.cliponaxis is False for bar in fig.data if bar.type == "bar")
 

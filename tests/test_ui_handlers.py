@@ -254,8 +254,8 @@ def test_a_broken_prompt_fails_alone_and_is_named(tiny_session, demo):
                           "random", "en", progress=Progress())
     result, metrics, *_, failures = out
     assert list(metrics["prompt"]) == ["demo-reviews-sentiment"]
-    assert "**broken-draft**: prompt, line 1" in failures and "Unknown column 'txet'" in failures
-    assert "**no-such-run**: No run 'no-such-run'" in failures
+    assert "**broken\\-draft**: prompt, line 1" in failures and "Unknown column 'txet'" in failures
+    assert "**no\\-such\\-run**: No run 'no\\-such\\-run'" in failures
     with pytest.raises(gr.Error, match="broken-draft: prompt, line 1.*Unknown column"):
         compare.compare(["draft"], broken, demo, 0, 1, "random", "en", progress=Progress())
 

@@ -158,7 +158,8 @@ def test_toasts_show_engine_messages_as_text():
 
 
 def run_info(**fields) -> RunInfo:
-    spec = {"template": "name: t\nprompt: x", "data": "/data/![px](http://evil.test/d.png)", "model": "<b>m</b>",
+    spec = {"template": "name: t\nprompt: x\ntarget: '{{ label }}'\nanswer_choices: [a, b]",
+            "data": "/data/![px](http://evil.test/d.png)", "model": "<b>m</b>",
             "train_split": "train", "eval_split": "<i>v</i>", "eval_size": 4,
             "config": {"method": "prompt_tuning", "device": "`` <img src=x onerror=alert(3)> ``"}}
     values = dict(run_id="20200101-000000-prompt-tuning-beef", status="failed", created=0.0, started=0.0,

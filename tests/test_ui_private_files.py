@@ -112,3 +112,17 @@ def test_run_zips_leave_out_links_planted_in_the_run_folder(system_tmp, tmp_path
         assert sorted(z.namelist()) == ["adapter_config.json", "sub/weights.bin"]
     assert_private(adapter_zip, system_tmp)
     assert Path(bundle_zip).is_file() and Path(bundle_zip).parent.parent == Path(adapter_zip).parent.parent
+
+
+def test_gradios_own_upload_folder_is_private_to_the_app():
+    """gradio's default cache is a fixed shared folder (/tmp/gradio); the app gives it a private one first."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, promptlab.ui.app, gradio.route_utils as r\n"
+            "print(r.DEFAULT_TEMP_DIR, oct(os.stat(r.DEFAULT_TEMP_DIR).st_mode & 0o777))")
+    env = {k: v for k, v in os.environ.items() if k != "GRADIO_TEMP_DIR"}
+    folder, mode = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                  timeout=120, check=True).stdout.split()
+    assert "promptlab-gradio-" in folder and mode == "0o700"

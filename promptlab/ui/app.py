@@ -7,7 +7,7 @@ import gradio as gr
 
 from promptlab.runs import store
 from promptlab.ui import state
-from promptlab.ui.format import guarded
+from promptlab.ui.format import guarded, md_code
 from promptlab.ui.i18n import LANGUAGES, Labels, t
 from promptlab.ui.page import Page
 from promptlab.ui.tabs import compare, data, runs, studio, tune
@@ -59,7 +59,8 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, model
 def assemble() -> gr.Blocks:
     """The whole app; `state.configure` must have run."""
     labels = Labels()
-    with gr.Blocks(title="PromptLab") as app:
+    # Uploads and downloads older than 6 h are deleted every hour: a long-running Space does not fill its disk.
+    with gr.Blocks(title="PromptLab", delete_cache=(3600, 6 * 3600)) as app:
         page = Page(labels)
         with gr.Row(elem_id="pl-header", equal_height=True):
             labels(gr.Markdown, value_key="app.title", scale=3)
@@ -106,7 +107,7 @@ def assemble() -> gr.Blocks:
 
 def header(lang: str) -> str:
     training = t("app.training_on" if state.CONFIG.allow_training else "app.training_off", lang)
-    return f"{t('app.model', lang)}: `{state.model_id()}` · {training}"
+    return f"{t('app.model', lang)}: {md_code(state.model_id())} · {training}"
 
 
 def template_for_task(sel, lang: str):

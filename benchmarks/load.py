@@ -69,19 +69,19 @@ def visitor(url: str, k: int, rounds: int, rows: int, timings: dict, errors: lis
         client.predict("demo-reviews", "en", api_name="/load_source")
         client.predict("train", "validation", max(4, rows), "en", api_name="/change_splits")  # Compare's rows
         t0 = time.perf_counter()
-        client.predict(*{**FIELDS, "name": f"visitor-{k}", "prompt": marker + "{{ text }}\nSentiment:"}.values(),
-                       "en", api_name="/check")
+        editor = list({**FIELDS, "name": f"visitor-{k}", "prompt": marker + "{{ text }}\nSentiment:"}.values())
+        client.predict(*editor, "en", api_name="/check")
         timings["check"].append(time.perf_counter() - t0)
         for _ in range(rounds):
             t0 = time.perf_counter()
-            _, table = client.predict(rows, 0, "random", k, False, "en", api_name="/preview")
+            _, table = client.predict(*editor, rows, 0, "random", k, False, "en", api_name="/preview")
             timings["preview"].append(time.perf_counter() - t0)
             table = table["value"]
             prompts = [r[table["headers"].index("prompt")] for r in table["data"]]
             if len(prompts) != rows or not all(p.startswith(marker) for p in prompts):
                 errors.append(f"visitor {k}: preview answered someone else's request: {prompts[:1]}")
             t0 = time.perf_counter()
-            out = client.predict(["draft"], 0, 1, "random", "en", api_name="/compare")
+            out = client.predict(*editor, ["draft"], 0, 1, "random", "en", api_name="/compare")
             timings["compare"].append(time.perf_counter() - t0)
             names = [r[0] for r in out[0]["data"]]
             if names != [f"visitor-{k} (draft)"]:

@@ -15,6 +15,7 @@ from promptlab.tuning import baselines
 from promptlab.tuning.spec import load_parts, submit
 from promptlab.tuning.worker import main
 from promptlab.ui import app, state
+from promptlab.ui.editor import fields_from_template
 from promptlab.ui.tabs import compare, data, tune
 
 DRAFT = parse_template(TEMPLATE)
@@ -42,7 +43,8 @@ def finished_run(tiny_model_dir, runs_dir, tmp_path, monkeypatch):
 
 
 def scored(picks, sel, shots: int, seeds: int) -> dict:
-    result = compare.compare(picks, DRAFT, sel, shots, seeds, "random", "en", progress=Progress())[0]
+    result = compare.compare(*fields_from_template(DRAFT), picks, sel, shots, seeds, "random", "en",
+                             progress=Progress())[0]
     return result["metrics"].set_index("name").to_dict("index")
 
 
@@ -60,7 +62,7 @@ def test_the_tune_plots_baselines_are_comparés_scores(finished_run):
 def test_score_in_compare_uses_the_runs_own_rows_whatever_is_loaded(finished_run):
     run, _ = finished_run
     other = data.load_source("demo-reviews-zh", "en")[0]  # the visitor has moved on to other data
-    picks, _, sel = app.pick_runs_for_compare(run.run_id, DRAFT, "en")
+    picks, _, sel = app.pick_runs_for_compare(*fields_from_template(DRAFT), run.run_id, "en")
     assert picks["value"] == ["draft", f"run:{run.run_id}"]
     assert sel["source"] != other["source"] and sel["eval_size"] == 12
     parts = load_parts(run.spec)

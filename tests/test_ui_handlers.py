@@ -13,7 +13,7 @@ from promptlab.data import datasets
 from promptlab.prompts import files, render
 from promptlab.prompts.values import Template
 from promptlab.scoring.compare import examples_table
-from promptlab.ui import format, run_view, state
+from promptlab.ui import editor, format, run_view, state
 from promptlab.ui.tabs import compare, data, studio, tune
 
 
@@ -40,6 +40,11 @@ def demo():
     """The demo task as the Data tab leaves it: (selection, dataset)."""
     outputs = data.load_source("demo-reviews", "en")
     return outputs[0]
+
+
+def fields(template) -> tuple:
+    """The editor's fields showing `template` (empty fields for None): what handlers take."""
+    return editor.fields_from_template(template) if template is not None else ("",) * len(editor.FIELD_NAMES)
 
 
 # ---- settings -------------------------------------------------------------------------------------------------
@@ -86,15 +91,15 @@ def test_unexpected_errors_show_one_line_not_a_traceback():
 
 def test_delimiters_and_choices_round_trip_through_the_editor():
     for text in ("\n\n", " ", "\t|\\n literal", ""):
-        assert format.unescape(format.escape(text)) == text
-    assert format.text_to_choices("negative ||| positive") == ("negative", "positive")
-    assert format.text_to_choices("{{ choices | join('|||') }}") == "{{ choices | join('|||') }}"
-    assert format.text_to_choices("") == ()
+        assert editor.unescape(editor.escape(text)) == text
+    assert editor.text_to_choices("negative ||| positive") == ("negative", "positive")
+    assert editor.text_to_choices("{{ choices | join('|||') }}") == "{{ choices | join('|||') }}"
+    assert editor.text_to_choices("") == ()
 
 
 def test_every_library_template_survives_the_editor():
     for template in state.library().values():
-        assert studio.template_from_fields(*studio.fields_from_template(template)) == template
+        assert editor.template_from_fields(*editor.fields_from_template(template)) == template
 
 
 def test_metrics_markdown_shows_spread_and_translated_names():
@@ -144,7 +149,7 @@ def test_missing_source_is_a_readable_error():
 # ---- studio ---------------------------------------------------------------------------------------------------
 
 def test_live_check_reports_a_problem_then_clears_it(demo):
-    fields = list(studio.fields_from_template(files.find_template("demo-reviews-sentiment")))
+    fields = list(editor.fields_from_template(files.find_template("demo-reviews-sentiment")))
     fields[2] = fields[2].replace("{{ text }}", "{{ txet }}")
     draft, placeholders, problems, rendered, yaml_text, download = studio.check(*fields, demo, "en")
     assert "`txet` ✗" in placeholders and "Unknown column 'txet'" in problems and "line 2" in problems
@@ -163,7 +168,7 @@ def test_blank_template_fits_the_data(demo):
 def test_preview_scores_eight_rows(tiny_session, demo):
     template = files.find_template("demo-reviews-sentiment")
     progress = Progress()
-    metrics, table, last = studio.preview(template, demo, 8, 0, "random", 0, False, "en", progress=progress)
+    metrics, table, last = studio.preview(*fields(template), demo, 8, 0, "random", 0, False, "en", progress=progress)
     assert "accuracy" in metrics and "8 rows" in metrics
     df = table["value"]
     assert len(df) == 8 and {"gold", "prediction", "p(negative)", "p(positive)"} <= set(df.columns)
@@ -175,7 +180,7 @@ def test_preview_scores_eight_rows(tiny_session, demo):
 
 def test_preview_few_shot_with_a_seed(tiny_session, demo):
     template = files.find_template("demo-reviews-sentiment")
-    metrics, table, _ = studio.preview(template, demo, 4, 2, "balanced", 3, False, "zh", progress=Progress())
+    metrics, table, _ = studio.preview(*fields(template), demo, 4, 2, "balanced", 3, False, "zh", progress=Progress())
     assert "准确率" in metrics
     assert table["value"]["提示"].str.contains("Review:").all()
 
@@ -185,7 +190,7 @@ def test_the_seed_picks_the_demonstrations(tiny_session, demo):
     template = files.find_template("demo-reviews-sentiment")
 
     def prompts(seed):
-        _, table, _ = studio.preview(template, demo, 3, 2, "random", seed, False, "en", progress=Progress())
+        _, table, _ = studio.preview(*fields(template), demo, 3, 2, "random", seed, False, "en", progress=Progress())
         return table["value"]["prompt"].tolist()
 
     assert prompts(3) == prompts(3) != prompts(0)
@@ -194,7 +199,7 @@ def test_the_seed_picks_the_demonstrations(tiny_session, demo):
 def test_save_to_library(tmp_path, monkeypatch):
     monkeypatch.setenv("PROMPTLAB_TEMPLATES", str(tmp_path))
     template = Template("mine", "Q: {{ text }}", "{{ label }}", ("a", "b"))
-    message, pick = studio.save_to_library(template, "en")
+    message, pick = studio.save_to_library(*fields(template), "en")
     assert (tmp_path / "mine.yaml").is_file() and pick["value"] == "mine" and "mine.yaml" in message
 
 
@@ -203,7 +208,7 @@ def test_save_to_library(tmp_path, monkeypatch):
 def test_compare_two_templates(tiny_session, demo):
     draft = files.find_template("demo-reviews-good-bad")
     demo = data.change_splits(demo, "train", "validation", 12, "en")[0]  # Compare scores the Data tab's rows
-    out = compare.compare(["tpl:demo-reviews-sentiment", "draft"], draft, demo, 0, 1, "random", "en",
+    out = compare.compare(*fields(draft), ["tpl:demo-reviews-sentiment", "draft"], demo, 0, 1, "random", "en",
                           progress=Progress())
     result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree, failures = out
     assert failures == ""
@@ -244,20 +249,20 @@ def test_gold_is_the_datasets_label_not_the_first_templates_wording():
 
 def test_compare_needs_a_pick():
     with pytest.raises(gr.Error):
-        compare.compare([], None, {"source": "demo-reviews"}, 0, 1, "random", "en", progress=Progress())
+        compare.compare(*fields(None), [], {"source": "demo-reviews"}, 0, 1, "random", "en", progress=Progress())
 
 
 def test_a_broken_prompt_fails_alone_and_is_named(tiny_session, demo):
     broken = Template("broken-draft", "Review: {{ txet }}\nSentiment:", "{{ label }}", ("negative", "positive"))
     demo = data.change_splits(demo, "train", "validation", 8, "en")[0]
-    out = compare.compare(["tpl:demo-reviews-sentiment", "draft", "run:no-such-run"], broken, demo, 0, 1,
+    out = compare.compare(*fields(broken), ["tpl:demo-reviews-sentiment", "draft", "run:no-such-run"], demo, 0, 1,
                           "random", "en", progress=Progress())
     result, metrics, *_, failures = out
     assert list(metrics["prompt"]) == ["demo-reviews-sentiment"]
     assert "**broken\\-draft**: prompt, line 1" in failures and "Unknown column 'txet'" in failures
     assert "**no\\-such\\-run**: No run 'no\\-such\\-run'" in failures
     with pytest.raises(gr.Error, match="broken-draft: prompt, line 1.*Unknown column"):
-        compare.compare(["draft"], broken, demo, 0, 1, "random", "en", progress=Progress())
+        compare.compare(*fields(broken), ["draft"], demo, 0, 1, "random", "en", progress=Progress())
 
 
 # ---- tune -----------------------------------------------------------------------------------------------------
@@ -277,7 +282,7 @@ def test_launch_refused_when_training_is_disabled(demo):
     state.configure(allow_training=False)
     try:
         with pytest.raises(gr.Error) as caught:
-            tune.start_job(files.find_template("demo-reviews-sentiment"), demo, "prompt_tuning", "template", 8,
+            tune.start_job(*fields(files.find_template("demo-reviews-sentiment")), demo, "prompt_tuning", "template", 8,
                                "test", 0.03, 4, 4, "en")
         assert "disabled" in caught.value.message
     finally:

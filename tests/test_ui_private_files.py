@@ -18,6 +18,7 @@ from promptlab.prompts import files
 from promptlab.prompts.values import Template
 from promptlab.runs.store import RunInfo
 from promptlab.ui import private_files, run_view
+from promptlab.ui.editor import fields_from_template
 from promptlab.ui.tabs import compare, studio
 
 
@@ -33,7 +34,7 @@ def system_tmp(tmp_path, monkeypatch):
 
 def download_of(template: Template) -> str:
     """The YAML download the studio's live check offers for `template`."""
-    return studio.check(*studio.fields_from_template(template), None, "en")[5]["value"]
+    return studio.check(*fields_from_template(template), None, "en")[5]["value"]
 
 
 def assert_private(path: str, shared: Path) -> None:

@@ -21,6 +21,7 @@ from promptlab.prompts import render
 from promptlab.prompts.values import Template
 from promptlab.runs.store import RunInfo
 from promptlab.ui import format, run_view
+from promptlab.ui.editor import fields_from_template
 from promptlab.ui.tabs import compare, data, runs, studio, tune
 
 IMG = '<img src=x onerror="alert(1)">'
@@ -126,12 +127,12 @@ def test_studio_shows_prompts_problems_and_placeholders_as_text(hostile_folder):
     folder, labels = hostile_folder
     sel = data.load_source(str(folder), "en")[0]
     template = Template("t", "Review: {{ text }}\nAnswer:", "{{ label }}", labels)
-    _, placeholders, problems, rendered, _, _ = studio.check(*studio.fields_from_template(template), sel, "en")
+    _, placeholders, problems, rendered, _, _ = studio.check(*fields_from_template(template), sel, "en")
     page = markdown_page(rendered)
     assert_text_only(page, IMG)
     assert page.tags.count("pre") == studio.RENDERED_ROWS  # the cell's ``` did not close its block
     broken = Template("t", "{{ nope }} <img src=x onerror=alert(2)>", "{{ label }}", labels)
-    _, placeholders, problems, *_ = studio.check(*studio.fields_from_template(broken), sel, "en")
+    _, placeholders, problems, *_ = studio.check(*fields_from_template(broken), sel, "en")
     assert_text_only(markdown_page(problems), "Unknown column 'nope'", "col <script>x</script>")
     assert_text_only(markdown_page(placeholders))
 
@@ -142,7 +143,7 @@ def test_a_failing_live_check_shows_its_error_as_text(monkeypatch):
 
     monkeypatch.setattr(render, "validate", explode)
     template = Template("t", "{{ text }}", "{{ label }}", ("a", "b"))
-    problems = studio.check(*studio.fields_from_template(template), None, "en")[2]
+    problems = studio.check(*fields_from_template(template), None, "en")[2]
     assert_text_only(markdown_page(problems), IMG)
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import gradio as gr
 
 from promptlab.runs import store
-from promptlab.ui import state
+from promptlab.ui import editor, state
+from promptlab.ui.editor import takes_editor
 from promptlab.ui.format import guarded, md_code
 from promptlab.ui.i18n import LANGUAGES, Labels, t
 from promptlab.ui.page import Page
@@ -87,7 +88,7 @@ def assemble() -> gr.Blocks:
         for button, picked in ((tune_tab.to_compare, tune_tab.watch), (runs_tab.to_compare, runs_tab.picked)):
             # "Score in Compare": the run's own data (its splits and evaluation rows), the run and its hard prompt
             # picked in Compare; switch there, score.
-            button.click(pick_runs_for_compare, [picked, page.draft, page.lang],
+            button.click(pick_runs_for_compare, [*page.editor, picked, page.lang],
                          [compare_tab.pick, page.tabs, page.data]
                          ).success(data.relabel, [page.data, page.lang], data_tab.shown[1:], show_progress="hidden"
                                    ).success(state.on_gpu(compare.compare), compare_tab.inputs, compare_tab.outputs,
@@ -100,8 +101,8 @@ def assemble() -> gr.Blocks:
         app.load(tune.watch_latest, [page.lang], tune_tab.watch)
         app.load(compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
         app.load(data.load_source, [data_tab.demo, page.lang], data_tab.shown).then(
-            template_for_task, [page.data, page.lang], studio_tab.fields + [studio_tab.pick]).then(
-            studio.check, [*studio_tab.fields, page.data, page.lang], studio_tab.checked)
+            template_for_task, [page.data, page.lang], page.editor + [studio_tab.pick]).then(
+            studio.check, [*page.editor, page.data, page.lang], studio_tab.checked)
     return app
 
 
@@ -114,14 +115,15 @@ def template_for_task(sel, lang: str):
     """The first library template written for the selected task (else the first one), as editor values."""
     library = state.library()
     if not library:
-        return [gr.skip()] * (len(studio.FIELD_NAMES) + 1)
+        return [gr.skip()] * (len(editor.FIELD_NAMES) + 1)
     task = (sel or {}).get("name")
     name = next((n for n, tmpl in sorted(library.items()) if tmpl.task == task), min(library))
-    return (*studio.fields_from_template(library[name]), gr.update(value=name))
+    return (*editor.fields_from_template(library[name]), gr.update(value=name))
 
 
 @guarded("compare.failed")
-def pick_runs_for_compare(run_ids, draft, lang: str):
+@takes_editor
+def pick_runs_for_compare(draft, run_ids, lang: str):
     """The picks, the tab and the data selection for scoring runs in Compare: each run beside its hard prompt, on
     the first run's own data and evaluation rows (what its curves were measured on), whatever data is loaded now."""
     run_ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
@@ -132,7 +134,7 @@ def pick_runs_for_compare(run_ids, draft, lang: str):
     for run in runs:
         if run.template in library:
             picks.append(f"tpl:{run.template}")
-        elif draft is not None and draft.name == run.template:
+        elif draft.prompt.strip() and draft.name == run.template:
             picks.append("draft")
         picks.append(f"run:{run.run_id}")
     picks = list(dict.fromkeys(picks))

@@ -125,37 +125,6 @@ def plot_text(value) -> str:
 
 # ---- delimiters: shown escaped in a one-line textbox ("\n\n" is invisible otherwise) ----
 
-def escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
-
-
-def unescape(text: str) -> str:
-    out, i = [], 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text):
-            out.append({"n": "\n", "t": "\t", "\\": "\\"}.get(text[i + 1], text[i:i + 2]))
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
-def choices_to_text(choices) -> str:
-    """Answer choices as typed in the editor: literal choices joined by ' ||| ', or the Jinja expression as is."""
-    if isinstance(choices, str):
-        return choices
-    return " ||| ".join(choices)
-
-
-def text_to_choices(text: str):
-    """The editor's text back to engine form: a Jinja expression stays a string, else a tuple of choices."""
-    text = (text or "").strip()
-    if "{{" in text or "{%" in text:
-        return text
-    return tuple(part.strip() for part in text.split("|||") if part.strip())
-
-
 # ---- formatting ----
 
 def fmt(value, digits: int = 3) -> str:

@@ -16,6 +16,8 @@ class Page:
     data: object = None                    # gr.State: the visitor's data selection (see tabs.data.selection)
     draft: object = None                   # gr.State: the visitor's current Template (or None while invalid)
     runs_changed: object = None            # gr.State bumped when this visitor starts, cancels, resumes or deletes
+    editor: list = field(default_factory=list)  # the template editor's fields (ui.editor.FIELD_NAMES order): every
+                                                # action takes its template from them, as they show at the click
 
 
 @dataclass
@@ -27,7 +29,6 @@ class DataHandles:
 @dataclass
 class StudioHandles:
     pick: object                           # the library dropdown
-    fields: list = field(default_factory=list)   # editor widgets, in tabs.studio.FIELD_NAMES order
     checked: list = field(default_factory=list)  # outputs of the live check (page.draft first)
 
 

@@ -57,12 +57,13 @@ def visitor(url: str, **fields) -> Client:
 
 
 def draft(client: Client, **fields) -> tuple:
-    values = {**FIELDS, **fields}
-    return client.predict(*values.values(), "en", api_name="/check")
+    """Type a template into the visitor's editor (remembered: every action sends the editor's fields)."""
+    client.editor = list({**FIELDS, **fields}.values())
+    return client.predict(*client.editor, "en", api_name="/check")
 
 
 def preview(client: Client, n_rows: int = 3):
-    metrics, table = client.predict(n_rows, 0, "random", 0, False, "en", api_name="/preview")
+    metrics, table = client.predict(*client.editor, n_rows, 0, "random", 0, False, "en", api_name="/preview")
     return metrics, table["value"]
 
 
@@ -139,7 +140,7 @@ def test_saving_a_template_named_like_a_path_is_refused(app_url, tmp_path):
 
     client = visitor(app_url, name="../../escaped")
     with pytest.raises(AppError, match="The template name '../../escaped' cannot be a file name"):
-        client.predict("en", api_name="/save_to_library")
+        client.predict(*client.editor, "en", api_name="/save_to_library")
     templates = Path(os.environ["PROMPTLAB_TEMPLATES"])
     assert not (templates.parent.parent / "escaped.yaml").exists()
     assert [p.name for p in templates.iterdir()] == ["demo-reviews-sentiment.yaml"]  # library untouched
@@ -152,7 +153,7 @@ def test_compare_csv_download_neutralises_formula_cells(app_url, tmp_path):
     client = Client(app_url, verbose=False)
     client.predict(handle_file(str(path)), "en", api_name="/load_upload")
     draft(client, name="=cmd|' /C calc'!A0")
-    out = client.predict(["draft"], 0, 1, "random", "en", api_name="/compare")  # the file's 4 rows
+    out = client.predict(*client.editor, ["draft"], 0, 1, "random", "en", api_name="/compare")  # the file's 4 rows
     metrics_csv, examples_csv = out[4], out[5]
     with open(examples_csv, encoding="utf-8") as f:
         table = list(csv.DictReader(f))
@@ -170,7 +171,7 @@ def test_training_off_refuses_to_start_a_job(app_url, monkeypatch):
     monkeypatch.setattr(state.CONFIG, "allow_training", False)
     client = visitor(app_url)
     with pytest.raises(AppError, match="Training is disabled on this server"):
-        client.predict("prompt_tuning", "template", 4, "cpu", 0.03, 2, 4, "en", api_name="/start_job")
+        client.predict(*client.editor, "prompt_tuning", "template", 4, "cpu", 0.03, 2, 4, "en", api_name="/start_job")
     import os
 
     runs = Path(os.environ["PROMPTLAB_RUNS"])
@@ -207,7 +208,7 @@ def test_concurrent_visitors_get_their_own_answers_while_a_job_trains(app_url, t
         client = visitor(app_url, name=f"visitor-{k}", prompt=f"Visitor {k} asks: {{{{ text }}}}\nSentiment:")
         metrics, table = preview(client, 2 + k)
         client.predict("train", "validation", 4, "en", api_name="/change_splits")  # Compare scores 4 rows
-        compared = client.predict(["draft"], 0, 1, "random", "en", api_name="/compare")
+        compared = client.predict(*client.editor, ["draft"], 0, 1, "random", "en", api_name="/compare")
         return k, table, compared[0]
 
     with ThreadPoolExecutor(4) as pool:

@@ -21,6 +21,7 @@ from promptlab.scoring.compare import examples_table, metrics_table
 from promptlab.scoring.experiment import Protocol
 from promptlab.scoring.metrics import bars
 from promptlab.ui import private_files, state
+from promptlab.ui.editor import takes_editor
 from promptlab.ui.format import fmt, guarded, md_text, plot_text, sampler_choices, t_metric, track
 from promptlab.ui.i18n import t
 from promptlab.ui.page import CompareHandles, Page
@@ -43,7 +44,7 @@ def run_label(run, lang: str) -> str:
 def resolve(pick: str, draft, lang: str):
     """A candidate value -> (display name, Template, adapter dir or None)."""
     if pick == "draft":
-        if draft is None:
+        if draft is None or not draft.prompt.strip():
             raise ValueError(t("studio.fix_first", lang))
         return f"{draft.name} ({t('compare.draft_short', lang)})", draft, None
     kind, _, key = pick.partition(":")
@@ -88,7 +89,7 @@ def build(page: Page) -> CompareHandles:
     result = gr.State(None)  # this visitor's last comparison, to filter and re-render it without rescoring
 
     refresh.click(refresh_choices, [picks, page.lang], picks)
-    inputs = [picks, page.draft, page.data, shots, seeds, sampler, page.lang]
+    inputs = [*page.editor, picks, page.data, shots, seeds, sampler, page.lang]
     outputs = [result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree, failures]
     for change in (page.data.change, page.lang.change):
         change(rows_text, [page.data, page.lang], rows_info, show_progress="hidden")
@@ -114,7 +115,8 @@ def rows_text(sel, lang: str) -> str:
 
 
 @guarded("compare.failed")
-def compare(picks, draft, sel, shots, seeds, sampler, lang, request: gr.Request = None, progress=gr.Progress()):
+@takes_editor
+def compare(draft, picks, sel, shots, seeds, sampler, lang, request: gr.Request = None, progress=gr.Progress()):
     """Score every picked prompt on the Data tab's evaluation rows under one protocol. A prompt that cannot be
     scored (it does not fit the data, its run has no adapter, ...) fails alone, named; the others still show."""
     if not picks:

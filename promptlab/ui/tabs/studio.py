@@ -1,8 +1,9 @@
 """Template studio: load or write a hard prompt, see its placeholders, problems and rendered prompts live, run it
 zero- or few-shot on a few rows, and save it.
 
-The editor's fields are the visitor's draft. Every edit rebuilds a `Template` (kept in `page.draft` for the other
-tabs) and re-runs the engine's `validate` against the selected data; scoring goes through `experiment`, like the CLI.
+The editor's fields are the visitor's draft. Every edit re-runs the engine's `validate` against the selected data
+(the live check, which also keeps `page.draft` for what other tabs show); every action (Preview, Save, Compare,
+Tune) takes the template from the fields themselves (`editor.takes_editor`), so what is scored is what is shown.
 """
 
 from __future__ import annotations
@@ -16,51 +17,23 @@ from promptlab import settings
 from promptlab.prompts import files, render
 from promptlab.prompts.values import Template
 from promptlab.scoring.experiment import Protocol
-from promptlab.ui import private_files, state
+from promptlab.ui import editor, private_files, state
+from promptlab.ui.editor import fields_from_template, takes_editor
 from promptlab.ui.format import (
-    choices_to_text,
     display_table,
-    escape,
     guarded,
     md_block,
     md_code,
     md_text,
     metrics_markdown,
     sampler_choices,
-    text_to_choices,
     track,
-    unescape,
 )
 from promptlab.ui.i18n import t
 from promptlab.ui.page import Page, StudioHandles
 
 log = logging.getLogger("promptlab.ui")
 RENDERED_ROWS = 3
-# Editor fields in the order of `template_from_fields`' parameters.
-FIELD_NAMES = ("name", "instruction", "prompt", "target", "answer_choices", "target_delimiter",
-               "fewshot_delimiter", "chat", "language", "task", "description", "reference")
-
-
-def template_from_fields(name, instruction, prompt, target, choices, target_delimiter, fewshot_delimiter, chat,
-                         language, task, description, reference="") -> Template:
-    """The editor's widget values as an engine Template (delimiters are typed escaped, e.g. "\\n\\n")."""
-    return Template(
-        name=(name or "").strip() or "untitled", prompt=prompt or "", target=target or "",
-        answer_choices=text_to_choices(choices), instruction=instruction or "", task=(task or "").strip(),
-        language=(language or "en").strip() or "en", target_delimiter=unescape(target_delimiter or ""),
-        fewshot_delimiter=unescape(fewshot_delimiter or ""), chat=bool(chat), description=description or "",
-        reference=reference or "",
-    )
-
-
-def fields_from_template(template: Template) -> tuple:
-    """A Template as the editor's widget values (same order as FIELD_NAMES)."""
-    return (template.name, template.instruction, template.prompt, template.target,
-            choices_to_text(template.answer_choices), escape(template.target_delimiter),
-            escape(template.fewshot_delimiter), template.chat, template.language, template.task,
-            template.description, template.reference)
-
-
 def blank_template(sel: dict | None) -> Template:
     """A starting point that fits the selected data: its first text-like column and its labels."""
     columns = (sel or {}).get("columns") or ["text"]
@@ -141,12 +114,13 @@ def build(page: Page) -> StudioHandles:
     blank.click(new_blank, [page.data, page.lang], fields).then(
         check, [*fields, page.data, page.lang], checked, show_progress="hidden")
     last = gr.State(None)  # this visitor's last preview, re-rendered when the language changes
-    run.click(state.on_gpu(preview), [page.draft, page.data, n_rows, shots, sampler, seed, generate, page.lang],
+    run.click(state.on_gpu(preview), [*fields, page.data, n_rows, shots, sampler, seed, generate, page.lang],
               [metrics, results, last], concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
     stop.click(state.stop_request, None, None, show_progress="hidden")
     page.lang.change(show_preview, [last, page.lang], [metrics, results], show_progress="hidden")
-    save.click(save_to_library, [page.draft, page.lang], [saved, pick])
-    return StudioHandles(pick=pick, fields=fields, checked=checked)
+    save.click(save_to_library, [*fields, page.lang], [saved, pick])
+    page.editor = fields
+    return StudioHandles(pick=pick, checked=checked)
 
 
 @guarded("studio.load_failed")
@@ -175,7 +149,7 @@ def check(*values):
 
 
 def _check(field_values, sel, lang: str):
-    template = template_from_fields(*field_values)
+    template = editor.template_from_fields(*field_values)
     columns = (sel or {}).get("columns")
     rows = state.eval_rows(sel, 20) if sel else []
     problems = render.validate(template, columns, rows)
@@ -228,10 +202,11 @@ def _yaml_file(name: str, yaml_text: str) -> str:
 
 
 @guarded("studio.run_failed")
+@takes_editor
 def preview(template, sel, n_rows, shots, sampler, seed, generate, lang, request: gr.Request = None,
             progress=gr.Progress()):
-    """Score the draft on the first N eval rows: metrics above a per-row table."""
-    if template is None:
+    """Score the editor's template on N evaluation rows: metrics above a per-row table."""
+    if not template.prompt.strip():
         raise ValueError(t("studio.fix_first", lang))
     rows = state.eval_rows(sel, int(n_rows))
     progress(0, desc=t("progress.loading_model", lang))
@@ -251,8 +226,9 @@ def show_preview(last: dict | None, lang: str):
 
 
 @guarded("studio.save_failed")
+@takes_editor
 def save_to_library(template, lang: str):
-    if template is None:
+    if not template.prompt.strip():
         raise ValueError(t("studio.fix_first", lang))
     folder = settings.templates_dir()
     name = template.name

@@ -19,6 +19,7 @@ from promptlab.runs.queue import ACTIVE
 from promptlab.tuning import config as tuning_config
 from promptlab.tuning.spec import submit
 from promptlab.ui import run_view, state
+from promptlab.ui.editor import takes_editor
 from promptlab.ui.format import guarded, html_text, md_code, md_text
 from promptlab.ui.i18n import t
 from promptlab.ui.page import Page, TuneHandles
@@ -68,7 +69,7 @@ def build(page: Page) -> TuneHandles:
     preset.input(apply_preset, [preset, method], [lr, steps, batch])
     method.input(apply_preset, [preset, method], [lr, steps, batch])
     dashboard = [status, accuracy, loss, nearest, to_compare, adapter, bundle, timer]
-    launch.click(start_job, [page.draft, page.data, method, init, tokens, preset, lr, steps, batch, page.lang],
+    launch.click(start_job, [*page.editor, page.data, method, init, tokens, preset, lr, steps, batch, page.lang],
                  [watch, page.runs_changed])
     watch.change(redraw, [watch, page.lang], dashboard, show_progress="hidden")
     timer.tick(redraw, [watch, page.lang], dashboard, show_progress="hidden")
@@ -125,10 +126,11 @@ def job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch) -> dict
 
 
 @guarded("tune.launch_failed")
+@takes_editor
 def start_job(draft, sel, method, init, tokens, preset, lr, steps, batch, lang):
     if not state.CONFIG.allow_training:
         raise ValueError(t("tune.disabled", lang))
-    if draft is None or not sel:
+    if not draft.prompt.strip() or not sel:
         raise ValueError(t("tune.need_inputs", lang))
     run_id = submit(job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch))
     gr.Info(t("tune.launched", lang, run=run_id))

@@ -1,0 +1,36 @@
+"""What the editor shows is what is scored: typing Chinese at a normal pace while the server's live check lags far
+behind, then clicking Preview at once, scores the text in the editor, not the draft the last check saw."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from test_journey import open_tab, wait_text
+
+from promptlab.prompts import render
+
+pytestmark = pytest.mark.browser
+
+
+def test_preview_scores_what_the_editor_shows_while_the_live_check_lags(tiny_app, page, monkeypatch):
+    page.goto(tiny_app)
+    page.locator("#data-summary").get_by_text("demo-reviews").wait_for()
+    open_tab(page, "2 · Template studio")
+    page.locator("#studio-problems").get_by_text("No problems").wait_for()
+    real = render.validate
+
+    def slow_validate(*args, **kwargs):  # a loaded server: each live check takes 1.5 s
+        time.sleep(1.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(render, "validate", slow_validate)
+    prompt = page.locator("#studio-prompt textarea")
+    prompt.click()
+    prompt.press("End")
+    page.keyboard.type("\n答案：", delay=60)  # typed at a person's pace, faster than the checks answer
+    page.locator("#studio-run").click()
+    wait_text(page, "studio-results", "答案：")
+    typed = prompt.input_value()
+    shown = page.locator("#studio-results").inner_text()
+    assert typed.endswith("\n答案：") and "答案：" in shown

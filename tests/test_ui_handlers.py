@@ -13,8 +13,10 @@ from promptlab.data import datasets
 from promptlab.prompts import files, render
 from promptlab.prompts.values import Template
 from promptlab.scoring.compare import examples_table
+from promptlab.tuning import config as tuning_config
 from promptlab.ui import editor, format, run_view, state
 from promptlab.ui.tabs import compare, data, studio, tune
+from promptlab.ui.tabs import runs as runs_tab
 
 
 class Progress:
@@ -305,3 +307,19 @@ def test_nearest_tokens_table_uses_the_latest_probe():
 
 def test_durations_read_naturally():
     assert [format.duration(s) for s in (None, 5, 125, 7260)] == ["–", "5 s", "2 min 05 s", "2 h 01 min"]
+
+
+def test_changing_the_method_keeps_the_steps_and_batch_typed():
+    """Only the learning rate follows the method; a preset sets steps and batch."""
+    assert tune.method_lr("prefix_tuning") == tuning_config.DEFAULT_LR["prefix_tuning"]
+    assert tune.apply_preset("test", "lora") == (tuning_config.DEFAULT_LR["lora"], 4, 4)
+
+
+def test_resume_is_offered_only_for_resumable_runs(monkeypatch):
+    from promptlab.runs.store import RunInfo
+
+    runs = [RunInfo(f"r-{s}", s, 0.0, None, None, {}, 0, 1) for s in ("done", "failed", "interrupted")]
+    monkeypatch.setattr(runs_tab.store, "list_runs", lambda: runs)
+    assert runs_tab.actions_for(["r-failed", "r-interrupted"])["interactive"] is True
+    assert runs_tab.actions_for(["r-failed", "r-done"])["interactive"] is False
+    assert runs_tab.actions_for([])["interactive"] is False

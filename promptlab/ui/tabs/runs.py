@@ -12,6 +12,7 @@ import pandas as pd
 
 from promptlab import plots
 from promptlab.runs import store
+from promptlab.runs.queue import RESUMABLE
 from promptlab.tuning.config import METHODS
 from promptlab.ui import run_view
 from promptlab.ui.format import duration, fmt, guarded, md_code, md_text, plot_text, t_metric
@@ -31,7 +32,7 @@ def build(page: Page) -> RunsHandles:
                    scale=4, elem_id="runs-pick")
         refresh = L(gr.Button, value_key="runs.refresh", scale=1)
     with gr.Row():
-        resume = L(gr.Button, value_key="runs.resume", elem_id="runs-resume")
+        resume = L(gr.Button, value_key="runs.resume", elem_id="runs-resume", interactive=False)
         to_compare = L(gr.Button, value_key="runs.to_compare", variant="primary", elem_id="runs-to-compare")
         delete = L(gr.Button, value_key="runs.delete", variant="stop", elem_id="runs-delete")
         confirm = L(gr.Button, value_key="runs.confirm_delete", variant="stop", visible=False,
@@ -51,6 +52,7 @@ def build(page: Page) -> RunsHandles:
     for trigger in (refresh.click, timer.tick, page.runs_changed.change, page.lang.change):
         trigger(list_table, [picked, page.lang], listed, show_progress="hidden")
     picked.change(show_runs, [picked, page.lang], shown, show_progress="hidden")
+    picked.change(actions_for, picked, resume, show_progress="hidden")
     page.lang.change(show_runs, [picked, page.lang], shown, show_progress="hidden")
     resume.click(resume_runs, [picked, page.lang], page.runs_changed)
     delete.click(lambda: gr.update(visible=True), None, confirm)
@@ -126,6 +128,12 @@ def details_markdown(run, lang: str) -> str:
     if run.error:
         lines.append(f"⚠ {md_text(run.error)}")
     return "  \n".join(lines)
+
+
+def actions_for(picked):
+    """Resume is offered only when every picked run can be resumed (interrupted, failed or cancelled)."""
+    statuses = {r.run_id: r.status for r in store.list_runs()}
+    return gr.update(interactive=bool(picked) and all(statuses.get(p) in RESUMABLE for p in picked))
 
 
 @guarded("runs.resume_failed")

@@ -67,7 +67,7 @@ def build(page: Page) -> TuneHandles:
     for widget in (page.draft, page.data, page.lang):
         widget.change(describe_job, [page.draft, page.data, page.lang], using, show_progress="hidden")
     preset.input(apply_preset, [preset, method], [lr, steps, batch])
-    method.input(apply_preset, [preset, method], [lr, steps, batch])
+    method.input(method_lr, method, lr)  # a method has its own learning rate; steps and batch stay as typed
     dashboard = [status, accuracy, loss, nearest, to_compare, adapter, bundle, timer]
     launch.click(start_job, [*page.editor, page.data, method, init, tokens, preset, lr, steps, batch, page.lang],
                  [watch, page.runs_changed])
@@ -103,8 +103,14 @@ def default_preset() -> str:
 
 
 def apply_preset(preset: str, method: str):
+    """A preset sets the learning rate (the method's), the steps and the batch size."""
     values = presets()[preset]
-    return tuning_config.DEFAULT_LR.get(method, 0.03), values["max_steps"], values["batch_size"]
+    return method_lr(method), values["max_steps"], values["batch_size"]
+
+
+def method_lr(method: str) -> float:
+    """The learning rate that works for `method` (prompt tuning needs a far larger one than LoRA)."""
+    return tuning_config.DEFAULT_LR.get(method, 0.03)
 
 
 def describe_job(draft, sel, lang: str) -> str:

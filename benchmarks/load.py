@@ -67,6 +67,7 @@ def visitor(url: str, k: int, rounds: int, rows: int, timings: dict, errors: lis
     try:
         client = Client(url, verbose=False)
         client.predict("demo-reviews", "en", api_name="/load_source")
+        client.predict("en", api_name="/show")  # what the page then shows (API calls do not run chained events)
         client.predict("train", "validation", max(4, rows), "en", api_name="/change_splits")  # Compare's rows
         t0 = time.perf_counter()
         editor = list({**FIELDS, "name": f"visitor-{k}", "prompt": marker + "{{ text }}\nSentiment:"}.values())

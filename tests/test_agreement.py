@@ -29,7 +29,7 @@ def finished_run(tiny_model_dir, runs_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("PROMPTLAB_RUNS", str(runs_dir))
     state.configure(model_id=str(tiny_model_dir))
     folder = str(write_task(tmp_path / "task", n_train=2500, n_val=40))
-    sel = data.change_splits(data.load_source(folder, "en")[0], "train", "validation", 12, "en")[0]
+    sel = data.change_splits("train", "validation", 12, data.load_source(folder, None, "en"), "en")
     measured = []
     real = baselines.measure_baselines
     monkeypatch.setattr(baselines, "measure_baselines", lambda lm, template, rows, pool, **kw: (
@@ -61,7 +61,7 @@ def test_the_tune_plots_baselines_are_comparés_scores(finished_run):
 
 def test_score_in_compare_uses_the_runs_own_rows_whatever_is_loaded(finished_run):
     run, _ = finished_run
-    other = data.load_source("demo-reviews-zh", "en")[0]  # the visitor has moved on to other data
+    other = data.load_source("demo-reviews-zh", None, "en")  # the visitor has moved on to other data
     picks, _, sel = app.pick_runs_for_compare(*fields_from_template(DRAFT), run.run_id, "en")
     assert picks["value"] == ["draft", f"run:{run.run_id}"]
     assert sel["source"] != other["source"] and sel["eval_size"] == 12

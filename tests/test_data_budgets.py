@@ -258,11 +258,11 @@ def test_the_data_tab_reads_no_server_file_by_name_on_a_public_server(server_fol
 
     monkeypatch.setattr(state.CONFIG, "allow_local_files", False)  # what SPACE_ID sets at launch
     with pytest.raises(gr.Error) as info:
-        data.load_source(name, "en")
+        data.load_source(name, None, "en")
     assert info.value.message.startswith("Could not load the data: ") and SECRET not in info.value.message
     upload = server_folder / "secret.csv"  # an upload is the app's own file: still read
-    assert data.load_upload(str(upload), "en")[0]["columns"] == ["text", "label"]
-    assert data.load_source("demo-reviews", "en")[0]["name"] == "demo-reviews"
+    assert data.load_upload(str(upload), None, "en")["columns"] == ["text", "label"]
+    assert data.load_source("demo-reviews", None, "en")["name"] == "demo-reviews"
 
 
 def test_the_bounded_reader_imports_nothing_heavy_here():

@@ -40,8 +40,7 @@ def tiny_session(tiny_model_dir, monkeypatch, tmp_path):
 @pytest.fixture
 def demo():
     """The demo task as the Data tab leaves it: (selection, dataset)."""
-    outputs = data.load_source("demo-reviews", "en")
-    return outputs[0]
+    return data.load_source("demo-reviews", None, "en")
 
 
 def fields(template) -> tuple:
@@ -112,7 +111,8 @@ def test_metrics_markdown_shows_spread_and_translated_names():
 # ---- data -----------------------------------------------------------------------------------------------------
 
 def test_load_demo_shows_summary_splits_distribution_and_preview(demo):
-    sel, summary, label, train, evals, size, plot, preview = data.load_source("demo-reviews", "en")
+    sel = data.load_source("demo-reviews", None, "en")
+    summary, label, train, evals, size, plot, preview = data.show(sel, "en")
     assert sel["label_column"] == "label" and sel["train"] == "train" and sel["eval"] == "validation"
     assert "negative" in summary and "`text`" in summary
     assert label["value"] == "label" and size["maximum"] == size["value"] == sel["eval_size"]
@@ -121,7 +121,7 @@ def test_load_demo_shows_summary_splits_distribution_and_preview(demo):
 
 
 def test_splits_and_eval_size_are_kept_in_the_selection(demo):
-    sel = data.change_splits(demo, "train", "validation", 10, "en")[0]
+    sel = data.change_splits("train", "validation", 10, demo, "en")
     assert sel["eval_size"] == 10 and len(state.eval_rows(sel)) == 10
     assert state.eval_rows(sel, 4) == state.eval_rows(sel)[:4] or len(state.eval_rows(sel, 4)) == 4
 
@@ -131,20 +131,20 @@ def test_too_large_upload_is_refused_with_sizes(tmp_path, monkeypatch):
     path.write_text("text,label\n" + "x,1\n" * 1000)
     monkeypatch.setattr(datasets, "MAX_UPLOAD_BYTES", 100)
     with pytest.raises(gr.Error) as caught:
-        data.load_upload(str(path), "en")
+        data.load_upload(str(path), None, "en")
     assert "more than the 0.0 MiB limit" in caught.value.message
 
 
 def test_upload_of_a_csv_loads_it(tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text("sentence,label\ngood,pos\nbad,neg\nfine,pos\n")
-    sel = data.load_upload(str(path), "en")[0]
+    sel = data.load_upload(str(path), None, "en")
     assert sel["columns"] == ["sentence", "label"] and sel["label_column"] == "label"
 
 
 def test_missing_source_is_a_readable_error():
     with pytest.raises(gr.Error) as caught:
-        data.load_source("/nowhere/data.csv", "en")
+        data.load_source("/nowhere/data.csv", None, "en")
     assert caught.value.message.startswith("Could not load the data: ")
 
 
@@ -209,7 +209,7 @@ def test_save_to_library(tmp_path, monkeypatch):
 
 def test_compare_two_templates(tiny_session, demo):
     draft = files.find_template("demo-reviews-good-bad")
-    demo = data.change_splits(demo, "train", "validation", 12, "en")[0]  # Compare scores the Data tab's rows
+    demo = data.change_splits("train", "validation", 12, demo, "en")  # Compare scores the Data tab's rows
     out = compare.compare(*fields(draft), ["tpl:demo-reviews-sentiment", "draft"], demo, 0, 1, "random", "en",
                           progress=Progress())
     result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree, failures = out
@@ -256,7 +256,7 @@ def test_compare_needs_a_pick():
 
 def test_a_broken_prompt_fails_alone_and_is_named(tiny_session, demo):
     broken = Template("broken-draft", "Review: {{ txet }}\nSentiment:", "{{ label }}", ("negative", "positive"))
-    demo = data.change_splits(demo, "train", "validation", 8, "en")[0]
+    demo = data.change_splits("train", "validation", 8, demo, "en")
     out = compare.compare(*fields(broken), ["tpl:demo-reviews-sentiment", "draft", "run:no-such-run"], demo, 0, 1,
                           "random", "en", progress=Progress())
     result, metrics, *_, failures = out

@@ -115,7 +115,8 @@ def hostile_folder(tmp_path):
 
 def test_data_summary_and_distribution_show_names_as_text(hostile_folder):
     folder, labels = hostile_folder
-    sel, summary, _, _, _, _, plot, _ = data.load_source(str(folder), "en")
+    sel = data.load_source(str(folder), None, "en")
+    summary, _, _, _, _, plot, _ = data.show(sel, "en")
     assert_text_only(markdown_page(summary), folder.name, "col <script>x</script>", labels[0], labels[1],
                      "<b title=odd>")
     assert {trace.name for trace in plot.data} == {"train", "validation"}
@@ -125,7 +126,7 @@ def test_data_summary_and_distribution_show_names_as_text(hostile_folder):
 
 def test_studio_shows_prompts_problems_and_placeholders_as_text(hostile_folder):
     folder, labels = hostile_folder
-    sel = data.load_source(str(folder), "en")[0]
+    sel = data.load_source(str(folder), None, "en")
     template = Template("t", "Review: {{ text }}\nAnswer:", "{{ label }}", labels)
     _, placeholders, problems, rendered, _, _ = studio.check(*fields_from_template(template), sel, "en")
     page = markdown_page(rendered)

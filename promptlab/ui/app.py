@@ -90,7 +90,7 @@ def assemble() -> gr.Blocks:
             # picked in Compare; switch there, score.
             button.click(pick_runs_for_compare, [*page.editor, picked, page.lang],
                          [compare_tab.pick, page.tabs, page.data]
-                         ).success(data.relabel, [page.data, page.lang], data_tab.shown[1:], show_progress="hidden"
+                         ).success(data.show, [page.data, page.lang], data_tab.shown, show_progress="hidden"
                                    ).success(state.on_gpu(compare.compare), compare_tab.inputs, compare_tab.outputs,
                                              concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
         compare_page.select(compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
@@ -100,7 +100,8 @@ def assemble() -> gr.Blocks:
         app.load(header, page.lang, model_info)
         app.load(tune.watch_latest, [page.lang], tune_tab.watch)
         app.load(compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
-        app.load(data.load_source, [data_tab.demo, page.lang], data_tab.shown).then(
+        app.load(data.load_source, [data_tab.demo, page.data, page.lang], page.data).then(
+            data.show, [page.data, page.lang], data_tab.shown).then(
             template_for_task, [page.data, page.lang], page.editor + [studio_tab.pick]).then(
             studio.check, [*page.editor, page.data, page.lang], studio_tab.checked)
     return app

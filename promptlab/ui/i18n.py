@@ -156,6 +156,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "模板名称 {name!r} 不能用作文件名：请只用字母、数字、'-'、'_' 和 '.'"),
     "data.too_big": ("The file is {size}, more than the {limit} limit. Use a smaller sample of the data.",
                      "文件大小 {size}，超过上限 {limit}。请使用较小的数据样本。"),
+    "data.still_using": (" Still using {name}, as loaded before.", "仍在使用之前加载的 {name}。"),
     "data.load_failed": ("Could not load the data", "无法加载数据"),
     # ---- template studio ----
     "studio.intro": ("Write the prompt as a Jinja template over the data's columns, e.g. `{{ text }}`. Problems "

@@ -23,7 +23,7 @@ class Page:
 @dataclass
 class DataHandles:
     demo: object                           # the demo-task dropdown the page loads first
-    shown: list = field(default_factory=list)  # the tab's outputs for a selection (page.data first)
+    shown: list = field(default_factory=list)  # what the tab shows for a selection (tabs.data.show)
 
 
 @dataclass

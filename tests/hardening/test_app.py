@@ -52,6 +52,7 @@ def visitor(url: str, **fields) -> Client:
     """A new visitor with the demo data and a draft template."""
     client = Client(url, verbose=False)
     client.predict("demo-reviews", "en", api_name="/load_source")
+    client.predict("en", api_name="/show")  # what the page then shows (API calls do not run chained events)
     draft(client, **fields)
     return client
 
@@ -130,9 +131,10 @@ def test_typed_server_paths_are_refused_on_a_public_space(app_url, monkeypatch, 
     for source in (str(secret), "../../etc/passwd.csv", "~/.cache/x.jsonl"):
         with pytest.raises(AppError, match="Reading files on the server by path is turned off here"):
             client.predict(source, "en", api_name="/load_source_1")
-    assert client.predict("demo-reviews", "en", api_name="/load_source")  # demo tasks still work
-    upload = client.predict(handle_file(str(secret)), "en", api_name="/load_upload")  # and uploads
-    assert "top secret" in str(upload[-1])  # a one-row upload works too (its eval-size slider once crashed)
+    client.predict("demo-reviews", "en", api_name="/load_source")  # demo tasks still work (no error)
+    client.predict(handle_file(str(secret)), "en", api_name="/load_upload")  # and uploads
+    shown = client.predict("en", api_name="/show")  # what the tab shows for it (this client's selection)
+    assert "top secret" in str(shown[-1])  # a one-row upload works too (its eval-size slider once crashed)
 
 
 def test_saving_a_template_named_like_a_path_is_refused(app_url, tmp_path):

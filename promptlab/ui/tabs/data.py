@@ -7,6 +7,7 @@ shared cache of `ui.state`, so the state stays tiny and two visitors on the same
 
 from __future__ import annotations
 
+import functools
 import os
 
 import gradio as gr
@@ -60,31 +61,47 @@ def build(page: Page) -> DataHandles:
         preview = L(gr.Dataframe, label_key="data.preview", wrap=True, max_height=420, interactive=False, scale=3,
                     elem_id="data-preview")
 
-    shown = [page.data, summary, label_column, train, eval_split, eval_size, distribution, preview]
-    use_demo.click(load_source, [demo, page.lang], shown)
-    load.click(load_source, [source, page.lang], shown)
-    source.submit(load_source, [source, page.lang], shown)
-    upload.upload(load_upload, [upload, page.lang], shown)
-    label_column.input(change_label_column, [page.data, label_column, page.lang], shown)
+    # Loading sets only the selection: a load that fails shows its error once (a toast naming what is still in use)
+    # and leaves the tab showing what is loaded, instead of an "Error" badge on every part of it.
+    shown = [summary, label_column, train, eval_split, eval_size, distribution, preview]
+    chosen = [page.data, page.lang]
+    for event, handler, inputs in ((use_demo.click, load_source, [demo]), (load.click, load_source, [source]),
+                                   (source.submit, load_source, [source]), (upload.upload, load_upload, [upload]),
+                                   (label_column.input, change_label_column, [label_column])):
+        event(handler, [*inputs, *chosen], page.data).success(show, chosen, shown, show_progress="hidden")
     for widget in (train, eval_split, eval_size):
-        widget.input(change_splits, [page.data, train, eval_split, eval_size, page.lang], shown)
-    page.lang.change(relabel, [page.data, page.lang], shown[1:], show_progress="hidden")
+        widget.input(change_splits, [train, eval_split, eval_size, *chosen], page.data).success(
+            show, chosen, shown, show_progress="hidden")
+    page.lang.change(show, chosen, shown, show_progress="hidden")
     return DataHandles(demo=demo, shown=shown)
 
 
-@guarded("data.load_failed")
-def load_source(source: str, lang: str):
+def keeps_selection(fn):
+    """A loading handler that fails says so once, naming the data still in use (its last input but the language is
+    the current selection); the page keeps showing that data."""
+
+    @guarded("data.load_failed")
+    @functools.wraps(fn)
+    def handler(*args):
+        *rest, current, lang = args
+        try:
+            return fn(*rest, current, lang)
+        except ValueError as error:
+            still = t("data.still_using", lang, name=current["name"]) if current else ""
+            raise ValueError(f"{error}{still}") from None
+
+    return handler
+
+
+@keeps_selection
+def load_source(source: str, current: dict | None, lang: str) -> dict:
+    """The selection of a typed or picked source (a demo task, a Hub name, a server path where allowed)."""
     source = (source or "").strip()
     if not source:
         raise ValueError(t("data.no_source", lang))
     if not state.CONFIG.allow_local_files and _is_local_path(source):
         raise ValueError(t("data.local_disabled", lang))
-    return _load(source, lang)
-
-
-def _load(source: str, lang: str):
-    dataset = state.get_dataset(source)
-    return _show(selection(dataset, source), dataset, lang)
+    return selection(state.get_dataset(source), source)
 
 
 def _is_local_path(source: str) -> bool:
@@ -95,43 +112,43 @@ def _is_local_path(source: str) -> bool:
         os.path.splitext(source)[1].lower() in datasets.PATH_SUFFIXES
 
 
-@guarded("data.load_failed")
-def load_upload(path: str | None, lang: str):
+@keeps_selection
+def load_upload(path: str | None, current: dict | None, lang: str) -> dict:
+    """The selection of an uploaded file (its temp path is ours: allowed even where typed paths are not)."""
     if not path:
-        return [gr.skip()] * 8
+        return gr.skip()
     limit = datasets.MAX_UPLOAD_BYTES
     size = os.path.getsize(path)
     if size > limit:
         raise ValueError(t("data.too_big", lang, size=_mib(size), limit=_mib(limit)))
     state.remember_upload(path)
-    return _load(path, lang)  # an upload's temp path is ours: allowed even where typed paths are not
+    return selection(state.get_dataset(path), path)
 
 
-@guarded("data.load_failed")
-def change_label_column(sel: dict, label_column: str, lang: str):
-    if not sel:
-        return [gr.skip()] * 8
-    dataset = state.get_dataset(sel["source"], label_column or None)
-    return _show(selection(dataset, sel["source"], sel["train"], sel["eval"], sel["eval_size"]), dataset, lang)
+@keeps_selection
+def change_label_column(label_column: str, current: dict | None, lang: str) -> dict:
+    if not current:
+        return gr.skip()
+    dataset = state.get_dataset(current["source"], label_column or None)
+    return selection(dataset, current["source"], current["train"], current["eval"], current["eval_size"])
 
 
-@guarded("data.load_failed")
-def change_splits(sel: dict, train: str, eval_split: str, eval_size: float, lang: str):
-    if not sel:
-        return [gr.skip()] * 8
-    dataset = state.dataset_of(sel)
-    return _show(selection(dataset, sel["source"], train, eval_split, eval_size), dataset, lang)
+@keeps_selection
+def change_splits(train: str, eval_split: str, eval_size: float, current: dict | None, lang: str) -> dict:
+    if not current:
+        return gr.skip()
+    return selection(state.dataset_of(current), current["source"], train, eval_split, eval_size)
 
 
-def relabel(sel: dict | None, lang: str):
-    """The tab's outputs for the same selection in another language."""
+def show(sel: dict | None, lang: str):
+    """Everything the tab shows for a selection, in `lang`."""
     if not sel:
         return [gr.skip()] * 7
-    return _show(sel, state.dataset_of(sel), lang)[1:]
+    return _show(sel, state.dataset_of(sel), lang)
 
 
 def _show(sel: dict, dataset, lang: str):
-    """Every output of the tab for one selection."""
+    """Every display of the tab for one selection."""
     eval_total = len(dataset.rows(sel["eval"]))
     counts = {split: dataset.label_counts(split) for split in (sel["train"], sel["eval"])} \
         if dataset.label_column else {}
@@ -141,7 +158,6 @@ def _show(sel: dict, dataset, lang: str):
         preview = preview[sorted(preview.columns, key=lambda c: (c != dataset.label_column, width[c]))]
     no_label = [(t("data.no_label", lang), "")]
     return (
-        sel,
         summary_markdown(dataset, sel, lang),
         gr.update(choices=no_label + [(c, c) for c in dataset.columns], value=dataset.label_column or ""),
         gr.update(choices=list(dataset.splits), value=sel["train"]),

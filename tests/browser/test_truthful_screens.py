@@ -1,5 +1,5 @@
-"""What the editor shows is what is scored: typing Chinese at a normal pace while the server's live check lags far
-behind, then clicking Preview at once, scores the text in the editor, not the draft the last check saw."""
+"""Every screen tells the truth: what the editor shows is what is scored; a failed load says so once and the page
+keeps showing the data still in use."""
 
 from __future__ import annotations
 
@@ -34,3 +34,19 @@ def test_preview_scores_what_the_editor_shows_while_the_live_check_lags(tiny_app
     typed = prompt.input_value()
     shown = page.locator("#studio-results").inner_text()
     assert typed.endswith("\n答案：") and "答案：" in shown
+
+
+def test_a_failed_load_says_so_once_and_the_data_in_use_stays_shown(tiny_app, page):
+    page.goto(tiny_app)
+    summary = page.locator("#data-summary")
+    summary.get_by_text("demo-reviews").wait_for()
+    source = page.locator("#data-source textarea, #data-source input").first
+    source.fill("/nowhere/missing.csv")
+    page.locator("#data-load").click()
+    toast = page.locator("[data-testid='toast-body']").first
+    toast.wait_for()
+    assert "missing.csv" in toast.inner_text() and "Still using demo-reviews" in toast.inner_text()
+    page.wait_for_timeout(500)
+    tab = page.locator("#tab-data").inner_text()
+    assert "Error" not in tab.split("\n")  # no error badge covering the tab
+    assert "demo-reviews" in summary.inner_text() and page.locator("#data-preview").get_by_text("label").count()

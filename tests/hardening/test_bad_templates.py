@@ -262,3 +262,21 @@ def test_an_oversized_template_is_refused_with_its_length():
     problems = validate(tpl("{{ text }}", fewshot_delimiter="\n" * 20_000), COLUMNS)
     assert [str(p) for p in problems] == ["fewshot_delimiter: This field is 20,000 characters long; a template field "
                                           "may have at most 10,000. Shorten it."]
+
+
+def test_a_broken_file_in_the_library_breaks_neither_listing_nor_scoring(run_cli, tmp_path, monkeypatch, data_dir,
+                                                                         tiny_model_dir):
+    """One unparsable YAML in the library stopped the app from starting, `templates list` and scoring any template."""
+    from conftest import TEMPLATE_YAML
+
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "hard-sentiment.yaml").write_text(TEMPLATE_YAML, encoding="utf-8")
+    (library / "broken.yaml").write_text("name: broken\nprompt: {{ text }}\n", encoding="utf-8")
+    monkeypatch.setenv("PROMPTLAB_TEMPLATES", str(library))
+    listed = run_cli("templates", "list")
+    assert listed.code == 0 and listed.out.split()[0] == "hard-sentiment"
+    assert listed.err.startswith("promptlab: skipped broken.yaml: ") and "line 2, column 10: invalid YAML" in listed.err
+    scored = run_cli("score", "--template", "hard-sentiment", "--data", data_dir, "--model", tiny_model_dir, "--json")
+    assert scored.code == 0, scored.err
+    assert (library / "broken.yaml").read_text(encoding="utf-8") == "name: broken\nprompt: {{ text }}\n"  # untouched

@@ -87,26 +87,25 @@ def _tightest(request: _Request | None) -> _Request | None:
 
 
 class _Render:
-    """The budget of one field render, a context manager: steps, characters written and characters + items built
-    left, and its deadline (its own MAX_SECONDS, or sooner when a `render_budget` block has less left). On exit,
-    the time it took is charged to the enclosing `render_budget` blocks."""
+    """The budget of one field render: steps, characters written and characters + items built left, and its
+    deadline (its own MAX_SECONDS, or sooner when a `render_budget` block has less left). Current from creation
+    until `close()`, which charges the time it took to the enclosing `render_budget` blocks."""
 
     __slots__ = ("built", "deadline", "request", "start", "steps", "token", "written")
 
-    def __enter__(self):
+    def __init__(self):
         self.request = request = _request.get()
         if request is not None:
             self.request = request = _tightest(request)
         left = MAX_SECONDS if request is None else min(MAX_SECONDS, request.left)
         if left <= 0:
-            _out_of_time(self.request)
+            _out_of_time(request)
         self.steps, self.written, self.built = MAX_STEPS, MAX_CHARS, MAX_BUILT
         self.start = time.monotonic()
         self.deadline = self.start + left
         self.token = _current.set(self)
-        return self
 
-    def __exit__(self, *exc_info):
+    def close(self) -> None:
         _current.reset(self.token)
         request = _request.get()
         if request is not None:
@@ -133,7 +132,7 @@ _current: contextvars.ContextVar[_Render | None] = contextvars.ContextVar("promp
 
 
 def render_scope() -> _Render:
-    """`with render_scope():` gives the renders inside (one field) a fresh budget."""
+    """A fresh budget for one field render, current until its `close()` (call it in a `finally`)."""
     return _Render()
 
 

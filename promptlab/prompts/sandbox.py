@@ -363,14 +363,12 @@ class _SourceCache:
         functools.update_wrapper(self, func)
 
     def __call__(self, source: str):
-        try:  # a hit takes no lock (each OrderedDict operation is atomic): it runs once per field render
-            value = self._items[source]
-        except KeyError:
-            pass
-        else:
+        items = self._items
+        value = items.get(source, items)  # a hit takes no lock (each OrderedDict call is atomic): it is per render
+        if value is not items:
             self._hits += 1
             try:
-                self._items.move_to_end(source)
+                items.move_to_end(source)
             except KeyError:  # evicted by another thread meanwhile
                 pass
             return value
@@ -435,5 +433,8 @@ def render_source(source: str, context: dict) -> str:
     >>> render_source("{{ greeting|upper }}, {{ 2 ** 10 }}", {"greeting": "hi"})
     'HI, 1024'
     """
-    with render_scope():
+    budget = render_scope()
+    try:
         return compile_source(source).render(context)
+    finally:
+        budget.close()

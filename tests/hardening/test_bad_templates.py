@@ -192,11 +192,13 @@ def test_widths_and_growth_are_refused_before_anything_large_exists(payload, exp
 
 
 def test_a_loop_over_slow_filters_stops_at_the_deadline():
-    """This template rendered for about 30 s (a Compare of 500 rows: hours) holding a server thread."""
-    message = refused("{% set b = range(1000)|list * 100 %}{% for i in range(1000) %}{{ b|sort|length }}{% endfor %}")
+    """These rendered for 5 to 30 s (a Compare of 500 rows: hours) holding a server thread."""
+    message = refused("{% set b = range(1000)|list * 100 %}{% for i in range(1000) %}{{ b|max }}{% endfor %}")
     assert message == ("prompt: The template takes more than 0.5 s to render (loops over slow filters such as sort "
                        "on long lists?). Templates are limited so that one prompt cannot exhaust the server. Make "
                        "the template smaller.")
+    sorts = refused("{% set b = range(1000)|list * 100 %}{% for i in range(1000) %}{{ b|sort|length }}{% endfor %}")
+    assert "takes more than 0.5 s to render" in sorts or "builds more than 1,000,000 characters or items" in sorts
 
 
 def test_a_request_of_many_rows_is_bounded_by_its_render_budget():
@@ -204,7 +206,7 @@ def test_a_request_of_many_rows_is_bounded_by_its_render_budget():
 
     slow = tpl("{% set b = range(1000)|list * 100 %}{% for i in range(3) %}{{ b|sort|length }}{% endfor %}")
     start = time.perf_counter()
-    with render_budget(0.5), pytest.raises(RenderError, match=r"Rendering took more than 0.5 s in total for this "
+    with render_budget(0.4), pytest.raises(RenderError, match=r"Rendering took more than 0.4 s in total for this "
                                                               r"request\. Use fewer rows, shots or seeds"):
         for _ in range(500):
             render(slow, ROW, shots=[ROW] * 4)

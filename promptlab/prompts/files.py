@@ -142,8 +142,8 @@ def read_text(path, max_chars: int, what: str) -> str:
             if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
                 raise ValueError(f"Cannot read {what} {path}: it is not a regular file.")
             data = file.read(4 * max_chars + 1)  # UTF-8 takes at most 4 bytes a character
-    except OSError as e:
-        raise ValueError(f"Cannot read {what} {path}: {e.strerror or e}.") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL character in the path
+        raise ValueError(f"Cannot read {what} {path}: {getattr(e, 'strerror', None) or e}.") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -264,5 +264,5 @@ def _library_file(name: str) -> str | None:
 def _is_file(path: Path) -> bool:
     try:
         return path.is_file()
-    except OSError:  # e.g. a name too long for the file system
+    except (OSError, ValueError):  # a name too long for the file system, or with a NUL character
         return False

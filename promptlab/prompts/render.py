@@ -364,7 +364,7 @@ def _row_problems(t: Template, rows, broken: set) -> list[Problem]:
     """Render each sample row; the same problem on many rows is reported once, naming the rows. Rendering them all
     takes at most MAX_CHECK_SECONDS: past that the rest are left unchecked, and a problem says so."""
     found: dict[tuple[str, str, str], list[int]] = {}
-    stopped = None
+    stopped, rows = None, list(rows)
     with render_budget(MAX_CHECK_SECONDS):
         for number, row in enumerate(rows, 1):
             problems = [] if budget_spent() else list(_check_row(t, row, broken))

@@ -139,11 +139,12 @@ def read_text(path, max_chars: int, what: str) -> str:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO opens without waiting for a writer
         with os.fdopen(fd, "rb") as file:
-            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-                raise ValueError(f"Cannot read {what} {path}: it is not a regular file.")
-            data = file.read(4 * max_chars + 1)  # UTF-8 takes at most 4 bytes a character
+            regular = stat.S_ISREG(os.fstat(file.fileno()).st_mode)
+            data = file.read(4 * max_chars + 1) if regular else b""  # UTF-8: at most 4 bytes a character
     except (OSError, ValueError) as e:  # ValueError: a NUL character in the path
         raise ValueError(f"Cannot read {what} {path}: {getattr(e, 'strerror', None) or e}.") from None
+    if not regular:
+        raise ValueError(f"Cannot read {what} {path}: it is not a regular file.")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

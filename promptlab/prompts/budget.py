@@ -22,9 +22,10 @@ MAX_CHARS = 100_000  # longest rendered text, string or list a template may buil
 MAX_RANGE = 1_000  # longest range() a template may ask for
 MAX_STEPS = 20_000  # loop iterations + calls one field render may spend
 MAX_INT_BITS = 256  # biggest integer (about 77 digits) that * and ** may produce; prompts need far less
-# Characters + items that all the values one field render builds may add up to: room to read, transform and write
-# a cell of the full MAX_CHARS several times over, and at most some tens of MB however they are built.
-MAX_BUILT = 10 * MAX_CHARS
+# Characters + items that all the values one field render builds may add up to: room to split, transform, join and
+# write a cell of the full MAX_CHARS (about 400,000), and at most about 15-30 MB however they are built (a list
+# item costs up to ~60 bytes: measured 9.6 MB for 300,000 items of int lists held at once).
+MAX_BUILT = 5 * MAX_CHARS
 # Wall time of one field render. A shipped template renders a row in about 0.02 ms and a loop-heavy one in under
 # 1 ms, so this is hundreds of times what a prompt needs, even on a loaded server; it stops loops over slow
 # filters (sort, unique, `in` on long lists) long before a visitor would notice the server stall.

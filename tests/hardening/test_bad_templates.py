@@ -183,7 +183,7 @@ def refused_row(prompt: str, row: dict) -> str:
     ("{{ ('%*s' * 1000)|format(*((99999, text) * 1000)) }}", "asks for widths adding up to over 100,000 characters."),
     ("{{ range(1000)|list|tojson(indent=99999) }}", "tojson(indent=99999) is too wide; the limit is 100."),
     ("{% for i in range(1000) %}{% set x = text.center(99999) %}{% endfor %}",
-     "The template builds more than 1,000,000 characters or items in all."),
+     "The template builds more than 500,000 characters or items in all."),
 ])
 def test_widths_and_growth_are_refused_before_anything_large_exists(payload, expected):
     """Each built 100 MB to 1 GB (a width from a string argument: any size) before it was refused, or ran."""
@@ -198,7 +198,7 @@ def test_a_loop_over_slow_filters_stops_at_the_deadline():
                        "on long lists?). Templates are limited so that one prompt cannot exhaust the server. Make "
                        "the template smaller.")
     sorts = refused("{% set b = range(1000)|list * 100 %}{% for i in range(1000) %}{{ b|sort|length }}{% endfor %}")
-    assert "takes more than 0.5 s to render" in sorts or "builds more than 1,000,000 characters or items" in sorts
+    assert "takes more than 0.5 s to render" in sorts or "builds more than 500,000 characters or items" in sorts
 
 
 def test_a_request_of_many_rows_is_bounded_by_its_render_budget():

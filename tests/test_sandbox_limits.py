@@ -146,7 +146,7 @@ def test_render_budget_counts_rendering_only_and_nested_blocks_never_extend():
         assert render_source("{{ 1 }}", {}) == "1"
         # an inner budget cannot give more than the outer one has left
         with render_budget(60), pytest.raises(BudgetSpent, match="more than 0.2 s in total"):
-            render_source("{% for i in range(1000) %}{{ (range(1000)|list * 100)|sort|length }}{% endfor %}", {})
+            render_source("{% set b = range(1000)|list * 100 %}{% for i in range(1000) %}{{ b|max }}{% endfor %}", {})
         with pytest.raises(BudgetSpent):  # spent for every later render of the request
             render_source("{{ 1 }}", {})
 

@@ -21,9 +21,7 @@ into a `RenderError` a user can act on is promptlab.prompts.render's job.
 from __future__ import annotations
 
 import functools
-import threading
 import types
-from collections import OrderedDict, namedtuple
 from collections.abc import Iterator
 
 from jinja2 import StrictUndefined, meta, nodes, pass_context
@@ -50,6 +48,7 @@ from promptlab.prompts.budget import (
     size,
     spend,
 )
+from promptlab.prompts.cache import SourceCache
 from promptlab.prompts.formatting import (
     BoundedEscapeFormatter,
     BoundedFormatter,
@@ -350,48 +349,6 @@ def _check_depth(tree: nodes.Node) -> None:
         stack.extend((child, depth + 1) for child in node.iter_child_nodes())
 
 
-class _SourceCache:
-    """A thread-safe LRU cache of `func(source)`, bounded by the total length of the sources it keeps, not only
-    their number: a compiled template takes memory in proportion to its source."""
-
-    Info = namedtuple("Info", "hits misses currsize chars")
-
-    def __init__(self, func, max_chars: int, max_entries: int = 1024):
-        self._func, self._max_chars, self._max_entries = func, max_chars, max_entries
-        self._items: OrderedDict[str, object] = OrderedDict()
-        self._lock, self._chars, self._hits, self._misses = threading.Lock(), 0, 0, 0
-        functools.update_wrapper(self, func)
-
-    def __call__(self, source: str):
-        items = self._items
-        value = items.get(source, items)  # a hit takes no lock (each OrderedDict call is atomic): it is per render
-        if value is not items:
-            self._hits += 1
-            try:
-                items.move_to_end(source)
-            except KeyError:  # evicted by another thread meanwhile
-                pass
-            return value
-        value = self._func(source)  # outside the lock: compiling takes a while, and errors are not cached
-        with self._lock:
-            self._misses += 1
-            if source not in self._items:
-                self._items[source] = value
-                self._chars += len(source)
-            while self._items and (self._chars > self._max_chars or len(self._items) > self._max_entries):
-                self._chars -= len(self._items.popitem(last=False)[0])
-        return value
-
-    def cache_info(self) -> Info:
-        with self._lock:
-            return self.Info(self._hits, self._misses, len(self._items), self._chars)
-
-    def cache_clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._chars = self._hits = self._misses = 0
-
-
 def _compile(source: str):
     """The guarded, compiled jinja2.Template for a source text."""
     tree = _Guard().visit(_parse(source))
@@ -405,7 +362,7 @@ def _compile(source: str):
                                "Nest fewer {% for %} loops (at most 20) and blocks.") from None
 
 
-compile_source = _SourceCache(_compile, MAX_CACHED_CHARS)
+compile_source = SourceCache(_compile, MAX_CACHED_CHARS)
 compile_source.__doc__ = """The guarded, compiled jinja2.Template for a source text. Parses, rewrites and compiles
 once per source text (rendering runs per row), so the result is cached (up to MAX_CACHED_CHARS of sources). Raises
 TemplateSyntaxError on a syntax error, SourceLimitError (one) on a source too long or too deeply nested."""
@@ -415,7 +372,7 @@ def _undeclared(source: str) -> frozenset[str]:
     return frozenset(meta.find_undeclared_variables(_parse(source)) - PROVIDED)
 
 
-undeclared_variables = _SourceCache(_undeclared, MAX_CACHED_CHARS)
+undeclared_variables = SourceCache(_undeclared, MAX_CACHED_CHARS)
 undeclared_variables.__doc__ = """The names a source text reads from its context, less those the render supplies
 itself (`PROVIDED`): the row columns it needs. Cached. Raises TemplateSyntaxError on a syntax error.
 

@@ -1,5 +1,7 @@
 """Import of PromptSource templates.yaml files."""
 
+import time
+
 import pytest
 
 from promptlab.prompts.promptsource import import_promptsource
@@ -124,3 +126,32 @@ def test_colliding_names_get_an_id_suffix():
     text = ("dataset: d\ntemplates:\n  aaaa1111-x: !Template\n    jinja: a\n    name: same\n"
             "  bbbb2222-y: !Template\n    jinja: b\n    name: Same\n")
     assert [t.name for t in import_promptsource(text)] == ["d-same", "d-same-bbbb2222"]
+
+
+def test_a_long_one_line_text_is_read_as_yaml_not_as_a_path():
+    """A line too long for a file name raised OSError: File name too long."""
+    with pytest.raises(ValueError, match="not a PromptSource templates file"):
+        import_promptsource("x" * 300)
+
+
+def test_deeply_nested_yaml_is_a_value_error():
+    with pytest.raises(ValueError, match=r"<PromptSource text>: the YAML nests lists or mappings too deeply"):
+        import_promptsource("dataset: d\ntemplates: " + "[" * 5000 + "]" * 5000 + "\n")
+
+
+def test_a_list_where_text_belongs_is_refused_not_written_out():
+    """An alias bomb in `jinja` (small in memory, 2.6 million items written out) was turned into text."""
+    levels = ["&a0 [x, x, x, x, x, x, x, x, x, x]"] + [f"&a{i} [{', '.join([f'*a{i - 1}'] * 8)}]" for i in range(1, 7)]
+    text = f"dataset: d\nbomb: [{', '.join(levels)}]\ntemplates:\n  a: !Template\n    jinja: *a6\n    name: n\n"
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"^<PromptSource text>: template 'n': jinja: expected text, found a list\.$"):
+        import_promptsource(text)
+    assert time.perf_counter() - start < 5
+
+
+def test_files_are_read_up_to_a_limit(tmp_path):
+    path = tmp_path / "templates.yaml"
+    path.write_text("dataset: d\n# " + "x" * 1_000_000 + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"the file is over 1,000,000 characters long; a PromptSource file may have "
+                                         r"at most 1,000,000"):
+        import_promptsource(path)

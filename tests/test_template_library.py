@@ -1,7 +1,9 @@
 """Every shipped template parses, validates and renders against the data it was written for."""
 
 import json
+import os
 import re
+import time
 from collections import Counter
 from itertools import islice
 from pathlib import Path
@@ -112,3 +114,61 @@ def test_template_validates_and_renders_every_sample_row(t):
         if t.mode == "rank":
             assert example.gold is not None, f"{t.name}, row {number}: {example.target!r} not in {example.choices}"
             assert example.choices[example.gold] == example.target
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A library folder with broken files (issue 12, class 4): the good templates load, the others are reported
+
+def _library_with_broken_files(folder: Path) -> Path:
+    from promptlab.prompts.files import save_template
+    from promptlab.prompts.values import Template
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_template(Template("good-one", "Review: {{ text }}"), folder / "good-one.yaml")
+    save_template(Template("renamed", "{{ text }}"), folder / "other-file.yaml")
+    (folder / "broken.yaml").write_text("name: broken\nprompt: {{ text }}\n", encoding="utf-8")
+    (folder / "deep.yaml").write_text("name: deep\nprompt: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    (folder / "huge.yaml").write_text("name: huge\nprompt: '" + "x" * 2_000_000 + "'\n", encoding="utf-8")
+    (folder / "latin1.yml").write_bytes("name: caf\xe9\nprompt: x\n".encode("latin-1"))
+    os.mkfifo(folder / "fifo.yaml")  # opening it for reading would wait for a writer forever
+    return folder
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_broken_files_are_skipped_and_reported(tmp_path):
+    from promptlab.prompts.files import read_library
+
+    start = time.perf_counter()
+    library = read_library(_library_with_broken_files(tmp_path / "lib"))
+    assert time.perf_counter() - start < 10
+    assert [t.name for t in library.templates] == ["good-one", "renamed"]
+    assert list_templates(tmp_path / "lib") == list(library.templates)
+    why = {path.name: reason for path, reason in library.skipped}
+    assert sorted(why) == ["broken.yaml", "deep.yaml", "fifo.yaml", "huge.yaml", "latin1.yml"]
+    assert why["broken.yaml"].endswith("broken.yaml, line 2, column 10: invalid YAML: found unhashable key. Fix: "
+                                       "check the indentation, and quote values that start with '{' or contain "
+                                       "': ' (or use a | block).")
+    assert "the YAML nests lists or mappings too deeply to read" in why["deep.yaml"]
+    assert "the file is over 100,000 characters long; a template file may have at most 100,000" in why["huge.yaml"]
+    assert why["fifo.yaml"].endswith("fifo.yaml: it is not a regular file.")
+    assert "it is not UTF-8 text (byte 9). Save it as UTF-8." in why["latin1.yml"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_find_and_list_work_whatever_else_is_broken(tmp_path, monkeypatch, capsys):
+    from promptlab.cli import main
+    from promptlab.prompts.files import find_template
+
+    monkeypatch.setenv("PROMPTLAB_TEMPLATES", str(_library_with_broken_files(tmp_path / "lib")))
+    assert find_template("good-one").prompt == "Review: {{ text }}"
+    assert find_template("renamed").prompt == "{{ text }}"  # found by its name, not its file's
+    with pytest.raises(ValueError, match=r"Unknown template 'good-on'\. Did you mean: good-one\? .* \(5 files there "
+                                         r"could not be read: broken\.yaml, deep\.yaml, fifo\.yaml; `promptlab "
+                                         r"templates list` says why\.\)"):
+        find_template("good-on")
+    with pytest.raises(ValueError, match="broken.yaml, line 2, column 10: invalid YAML"):
+        find_template("broken")  # the template asked for is the broken one: its own error
+    assert main(["templates", "list"]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines()] == ["good-one", "renamed"]
+    assert err.count("promptlab: skipped ") == 5 and "promptlab: skipped broken.yaml: " in err

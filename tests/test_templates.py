@@ -7,6 +7,7 @@ import pytest
 from promptlab.prompts.files import (
     dump_template,
     find_template,
+    library_file_name,
     list_templates,
     load_template,
     parse_template,
@@ -309,7 +310,7 @@ def test_sandbox_escapes_are_refused(source):
     ("{% filter length %}{% for i in range(1000) %}{{ 'x' * 1000 }}{% endfor %}{% endfilter %}",
      "The template writes more than 100,000 characters"),
     ("{{ ('a' * 1000).replace('a', 'a' * 1000) }}", "replace() would build a text over 100,000 characters"),
-    ("{{ ''.join(['a' * 60000, 'b' * 60000]) }}", "join() would build a text over 100,000 characters"),
+    ("{{ ('x' * 1000).join(['a'] * 200) }}", "join() would build a text over 100,000 characters"),
     ("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
      "Joining texts with ~ would build over 100,000 characters"),
     ("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
@@ -433,3 +434,64 @@ def test_list_and_find_templates(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"Unknown template 'b-secnd'. Did you mean: b-second\?"):
         find_template("b-secnd")
     assert list_templates(tmp_path / "missing") == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# YAML files from strangers: bounded sizes, readable errors for deep nesting and aliases, names that fit files
+
+def test_yaml_files_and_fields_have_a_size_limit():
+    with pytest.raises(ValueError, match=r"^big\.yaml: the file is 100,\d\d\d characters long; a template file may "
+                                         r"have at most 100,000\. Shorten its fields\.$"):
+        parse_template("name: t\nprompt: a\ndescription: '" + "x" * 100_000 + "'\n", "big.yaml")
+    with pytest.raises(ValueError, match=r"^big\.yaml, line 3, field 'instruction': 10,001 characters is too long; "
+                                         r"a template field may have at most 10,000\.$"):
+        parse_template("name: t\nprompt: a\ninstruction: '" + "x" * 10_001 + "'\n", "big.yaml")
+    with pytest.raises(ValueError, match=r"field 'answer_choices': 10,002 characters is too long"):
+        parse_template("name: t\nprompt: a\nanswer_choices: ['" + "x" * 5001 + "', '" + "y" * 5001 + "']\n")
+
+
+def test_deeply_nested_yaml_is_a_readable_error():
+    """Was a RecursionError traceback."""
+    with pytest.raises(ValueError, match=r"^deep\.yaml: the YAML nests lists or mappings too deeply to read\."):
+        parse_template("name: t\nprompt: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
+
+
+@pytest.mark.parametrize("key", ["answer_choices", "chat", "prompt"])
+def test_yaml_aliases_never_blow_up_a_message(key):
+    """An alias bomb is small in memory (shared lists) but huge written out (13 MB here): messages show an excerpt."""
+    levels = ["&a0 [x, x, x, x, x, x, x, x, x, x]"] + [f"&a{i} [{', '.join([f'*a{i - 1}'] * 8)}]" for i in range(1, 7)]
+    start = time.perf_counter()
+    with pytest.raises(ValueError) as error:
+        parse_template(f"name: t\nprompt: p\n{key}: [[{', '.join(levels)}]]\n", "bomb.yaml")
+    assert time.perf_counter() - start < 5
+    assert str(error.value).startswith(f"bomb.yaml, line 3, field '{key}': ") and len(str(error.value)) < 500
+
+
+def test_library_file_name_rule():
+    assert library_file_name("sst2-review_2.v1") == "sst2-review_2.v1.yaml"
+    assert library_file_name("情感-评论") == "情感-评论.yaml"
+    for bad in ("../../escaped", "a/b", "..", ".hidden", "-x", "a b", ""):
+        with pytest.raises(ValueError, match=r"cannot be a file name: use letters, digits, '-', '_' and '\.'"):
+            library_file_name(bad)
+    with pytest.raises(ValueError, match=r"^The template name is 300 characters long; a library template's name "
+                                         r"\(its file name\) may have at most 100"):
+        library_file_name("a" * 300)
+    with pytest.raises(ValueError, match="is 90 characters long"):
+        library_file_name("情" * 90)  # 270 bytes in UTF-8: too long for a file name
+
+
+def test_names_too_long_for_a_file_give_a_message_not_an_os_error(tmp_path, monkeypatch):
+    """find_template("a" * 300) raised OSError: File name too long."""
+    monkeypatch.setenv("PROMPTLAB_TEMPLATES", str(tmp_path))
+    with pytest.raises(ValueError, match=r"^Unknown template 'a+\.\.\.a+'\. Give a shipped template's name"):
+        find_template("a" * 300)
+    with pytest.raises(ValueError, match=r"^Cannot read template file .*: File name too long\."):
+        find_template("a" * 300 + ".yaml")
+
+
+def test_template_files_that_are_no_regular_utf8_files(tmp_path):
+    with pytest.raises(ValueError, match=r"^Cannot read template file .*: Is a directory\.$"):
+        load_template(tmp_path)
+    (tmp_path / "latin1.yaml").write_bytes("name: caf\xe9\nprompt: x\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1\.yaml: it is not UTF-8 text \(byte 9\)\. Save it as UTF-8\.$"):
+        load_template(tmp_path / "latin1.yaml")

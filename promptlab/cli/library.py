@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 
 def add_parser(sub) -> None:
@@ -16,9 +17,12 @@ def add_parser(sub) -> None:
 
 
 def templates_list(args) -> None:
-    from promptlab.prompts.files import list_templates
+    from promptlab.prompts.files import read_library
 
-    templates = list_templates()
+    library = read_library()
+    for path, why in library.skipped:  # one broken file is reported, never stops the listing
+        print(f"promptlab: skipped {path.name}: {why}", file=sys.stderr)
+    templates = library.templates
     if args.json:
         print(json.dumps([{"name": t.name, "task": t.task, "language": t.language, "mode": t.mode,
                            "description": t.description} for t in templates], ensure_ascii=False))

@@ -18,7 +18,8 @@ A PromptSource file looks like this::
         reference: ''
 
 The custom `!Template` / `!TemplateMetadata` tags are read as plain mappings by a SafeLoader subclass: the file is
-data and never constructs Python objects.
+data and never constructs Python objects. Files are read up to MAX_PROMPTSOURCE_CHARS; values that should be text
+must be text (a YAML alias can make a list that is small in memory but enormous written out).
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from pathlib import Path
 
 import yaml
 
+from promptlab.prompts.files import read_text
 from promptlab.prompts.values import CHOICE_SEPARATOR, Template
+
+MAX_PROMPTSOURCE_CHARS = 1_000_000  # PromptSource's largest templates.yaml files are a few hundred KB
 
 
 class _PromptSourceLoader(yaml.SafeLoader):
@@ -60,21 +64,26 @@ def import_promptsource(path_or_text) -> list[Template]:
     ['sst2-positive-negative-after', 'sst2-review']
     """
     text, source = _read(path_or_text)
+    if len(text) > MAX_PROMPTSOURCE_CHARS:
+        raise ValueError(f"{source}: {len(text):,} characters is too long for a PromptSource file; the limit is "
+                         f"{MAX_PROMPTSOURCE_CHARS:,}.")
     try:
         data = yaml.load(text, Loader=_PromptSourceLoader)  # a SafeLoader subclass: safe
     except yaml.YAMLError as e:
         raise ValueError(f"{source}: invalid PromptSource YAML: {e}") from None
+    except RecursionError:
+        raise ValueError(f"{source}: the YAML nests lists or mappings too deeply to read.") from None
     if not isinstance(data, dict) or not isinstance(data.get("templates"), dict):
         raise ValueError(f"{source}: not a PromptSource templates file (expected a 'templates:' "  # noqa: TRY004
                          "mapping of !Template entries under 'dataset:' and 'subset:').")
-    task = str(data.get("subset") or data.get("dataset") or "")
+    task = _text(data.get("subset") or data.get("dataset"), f"{source}: subset")
     templates, names = [], set()
     for key, entry in data["templates"].items():
         if not isinstance(entry, dict) or "jinja" not in entry:
             raise ValueError(f"{source}: template {key} has no 'jinja' field.")
-        template = _convert(entry, task, data, f"{source}: template {entry.get('name', key)!r}")
+        template = _convert(entry, task, data, f"{source}: template {_text(entry.get('name', key), source)!r}")
         if template.name in names:  # PromptSource names are unique per dataset, but slugs may collide
-            template = replace(template, name=f"{template.name}-{_slug(str(key))[:8]}")
+            template = replace(template, name=f"{template.name}-{_slug(_text(key, source))[:8]}")
         names.add(template.name)
         templates.append(template)
     return templates
@@ -84,30 +93,45 @@ def _read(path_or_text) -> tuple[str, str]:
     """(text, name for messages): a Path, or one line naming a file or ending in .yaml, is read from disk;
     anything else is the YAML itself."""
     one_line = "\n" not in str(path_or_text)
-    if isinstance(path_or_text, Path) or (one_line and (Path(str(path_or_text)).is_file() or
+    if isinstance(path_or_text, Path) or (one_line and (_is_file(str(path_or_text)) or
                                                         str(path_or_text).endswith((".yaml", ".yml")))):
-        try:
-            return Path(path_or_text).read_text(encoding="utf-8"), str(path_or_text)
-        except OSError as e:
-            raise ValueError(f"Cannot read PromptSource file {path_or_text}: {e.strerror or e}.") from None
+        return read_text(path_or_text, MAX_PROMPTSOURCE_CHARS, "PromptSource file"), str(path_or_text)
     return str(path_or_text), "<PromptSource text>"
 
 
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a text too long for a path, or with a NUL character
+        return False
+
+
+def _text(value, where: str) -> str:
+    """A scalar YAML value as text; a list or mapping where text belongs is refused (never written out)."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        raise ValueError(f"{where}: expected text, found a {'list' if isinstance(value, list) else 'mapping'}.")
+    return str(value)
+
+
 def _convert(entry: dict, task: str, data: dict, where: str) -> Template:
-    parts = str(entry["jinja"]).split(CHOICE_SEPARATOR)
+    parts = _text(entry["jinja"], f"{where}: jinja").split(CHOICE_SEPARATOR)
     if len(parts) > 2:
         raise ValueError(f"{where}: its jinja has more than one '|||'; expected 'input ||| target'.")
     metadata = entry.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{where}: its metadata is not a mapping.")
     languages = metadata.get("languages") or ["en"]
     return Template(
-        name=_slug(f"{task}-{entry.get('name', '')}"),
+        name=_slug(f"{task}-{_text(entry.get('name'), f'{where}: name')}"),
         prompt=parts[0].strip(),
         target=parts[1].strip() if len(parts) == 2 else "",
-        answer_choices=_choices(entry.get("answer_choices")),
+        answer_choices=_choices(_text(entry.get("answer_choices"), f"{where}: answer_choices")),
         task=task,
-        language=str(languages[0]),
-        reference=str(entry.get("reference") or ""),
-        description=_description(entry, data, metadata),
+        language=_text(languages[0] if isinstance(languages, list) else languages, f"{where}: languages"),
+        reference=_text(entry.get("reference"), f"{where}: reference"),
+        description=_description(entry, data, metadata, where),
     )
 
 
@@ -120,13 +144,15 @@ def _choices(value) -> tuple[str, ...] | str:
     return tuple(choice.strip() for choice in str(value).split(CHOICE_SEPARATOR))
 
 
-def _description(entry: dict, data: dict, metadata: dict) -> str:
-    dataset = "/".join(str(x) for x in (data.get("dataset"), data.get("subset")) if x)
-    extras = [f"metrics: {', '.join(map(str, metadata['metrics']))}"] if metadata.get("metrics") else []
+def _description(entry: dict, data: dict, metadata: dict, where: str) -> str:
+    dataset = "/".join(_text(x, where) for x in (data.get("dataset"), data.get("subset")) if x)
+    metrics = metadata.get("metrics") or []
+    metrics = [_text(m, f"{where}: metrics") for m in (metrics if isinstance(metrics, list) else [metrics])]
+    extras = [f"metrics: {', '.join(metrics)}"] if metrics else []
     if metadata.get("original_task"):
         extras.append("original task")
     suffix = f" ({'; '.join(extras)})" if extras else ""
-    return f"PromptSource template '{entry.get('name', '')}' for {dataset}{suffix}."
+    return f"PromptSource template '{_text(entry.get('name'), where)}' for {dataset}{suffix}."
 
 
 def _slug(text: str) -> str:

@@ -11,8 +11,27 @@ import re
 
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
-from promptlab.prompts.sandbox import MAX_CHARS, LimitError, render_source, undeclared_variables
+from promptlab.prompts.budget import size
+from promptlab.prompts.sandbox import (
+    GLOBALS,
+    MAX_CHARS,
+    MAX_SOURCE_CHARS,
+    BudgetSpent,
+    LimitError,
+    SourceLimitError,
+    budget_spent,
+    compile_source,
+    render_budget,
+    render_source,
+    undeclared_variables,
+)
 from promptlab.prompts.values import CHOICE_SEPARATOR, Example, Problem, RenderError, Template
+
+MAX_CHECK_SECONDS = 2.0  # rendering time validate() spends on its sample rows (a row takes well under 1 ms)
+MAX_MESSAGE_CHARS = 300  # of an error text quoted in a message (it may quote a long value)
+MAX_UNKNOWN_REPORTED = 10  # unknown columns reported one by one per field; the rest are counted
+MAX_NAMES_LISTED = 30  # column names listed in a hint
+_BUDGET_HINT = "Use fewer rows, shots or seeds, or a simpler template."
 
 # ---------------------------------------------------------------------------------------------------------------
 # Rendering
@@ -24,22 +43,68 @@ def _render(field: str, source: str, context: dict) -> str:
     except TemplateSyntaxError as e:
         raise RenderError(_syntax_problem(field, source, e)) from None
     except SecurityError as e:
-        raise RenderError(Problem(field, f"That expression is not allowed in templates ({e}).",
+        raise RenderError(Problem(field, f"That expression is not allowed in templates ({_short(e)}).",
                                   "Use the row's columns, filters such as upper, and plain expressions.")) from None
+    except BudgetSpent as e:
+        raise RenderError(Problem(field, str(e), _BUDGET_HINT)) from None
     except LimitError as e:
-        raise RenderError(Problem(field, str(e), "Make the template smaller.")) from None
+        raise RenderError(_long_cell(field, source, context) or
+                          Problem(field, str(e), "Make the template smaller.")) from None
     except UndefinedError as e:
         raise RenderError(_undefined_problem(field, e, context)) from None
     except RecursionError:
         raise RenderError(Problem(field, "A macro or recursive loop calls itself too deeply.",
                                   "Give the recursion a condition that ends it.")) from None
     except Exception as e:  # noqa: BLE001 (user code may raise anything; report it, never a traceback)
-        raise RenderError(Problem(field, f"Rendering failed: {type(e).__name__}: {e}.",
+        raise RenderError(_shadowed_global(field, source, context, e) or
+                          Problem(field, f"Rendering failed: {type(e).__name__}: {_short(e)}.",
                                   "Check the expressions in this field against the row's values.")) from None
 
 
+def _short(error) -> str:
+    """An error's text, cut to MAX_MESSAGE_CHARS: it may quote a value of 100,000 characters."""
+    text = str(error)
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "…"
+
+
+def _long_cell(field: str, source: str, context: dict) -> Problem | None:
+    """When a limit stopped the render and a cell the field reads is by itself over MAX_CHARS, the data is what is
+    too long, not the template: say which column and how long it is."""
+    sizes = {name: size(context[name]) for name in _safe_undeclared(source) if name in context}
+    name = max(sizes, key=sizes.get, default=None)
+    if name is None or sizes[name] <= MAX_CHARS:
+        return None
+    value = context[name]
+    length = f"{len(value):,} characters long" if isinstance(value, str) else \
+        f"over {MAX_CHARS:,} characters and items in size"
+    return Problem(field, f"Column '{name}' of this row is {length}; a rendered field may hold at most "
+                          f"{MAX_CHARS:,} characters.",
+                   f"Leave such rows out or shorten them, or cut the cell in the template, e.g. "
+                   f"{{{{ {name}|truncate(2000) }}}}.")
+
+
+def _shadowed_global(field: str, source: str, context: dict, error: Exception) -> Problem | None:
+    """A column named like a Jinja function (range, dict, cycler, joiner, namespace) hides that function from
+    the template, so calling it fails with "'str' object is not callable": say so."""
+    if not isinstance(error, TypeError) or "not callable" not in str(error):
+        return None
+    called = [name for name in sorted(GLOBALS & context.keys()) if _calls(source, name)]
+    return _hidden_function(field, called[0]) if called else None
+
+
+def _hidden_function(field: str, name: str) -> Problem:
+    return Problem(field, f"The data's column '{name}' hides the Jinja function {name}(), so {name}(...) calls the "
+                          f"column's value instead.",
+                   f"Rename the column (e.g. to '{name}_value'), or write this field without {name}().")
+
+
+def _calls(source: str, name: str) -> bool:
+    """Whether the source calls `name(...)` (one linear pass: a word, optional spaces, a parenthesis)."""
+    return re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", source) is not None
+
+
 def _undefined_problem(field: str, error: UndefinedError, context: dict) -> Problem:
-    columns = ", ".join(sorted(k for k in context if k != "answer_choices"))
+    columns = _names(k for k in context if k != "answer_choices")
     name = re.fullmatch(r"'(\w+)' is undefined", str(error))
     if name:
         return Problem(field, f"{field} uses {{{{ {name[1]} }}}}, but the row has no column '{name[1]}'.",
@@ -49,12 +114,14 @@ def _undefined_problem(field: str, error: UndefinedError, context: dict) -> Prob
                "style); with label names use {{ label }} or a mapping."
     else:
         hint = 'A mapping such as {"positive": "great"}[label] needs a key for every value in the data.'
-    return Problem(field, f"{error}.", hint)
+    return Problem(field, f"{_short(error)}.", hint)
 
 
 def _syntax_problem(field: str, source: str, error: TemplateSyntaxError) -> Problem:
+    if isinstance(error, SourceLimitError):  # too long or nested too deeply: no syntax to fix
+        return Problem(field, error.message or "", error.hint, error.line)
     line = error.lineno or 1
-    return Problem(field, f"Jinja syntax error: {(error.message or '').rstrip('.')}.",
+    return Problem(field, f"Jinja syntax error: {_short((error.message or '').rstrip('.'))}.",
                    "Check that every {{ has a matching }}, every {% has %}, and every if/for has its end tag.",
                    line, _error_column(source, line, error.message or ""))
 
@@ -138,6 +205,13 @@ def _assemble(t: Template, instruction: str, shots, query: str) -> str:
     return prompt
 
 
+def _check_sizes(t: Template) -> None:
+    """The texts joined into every prompt besides the Jinja fields (which the sandbox checks) are bounded too."""
+    literal = () if _is_expression(t.answer_choices) else t.answer_choices
+    if max(len(t.target_delimiter), len(t.fewshot_delimiter), sum(map(len, literal))) > MAX_SOURCE_CHARS:
+        raise RenderError(next(p for p in _oversized(t) if p.field not in ("name", "description", "reference")))
+
+
 def render(t: Template, row: dict, shots=()) -> Example:
     """Render a row (with demonstration rows `shots`) into an Example. Raises ValueError (RenderError) on failure.
 
@@ -146,6 +220,7 @@ def render(t: Template, row: dict, shots=()) -> Example:
     >>> example.prompt, example.target, example.choices, example.gold
     ('Review: great fun\\nSentiment:', 'positive', ('negative', 'positive'), 1)
     """
+    _check_sizes(t)
     choices = _choices(t, row)
     context = _context(row, choices)
     target = _target(t, row, context)
@@ -163,6 +238,7 @@ def render_content_free(t: Template, shots=(), filler: str = "N/A") -> Example:
     if _is_expression(t.answer_choices) and _safe_undeclared(t.answer_choices):
         raise ValueError(f"{t.name}: content-free calibration needs fixed answer choices, but answer_choices "
                          "depends on the row. Hint: list the choices, e.g. [negative, positive].")
+    _check_sizes(t)
     choices = _choices(t, {})
     row = dict.fromkeys(_safe_undeclared(t.prompt) | _safe_undeclared(t.instruction), filler)
     context = _context(row, choices)
@@ -211,13 +287,21 @@ def validate(t: Template, columns, rows=()) -> list[Problem]:
     for field, source in _jinja_fields(t):
         try:
             used = undeclared_variables(source)
+            compile_source(source)  # cached for the renders; finds what only compiling finds (e.g. 21 nested loops)
         except TemplateSyntaxError as e:
             problems.append(_syntax_problem(field, source, e))
             broken.add(field)
             continue
         unknown = sorted(used - set(columns)) if columns is not None else []
-        problems += [_unknown_column(field, source, name, columns) for name in unknown]
-        broken.update([field] if unknown else [])
+        problems += [_unknown_column(field, source, name, columns) for name in unknown[:MAX_UNKNOWN_REPORTED]]
+        if len(unknown) > MAX_UNKNOWN_REPORTED:
+            problems.append(Problem(field, f"{len(unknown) - MAX_UNKNOWN_REPORTED} more unknown columns.",
+                                    f"Use one of: {_names(columns)}."))
+        hidden = [_hidden_function(field, name) for name in sorted(GLOBALS & set(columns or ()))
+                  if _calls(source, name)]
+        problems += hidden
+        broken.update([field] if unknown or hidden else [])
+    problems += _oversized(t)
     if not _is_expression(t.answer_choices):
         literal = _choice_problems(t.answer_choices)
         problems += literal
@@ -228,32 +312,74 @@ def validate(t: Template, columns, rows=()) -> list[Problem]:
     return problems + _row_problems(t, rows, broken)
 
 
+def _oversized(t: Template) -> list[Problem]:
+    """Fields that are no Jinja but still part of the template, longer than a field may be (the Jinja fields are
+    checked by the sandbox)."""
+    texts = {"name": t.name, "target_delimiter": t.target_delimiter, "fewshot_delimiter": t.fewshot_delimiter,
+             "description": t.description, "reference": t.reference}
+    if not _is_expression(t.answer_choices):
+        texts["answer_choices"] = "".join(t.answer_choices)
+    return [Problem(field, f"This field is {len(text):,} characters long; a template field may have at most "
+                           f"{MAX_SOURCE_CHARS:,}.", "Shorten it.")
+            for field, text in texts.items() if len(text) > MAX_SOURCE_CHARS]
+
+
+def _names(columns) -> str:
+    """Column names for a hint: sorted, at most MAX_NAMES_LISTED of them (a file may have thousands)."""
+    names = sorted(map(str, columns))
+    more = f" and {len(names) - MAX_NAMES_LISTED} more" if len(names) > MAX_NAMES_LISTED else ""
+    return ", ".join(names[:MAX_NAMES_LISTED]) + more
+
+
 def _unknown_column(field: str, source: str, name: str, columns) -> Problem:
-    close = difflib.get_close_matches(name, columns, n=1)
+    candidates = [c for c in map(str, columns) if len(c) <= 100]  # difflib is quadratic in the names' length
+    close = difflib.get_close_matches(name, candidates, n=1) if len(name) <= 100 else []
     guess = f"Did you mean '{close[0]}'? " if close else ""
     line, column = _locate(source, name)
-    return Problem(field, f"Unknown column '{name}'.", f"{guess}Use one of: {', '.join(sorted(columns))}.",
-                   line, column)
+    return Problem(field, f"Unknown column '{name}'.", f"{guess}Use one of: {_names(columns)}.", line, column)
 
 
 def _locate(source: str, name: str) -> tuple[int | None, int | None]:
-    """Line and column of the first use of `name` inside a {{ }} or {% %} tag."""
-    for tag in re.finditer(r"\{[{%].*?[}%]\}", source, re.DOTALL):
-        use = re.search(rf"(?<![\w.'\"]){re.escape(name)}\b", tag.group())
-        if use:
-            offset = tag.start() + use.start()
-            return source.count("\n", 0, offset) + 1, offset - (source.rfind("\n", 0, offset) + 1) + 1
+    """Line and column of the first use of `name` inside a {{ }} or {% %} tag: a whole word not preceded by '.' or
+    a quote. One pass over the tag marks and the words inside tags: linear in the source, where a backtracking
+    search for tags took 40 s on 100,000 characters of unclosed '{{'."""
+    opened = None
+    for mark in _TAG_MARK.finditer(source):
+        if opened is None:
+            opened = mark.start() if mark[0][0] == "{" else None
+        elif mark[0][1] == "}":  # the first closing mark after an opening one ends the tag
+            for word in _WORD.finditer(source, opened, mark.end()):
+                if word[0] == name and source[word.start() - 1] not in ".'\"":
+                    offset = word.start()
+                    return source.count("\n", 0, offset) + 1, offset - (source.rfind("\n", 0, offset) + 1) + 1
+            opened = None
     return None, None
 
 
+_TAG_MARK = re.compile(r"\{[{%]|[}%]\}")  # two fixed alternatives: no backtracking
+_WORD = re.compile(r"\w+")
+
+
 def _row_problems(t: Template, rows, broken: set) -> list[Problem]:
-    """Render each sample row; the same problem on many rows is reported once, naming the rows."""
+    """Render each sample row; the same problem on many rows is reported once, naming the rows. Rendering them all
+    takes at most MAX_CHECK_SECONDS: past that the rest are left unchecked, and a problem says so."""
     found: dict[tuple[str, str, str], list[int]] = {}
-    for number, row in enumerate(rows, 1):
-        for p in _check_row(t, row, broken):
-            found.setdefault((p.field, p.message, p.hint), []).append(number)
-    return [Problem(field, f"{message} ({_rows_text(numbers)})", hint)
-            for (field, message, hint), numbers in found.items()]
+    stopped, rows = None, list(rows)
+    with render_budget(MAX_CHECK_SECONDS):
+        for number, row in enumerate(rows, 1):
+            problems = [] if budget_spent() else list(_check_row(t, row, broken))
+            if budget_spent() or any(p.hint == _BUDGET_HINT for p in problems):
+                stopped = number
+                break
+            for p in problems:
+                found.setdefault((p.field, p.message, p.hint), []).append(number)
+    problems = [Problem(field, f"{message} ({_rows_text(numbers)})", hint)
+                for (field, message, hint), numbers in found.items()]
+    if stopped is not None:
+        problems.append(Problem("prompt", f"Stopped checking at row {stopped} of {len(rows)}: rendering the rows "
+                                f"took over {MAX_CHECK_SECONDS:g} s.",
+                                "Simplify the template: a prompt should render in a fraction of a millisecond."))
+    return problems
 
 
 def _rows_text(numbers: list[int]) -> str:

@@ -1,160 +1,187 @@
 """The template sandbox: the Jinja environment user-typed templates render in, and its resource limits.
 
 Strangers type these templates (the web app), so Jinja runs in an immutable sandbox that blocks internals
-(__class__, __globals__, ...), and the limits below stop a template from exhausting memory or CPU: every operation
-that can multiply a size ('a' * 10**9, 10**10**10, range, format widths, replace, join, ~) is checked *before* it
-builds anything, every built value is capped at MAX_CHARS, and loops and calls spend a step budget (nested loops,
-recursive macros). Parsed templates are rewritten (`_Guard`) so that loops, `~` and all output go through counters.
+(__class__, __globals__, ...), and every render is bounded in memory and time (`promptlab.prompts.budget`):
 
+* operations that multiply a size ('a' * 10**9, 10**10**10, range, widths in str.format / % / the format filter,
+  replace, join, ~, sum, tojson's indent) are checked *before* they build anything (`promptlab.prompts.formatting`
+  for the formats), and every value built is capped at MAX_CHARS;
+* every value built (call and filter results, operators, slices, literals, namespace attributes, items of lazy
+  filters) is charged to the render's MAX_BUILT, loops and calls to MAX_STEPS, output to MAX_CHARS, and each charge
+  checks the render's deadline (MAX_SECONDS, or less inside a caller's `render_budget`);
+* sources are at most MAX_SOURCE_CHARS long and MAX_NESTING deep, and compiled ones are cached up to
+  MAX_CACHED_CHARS of source text.
+
+Parsed templates are rewritten (`_Guard`) so that loops, `~`, literals and all output go through the counters.
 This module knows nothing of Template, Problem or YAML: it renders one Jinja source text with a context and lets
-Jinja's errors (TemplateSyntaxError, SecurityError, UndefinedError, ...) and `LimitError` propagate. Turning them
-into a `RenderError` a user can act on is promptlab.templates' job. Public surface: the MAX_* limits, `LimitError`,
-`PROVIDED`, `compile_source` (cached), `undeclared_variables` (cached) and `render_source`.
+Jinja's errors (TemplateSyntaxError, SecurityError, UndefinedError, ...) and `LimitError` propagate; turning them
+into a `RenderError` a user can act on is promptlab.prompts.render's job.
 """
 
 from __future__ import annotations
 
-import contextvars
 import functools
-import re
+import types
+from collections.abc import Iterator
 
 from jinja2 import StrictUndefined, meta, nodes, pass_context
+from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import _PassArg
+from jinja2.utils import Namespace, _PassArg
 from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
 
-MAX_CHARS = 100_000  # longest rendered text, string or list a template may build
-MAX_RANGE = 1_000  # longest range() a template may ask for
-MAX_STEPS = 20_000  # loop iterations + calls one field render may spend
-MAX_INT_BITS = 256  # biggest integer (about 77 digits) that * and ** may produce; prompts need far less
+from promptlab.prompts.budget import (
+    MAX_BUILT,
+    MAX_CHARS,
+    MAX_INT_BITS,
+    MAX_RANGE,
+    MAX_SECONDS,
+    MAX_STEPS,
+    BudgetSpent,
+    LimitError,
+    budget_spent,
+    limited,
+    refuse,
+    render_budget,
+    render_scope,
+    size,
+    spend,
+)
+from promptlab.prompts.cache import SourceCache
+from promptlab.prompts.formatting import (
+    BoundedEscapeFormatter,
+    BoundedFormatter,
+    bounded_dumps,
+    check_printf,
+    do_format,
+    do_sum,
+)
+
+__all__ = ["GLOBALS", "MAX_BUILT", "MAX_CACHED_CHARS", "MAX_CHARS", "MAX_INT_BITS", "MAX_NESTING", "MAX_RANGE",
+           "MAX_SECONDS", "MAX_SOURCE_CHARS", "MAX_STEPS", "PROVIDED", "BudgetSpent", "LimitError", "SourceLimitError",
+           "budget_spent", "compile_source", "render_budget", "render_source", "undeclared_variables"]
+
+MAX_SOURCE_CHARS = 10_000  # longest Jinja source (one template field): ~2,500 tokens of prompt, compiled in < 0.3 s
+MAX_NESTING = 40  # deepest parse tree (blocks, brackets, operator and filter chains); prompts need < 15
+MAX_CACHED_CHARS = 200_000  # source text kept compiled; a compiled template takes up to ~250 bytes per character
 
 
-class LimitError(ValueError):
-    """A template asked for more than the sandbox allows."""
+class SourceLimitError(TemplateSyntaxError):
+    """A source the sandbox will not compile: too long or nested too deeply. `hint` says how to fix it."""
+
+    def __init__(self, message: str, hint: str, line: int | None = None):
+        super().__init__(message, line or 1)
+        self.hint, self.line = hint, line
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Checks: each refuses an operation before it builds anything too big, or charges the render's budget.
+# Checks made before an operation builds anything
 
-_budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("promptlab_template_budget")
-_FORMAT_WIDTH = re.compile(r"%(\([^)]*\))?[-#0 +]*\d*\.?\d{6,}|\{[^{}]*:[^{}]*\d{6,}")  # widths of 6+ digits
 _STR_METHODS = frozenset({  # str methods a prompt may call; others (expandtabs, translate, ...) can explode
     "capitalize", "casefold", "center", "count", "endswith", "find", "format", "index", "isalnum", "isalpha",
     "isdigit", "islower", "isnumeric", "isspace", "istitle", "isupper", "join", "ljust", "lower", "lstrip",
     "partition", "removeprefix", "removesuffix", "replace", "rfind", "rindex", "rjust", "rpartition", "rsplit",
     "rstrip", "split", "splitlines", "startswith", "strip", "swapcase", "title", "upper", "zfill"})
-_UNSAFE_FILTERS = ("indent", "wordwrap", "urlize", "xmlattr", "filesizeformat")  # no use in prompts; size levers
-
-
-def _refuse(message: str):
-    raise LimitError(f"{message} Templates are limited so that one prompt cannot exhaust the server.")
-
-
-def _spend(steps: int = 1, chars: int = 0) -> None:
-    """Charge the current render's budget: [steps left, characters left to write]."""
-    budget = _budget.get(None)
-    if budget is not None:
-        budget[0] -= steps
-        budget[1] -= chars
-        if budget[0] < 0:
-            _refuse(f"The template runs more than {MAX_STEPS:,} loop steps or calls.")
-        if budget[1] < 0:
-            _refuse(f"The template writes more than {MAX_CHARS:,} characters.")
-
-
-def _size(value, limit: int = MAX_CHARS) -> int:
-    """Characters and items in a value, nested ones included (a list may hold one big text 1,000 times);
-    stops counting once past `limit`, so checking costs no more than the limit."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        value = [*value.keys(), *value.values()]
-    if not isinstance(value, (list, tuple)):
-        return 1
-    total = len(value)
-    if set(map(type, value)) <= {int, float, bool, type(None)}:  # flat: no need to look inside (fast path)
-        return total
-    for item in value:
-        if total > limit:
-            break
-        total += _size(item, limit - total)
-    return total
-
-
-def _limited(value):
-    if isinstance(value, (str, list, tuple, dict)) and _size(value) > MAX_CHARS:
-        _refuse(f"The template built a value of over {MAX_CHARS:,} characters or items.")
-    return value
+# No use in prompts, and size or time levers (indent/wordwrap multiply sizes, pprint indents by depth).
+_UNSAFE_FILTERS = ("indent", "wordwrap", "urlize", "xmlattr", "filesizeformat", "pprint")
+_PICKERS = frozenset({"first", "last", "random", "default", "d", "attr", "min", "max"})  # return existing values
+_PLAIN = (str, list, tuple, dict, int, float, bool, type(None))  # results that are no lazy iterator (fast check)
 
 
 def _check_args(name: str, args, kwargs) -> None:
     for arg in (*args, *kwargs.values()):
         if isinstance(arg, int) and abs(arg) > MAX_CHARS:
-            _refuse(f"The number {arg:,} is too large for {name}(); the limit is {MAX_CHARS:,}.")
-
-
-def _check_format(fmt: str, args) -> None:
-    if _FORMAT_WIDTH.search(fmt) or ("*" in fmt and any(isinstance(a, int) and a > MAX_CHARS for a in args)):
-        _refuse(f"The format string {fmt[:40]!r} asks for a width over {MAX_CHARS:,}.")
+            refuse(f"The number {arg:,} is too large for {name}(); the limit is {MAX_CHARS:,}.")
 
 
 def _check_growth(name: str, value, args, kwargs):
-    """Refuse format/replace/join calls whose result would pass MAX_CHARS; returns `value` (join: as a list)."""
-    if name == "format" and isinstance(value, str):
-        _check_format(value, args)
+    """Refuse replace/join/sum calls whose result would pass MAX_CHARS; returns `value` (join, sum: as a list)."""
     if name == "replace" and isinstance(value, str) and len(args) >= 2 and \
             value.count(str(args[0])) * len(str(args[1])) > MAX_CHARS:
-        _refuse(f"replace() would build a text over {MAX_CHARS:,} characters.")
+        refuse(f"replace() would build a text over {MAX_CHARS:,} characters.")
     if name == "sum":  # adding up lists builds one list as big as all of them
         value = list(value)
-        if _size(value) > MAX_CHARS:
-            _refuse(f"sum() would build a list over {MAX_CHARS:,} items.")
+        if size(value) > MAX_CHARS:
+            refuse(f"sum() would build a list over {MAX_CHARS:,} items.")
     if name == "join":
-        value = list(value)  # the separator is repeated once per item
+        value = list(value)  # the separator is repeated once per item; items that are not text are written out
         separator = str(args[0] if args else kwargs.get("d", ""))
-        if sum(len(v) for v in value if isinstance(v, str)) + len(value) * len(separator) > MAX_CHARS:
-            _refuse(f"join() would build a text over {MAX_CHARS:,} characters.")
+        if sum(size(v) for v in value) + len(value) * len(separator) > MAX_CHARS:
+            refuse(f"join() would build a text over {MAX_CHARS:,} characters.")
     return value
 
 
 def _check_binop(operator: str, left, right) -> None:
     ints = isinstance(left, int) and isinstance(right, int)
     if operator == "**" and ints and right > 0 and abs(left) > 1 and abs(left).bit_length() * right > MAX_INT_BITS:
-        _refuse(f"{left} ** {right} is too large a number.")
+        refuse(f"{left} ** {right} is too large a number.")
     if operator == "*" and ints and abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
-        _refuse("That multiplication makes too large a number.")
+        refuse("That multiplication makes too large a number.")
     if operator == "*" and not ints:
         seq, n = (left, right) if isinstance(right, int) else (right, left)
         if isinstance(n, int) and isinstance(seq, (str, list, tuple)) and len(seq) * n > MAX_CHARS:
-            _refuse(f"{n:,} copies of a value of length {len(seq):,} is too long; the limit is {MAX_CHARS:,}.")
+            refuse(f"{n:,} copies of a value of length {len(seq):,} is too long; the limit is {MAX_CHARS:,}.")
     if operator == "%" and isinstance(left, str):
-        _check_format(left, right if isinstance(right, tuple) else (right,))
+        check_printf(left, right)
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The environment: guarded globals and filters, the parse-tree rewriting, the sandbox class itself
+# The environment: guarded globals, filters and tests, the parse-tree rewriting, the sandbox class itself
 
 def _safe_range(*args) -> range:
     items = range(*args)
     if len(items) > MAX_RANGE:
-        _refuse(f"range() of {len(items):,} items is too long; the limit is {MAX_RANGE:,}.")
+        refuse(f"range() of {len(items):,} items is too long; the limit is {MAX_RANGE:,}.")
     return items
 
 
 _safe_range.__name__ = "range"  # error messages name what the user typed
 
 
+class _Namespace(Namespace):
+    """namespace() whose attributes are charged and size-checked like every built value (`size` looks inside
+    namespaces, so one that holds itself or others twice over cannot grow unseen)."""
+
+    def __setitem__(self, name, value):
+        super().__setitem__(name, limited(value))
+
+
+def _charged(items):
+    """Items of a lazy filter (map, select, batch, ...) are charged as they are built."""
+    for item in items:
+        yield limited(item)
+
+
 def _guard_filter(name: str, func):
-    """Wrap a built-in filter: its size arguments (after the value) and its result are bounded."""
+    """Wrap a built-in filter: its size arguments (after the value) and its result are bounded and charged."""
     skip = 1 if _PassArg.from_obj(func) is None else 2  # (context/env,) value, then the filter's own arguments
+
+    grows = name in ("replace", "sum", "join")
 
     @functools.wraps(func)
     def guarded(*args, **kwargs):
-        _spend()
-        _check_args(name, args[skip:], kwargs)
-        if len(args) >= skip:
+        if len(args) > skip or kwargs:
+            _check_args(name, args[skip:], kwargs)
+        if grows and len(args) >= skip:
             args = (*args[:skip - 1], _check_growth(name, args[skip - 1], args[skip:], kwargs), *args[skip:])
-        return _limited(func(*args, **kwargs))
+        result = func(*args, **kwargs)  # the step is charged after: a filter call is bounded by its value's size
+        if name in _PICKERS or (not isinstance(result, _PLAIN) and isinstance(result, Iterator)):
+            spend()
+            return result if name in _PICKERS else _charged(result)
+        return limited(result, 1)
+
+    return guarded
+
+
+def _guard_test(func):
+    """Wrap a test (`is in`, `is divisibleby`, ...): filters such as select call one per item, so each checks the
+    deadline."""
+
+    @functools.wraps(func)
+    def guarded(*args, **kwargs):
+        spend(0)
+        return func(*args, **kwargs)
 
     return guarded
 
@@ -162,16 +189,16 @@ def _guard_filter(name: str, func):
 def _counted(iterable):
     """Wrapped around every {% for %} iterable: each iteration costs a step."""
     for item in iterable:
-        _spend()
+        spend()
         yield item
 
 
 @pass_context
-def _emit(context, value):
-    """Wrapped around everything a template writes, text between tags included: counts the characters, also
-    inside {% set %} blocks, macros and {% filter %} blocks, whose text is built in memory before it is used.
-    (pass_context keeps Jinja from running it once at compile time instead of per render.)"""
-    _spend(0, 0 if value is None else len(str(value)))
+def _emit(context, value, text: int = 0):
+    """Wrapped around what a template writes: counts the characters of `value` plus `text` more (the text between
+    tags beside it), also inside {% set %} blocks, macros and {% filter %} blocks, whose text is built in memory
+    before it is used. (pass_context keeps Jinja from running it once at compile time instead of per render.)"""
+    spend(0, text + (0 if value is None else len(value if isinstance(value, str) else str(value))))
     return value
 
 
@@ -179,27 +206,54 @@ def _concat(items) -> str:
     """The `~` operator, with its length checked before joining."""
     texts = [str(item) for item in items]
     if sum(map(len, texts)) > MAX_CHARS:
-        _refuse(f"Joining texts with ~ would build over {MAX_CHARS:,} characters.")
-    return "".join(texts)
+        refuse(f"Joining texts with ~ would build over {MAX_CHARS:,} characters.")
+    return limited("".join(texts))
 
 
 class _Guard(NodeTransformer):
-    """Rewrites a parsed template: loops iterate through _counted, `a ~ b` goes through _concat, and every
+    """Rewrites a parsed template: loops iterate through _counted, `a ~ b` goes through _concat, list, tuple and
+    dict literals and slices through `limited` (a literal can hold a big value twice, a slice copies), and every
     piece of output through _emit."""
 
     def visit_Output(self, node):
+        """Each expression written goes through _emit; the text between tags is charged with the first of them
+        (or with the text itself when nothing else is written), so it stays a constant in the compiled code."""
         node = self.generic_visit(node)
-        node.nodes = [nodes.Filter(child, "_emit", [], [], None, None, lineno=child.lineno) for child in node.nodes]
+        children = node.nodes
+        text = [isinstance(child, nodes.TemplateData) for child in children]
+        first = text.index(False) if False in text else 0
+        rest = sum(len(child.data) for child, is_text in zip(children, text) if is_text)
+        rest -= len(children[first].data) if text[first] else 0
+        node.nodes = [self._filter(child, "_emit", rest if i == first else 0) if i == first or not is_text else child
+                      for i, (child, is_text) in enumerate(zip(children, text))]
         return node
 
     def visit_For(self, node):
         node = self.generic_visit(node)
-        node.iter = nodes.Filter(node.iter, "_counted", [], [], None, None, lineno=node.lineno)
+        node.iter = self._filter(node.iter, "_counted")
         return node
 
     def visit_Concat(self, node):
         node = self.generic_visit(node)
-        return nodes.Filter(nodes.List(node.nodes), "_concat", [], [], None, None, lineno=node.lineno)
+        return self._filter(nodes.List(node.nodes), "_concat")
+
+    def visit_List(self, node):
+        return self._filter(self.generic_visit(node), "_built")
+
+    visit_Dict = visit_List
+
+    def visit_Tuple(self, node):
+        node = self.generic_visit(node)
+        return self._filter(node, "_built") if node.ctx == "load" else node  # not `for a, b in ...` targets
+
+    def visit_Getitem(self, node):  # Jinja compiles x[a:b] to plain Python slicing, not environment.getitem
+        node = self.generic_visit(node)
+        return self._filter(node, "_built") if isinstance(node.arg, nodes.Slice) else node
+
+    @staticmethod
+    def _filter(node, name: str, extra: int = 0):
+        args = [nodes.Const(extra)] if extra else []
+        return nodes.Filter(node, name, args, [], None, None, lineno=node.lineno)
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -210,59 +264,134 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context, operator, left, right):
         _check_binop(operator, left, right)
-        return _limited(super().call_binop(context, operator, left, right))
+        return limited(super().call_binop(context, operator, left, right))
 
     def call(self, context, obj, /, *args, **kwargs):  # positional-only: a template may pass obj= or context=
-        _spend()
+        spend()
         if obj is not _safe_range:  # range() has its own, smaller limit
             _check_args(getattr(obj, "__name__", "function"), args, kwargs)
-        owner = getattr(getattr(obj, "__wrapped__", obj), "__self__", None)  # Jinja wraps "...".format
+        owner = getattr(obj, "__self__", None)
         if isinstance(owner, str) and obj.__name__ == "join" and args:  # "sep".join(items)
             args = (_check_growth("join", args[0], (owner,), {}), *args[1:])
-        elif isinstance(owner, str):  # "...".format(...) (wrapped by Jinja) and "...".replace(old, new)
+        elif isinstance(owner, str):  # "...".replace(old, new)
             _check_growth(obj.__name__, owner, args, kwargs)
-        return _limited(super().call(context, obj, *args, **kwargs))
+        result = super().call(context, obj, *args, **kwargs)
+        return result if isinstance(owner, dict) and obj.__name__ == "get" else limited(result)
+
+    def wrap_str_format(self, value):
+        """`"...".format(...)` and `.format_map(...)` through `BoundedFormatter` (Jinja's own, plus the checks)."""
+        if not isinstance(value, (types.MethodType, types.BuiltinMethodType)) or \
+                value.__name__ not in ("format", "format_map") or not isinstance(value.__self__, str):
+            return None
+        text, is_map = value.__self__, value.__name__ == "format_map"
+        formatter = BoundedEscapeFormatter(self, escape=text.escape) if isinstance(text, Markup) \
+            else BoundedFormatter(self)
+
+        def wrapper(*args, **kwargs):
+            if is_map:
+                if kwargs:
+                    raise TypeError("format_map() takes no keyword arguments")
+                if len(args) != 1:
+                    raise TypeError(f"format_map() takes exactly one argument ({len(args)} given)")
+                args, kwargs = (), args[0]
+            return type(text)(formatter.vformat(text, args, kwargs))
+
+        return functools.update_wrapper(wrapper, value)
 
 
 _ENV = _Sandbox(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False,
                 finalize=lambda v: "" if v is None else v)  # a missing cell renders as "", not "None"
+_ENV.filters.update(format=do_format, sum=do_sum)
 _ENV.filters = {name: _guard_filter(name, f) for name, f in _ENV.filters.items() if name not in _UNSAFE_FILTERS}
-_ENV.filters.update(_counted=_counted, _concat=_concat, _emit=_emit)
-_ENV.globals["range"] = _safe_range
+_ENV.filters.update(_counted=_counted, _concat=_concat, _emit=_emit, _built=limited)
+_ENV.tests = {name: _guard_test(f) for name, f in _ENV.tests.items()}
+_ENV.policies["json.dumps_function"] = bounded_dumps
+_ENV.globals.update(range=_safe_range, namespace=_Namespace)
 del _ENV.globals["lipsum"]  # useless in prompts, and its size argument is another memory lever
-PROVIDED = frozenset({"answer_choices", *_ENV.globals})  # names the render context supplies, not columns
+GLOBALS = frozenset(_ENV.globals)  # functions a template may call: range, dict, cycler, joiner, namespace
+PROVIDED = frozenset({"answer_choices", *GLOBALS})  # names the render context supplies, not columns
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# What the rest of the engine calls
+# Parsing and the compile cache
 
-@functools.lru_cache(maxsize=1024)
-def compile_source(source: str):
-    """The guarded, compiled jinja2.Template for a source text. Parses, rewrites and compiles once per source text
-    (rendering runs per row), so the result is cached. Raises TemplateSyntaxError on a syntax error."""
-    tree = _Guard().visit(_ENV.parse(source))
+def _parse(source: str) -> nodes.Template:
+    """The parse tree of a source, refused with a SourceLimitError when the source is too long or too deeply
+    nested for the parser, the code generator and Python's compiler (each recurses or has a nesting limit)."""
+    if len(source) > MAX_SOURCE_CHARS:
+        raise SourceLimitError(f"This field is {len(source):,} characters long; a template field may have at most "
+                               f"{MAX_SOURCE_CHARS:,}.", "Shorten it: the data fills in the rest of the prompt.")
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError:
+        raise
+    except RecursionError:
+        raise _too_deep(None) from None
+    except (ValueError, OverflowError) as e:  # e.g. a number literal of 5,000 digits
+        raise TemplateSyntaxError(f"cannot read a value ({e})", 1) from None
+    _check_depth(tree)
+    return tree
+
+
+def _too_deep(lineno: int | None) -> SourceLimitError:
+    return SourceLimitError(f"Expressions or blocks are nested more than {MAX_NESTING} levels deep.",
+                            "Split the expression into steps with {% set name = ... %}, or nest fewer blocks.",
+                            lineno)
+
+
+def _check_depth(tree: nodes.Node) -> None:
+    """Refuse a parse tree deeper than MAX_NESTING (brackets, blocks, chains such as a + b + ... or x|f|f|...)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise _too_deep(node.lineno)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+
+
+def _compile(source: str):
+    """The guarded, compiled jinja2.Template for a source text."""
+    tree = _Guard().visit(_parse(source))
     tree.set_environment(_ENV)
-    return _ENV.from_string(tree)
+    try:
+        return _ENV.from_string(tree)
+    except RecursionError:
+        raise _too_deep(None) from None
+    except SyntaxError as e:  # Python's compiler has nesting limits of its own, e.g. 20 nested loops
+        raise SourceLimitError(f"Blocks are nested too deeply to compile ({e.msg}).",
+                               "Nest fewer {% for %} loops (at most 20) and blocks.") from None
 
 
-@functools.lru_cache(maxsize=1024)
-def undeclared_variables(source: str) -> frozenset[str]:
-    """The names a source text reads from its context, less those the render supplies itself (`PROVIDED`): the
-    row columns it needs. Cached. Raises TemplateSyntaxError on a syntax error.
+compile_source = SourceCache(_compile, MAX_CACHED_CHARS)
+compile_source.__doc__ = """The guarded, compiled jinja2.Template for a source text. Parses, rewrites and compiles
+once per source text (rendering runs per row), so the result is cached (up to MAX_CACHED_CHARS of sources). Raises
+TemplateSyntaxError on a syntax error, SourceLimitError (one) on a source too long or too deeply nested."""
 
-    >>> sorted(undeclared_variables("{% for w in words %}{{ w }}{% endfor %} {{ answer_choices[0] }} {{ range(2) }}"))
-    ['words']
-    """
-    return frozenset(meta.find_undeclared_variables(_ENV.parse(source)) - PROVIDED)
+
+def _undeclared(source: str) -> frozenset[str]:
+    return frozenset(meta.find_undeclared_variables(_parse(source)) - PROVIDED)
+
+
+undeclared_variables = SourceCache(_undeclared, MAX_CACHED_CHARS)
+undeclared_variables.__doc__ = """The names a source text reads from its context, less those the render supplies
+itself (`PROVIDED`): the row columns it needs. Cached. Raises TemplateSyntaxError on a syntax error.
+
+>>> sorted(undeclared_variables("{% for w in words %}{{ w }}{% endfor %} {{ answer_choices[0] }} {{ range(2) }}"))
+['words']
+"""
 
 
 def render_source(source: str, context: dict) -> str:
-    """Render a source text in the sandbox with a fresh budget of steps and characters. Raises Jinja's own errors
-    (TemplateSyntaxError, SecurityError, UndefinedError, ...), `LimitError`, or whatever the template's
-    expressions raise; callers turn these into messages for users (promptlab.templates does).
+    """Render a source text in the sandbox with a fresh budget (steps, characters written and built, time). Raises
+    Jinja's own errors (TemplateSyntaxError, SecurityError, UndefinedError, ...), `LimitError` (`BudgetSpent` when
+    an enclosing `render_budget` is spent), or whatever the template's expressions raise; callers turn these into
+    messages for users (promptlab.prompts.render does).
 
     >>> render_source("{{ greeting|upper }}, {{ 2 ** 10 }}", {"greeting": "hi"})
     'HI, 1024'
     """
-    _budget.set([MAX_STEPS, MAX_CHARS])
-    return compile_source(source).render(context)
+    budget = render_scope()
+    try:
+        return compile_source(source).render(context)
+    finally:
+        budget.close()

@@ -152,8 +152,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.local_disabled": ("Reading files on the server by path is turned off here (a public Space): upload the "
                             "file instead, or use a demo task or a Hugging Face dataset name",
                             "此服务器（公开 Space）不允许按路径读取服务器上的文件：请上传文件，或使用示例任务或 Hugging Face 数据集名称"),
-    "studio.bad_name": ("The template name {name!r} cannot be a file name: use letters, digits, '-', '_' and '.'",
-                        "模板名称 {name!r} 不能用作文件名：请只用字母、数字、'-'、'_' 和 '.'"),
     "data.too_big": ("The file is {size}, more than the {limit} limit. Use a smaller sample of the data.",
                      "文件大小 {size}，超过上限 {limit}。请使用较小的数据样本。"),
     "data.still_using": (" Still using {name}, as loaded before.", "仍在使用之前加载的 {name}。"),

@@ -25,6 +25,7 @@ from promptlab.models.loaded import LocalModels
 from promptlab.models.process import ModelProcess
 from promptlab.models.registry import DEFAULT_MODEL
 from promptlab.models.shared import Budget, FairShare, SharedLM
+from promptlab.prompts.budget import render_budget
 from promptlab.prompts.files import list_templates
 from promptlab.prompts.values import Template
 from promptlab.runs.queue import slots_in_use
@@ -35,6 +36,7 @@ log = logging.getLogger("promptlab.ui")
 # parallel); their model calls take turns through `_share`, so a long request never blocks a short one for long.
 MODEL_QUEUE = "model"
 MODEL_EVENTS = 16
+RENDER_SECONDS = 20.0  # rendering time one scoring request may take (rows x shots x seeds prompts)
 
 
 @dataclass
@@ -112,7 +114,8 @@ def score(template, rows, protocol=None, *, visitor: str = "local", budget: Budg
                   budget=budget or request_budget(),
                   threads=1 if slots_in_use(settings.runs_dir()) else 0,  # a job trains here: keep off its cores
                   cancelled=lambda: _stops.get(visitor, 0.0) > started)
-    return score_template(lm, template, rows, protocol or ZERO_SHOT, progress=progress, **options)
+    with render_budget(RENDER_SECONDS):  # rendering, like model time, is bounded per request
+        return score_template(lm, template, rows, protocol or ZERO_SHOT, progress=progress, **options)
 
 
 def request_budget() -> Budget:

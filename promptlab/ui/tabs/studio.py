@@ -9,12 +9,12 @@ Tune) takes the template from the fields themselves (`editor.takes_editor`), so 
 from __future__ import annotations
 
 import logging
-import re
 
 import gradio as gr
 
 from promptlab import settings
 from promptlab.prompts import files, render
+from promptlab.prompts.budget import render_budget
 from promptlab.prompts.values import Template
 from promptlab.scoring.experiment import Protocol
 from promptlab.ui import editor, private_files, state
@@ -34,6 +34,7 @@ from promptlab.ui.page import Page, StudioHandles
 
 log = logging.getLogger("promptlab.ui")
 RENDERED_ROWS = 3
+CHECK_SECONDS = 2.0  # rendering time one live check may take, all rows together
 def blank_template(sel: dict | None) -> Template:
     """A starting point that fits the selected data: its first text-like column and its labels."""
     columns = (sel or {}).get("columns") or ["text"]
@@ -152,11 +153,12 @@ def _check(field_values, sel, lang: str):
     template = editor.template_from_fields(*field_values)
     columns = (sel or {}).get("columns")
     rows = state.eval_rows(sel, 20) if sel else []
-    problems = render.validate(template, columns, rows)
+    with render_budget(CHECK_SECONDS):  # a live check per keystroke: a slow template cannot hold the server
+        problems = render.validate(template, columns, rows)
+        shown = rendered_markdown(template, rows[:RENDERED_ROWS], problems, lang)
     yaml_text = files.dump_template(template)
-    return (template, placeholders_markdown(template, columns, lang), problems_markdown(problems, lang),
-            rendered_markdown(template, rows[:RENDERED_ROWS], problems, lang), yaml_text,
-            gr.update(value=_yaml_file(template.name, yaml_text)))
+    return (template, placeholders_markdown(template, columns, lang), problems_markdown(problems, lang), shown,
+            yaml_text, gr.update(value=_yaml_file(template.name, yaml_text)))
 
 
 def placeholders_markdown(template: Template, columns, lang: str) -> str:
@@ -231,10 +233,7 @@ def save_to_library(template, lang: str):
     if not template.prompt.strip():
         raise ValueError(t("studio.fix_first", lang))
     folder = settings.templates_dir()
-    name = template.name
-    if not re.fullmatch(r"[\w][\w.-]*", name) or ".." in name:  # the name becomes a file name in the library
-        raise ValueError(t("studio.bad_name", lang, name=name))
+    path = folder / files.library_file_name(template.name)  # the name becomes a file name: its rule, said
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.yaml"
     files.save_template(template, path)
     return t("studio.saved", lang, path=md_code(path)), gr.update(choices=sorted(state.library()), value=template.name)

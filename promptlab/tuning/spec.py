@@ -17,6 +17,7 @@ from promptlab.models.registry import DEFAULT_MODEL
 from promptlab.runs import store
 from promptlab.tuning.config import TuneConfig
 
+MAX_NAME = 200  # characters of a job's name
 SPEC_KEYS = ("template", "data", "model", "train_split", "eval_split", "eval_size", "label_column", "config",
              "total_steps", "name")
 
@@ -62,10 +63,15 @@ def prepare_spec(spec: dict) -> dict:
     for key in ("template", "data"):
         if not spec.get(key):
             raise ValueError(f"The job spec needs '{key}' (the template's YAML text and a dataset path or name).")
+    for key in ("template", "data", "model", "train_split", "eval_split", "label_column", "name"):
+        if spec.get(key) is not None and not isinstance(spec[key], str | Path):
+            raise ValueError(f"The job spec's '{key}' must be text, not {type(spec[key]).__name__}.")
+    if len(spec.get("name") or "") > MAX_NAME:
+        raise ValueError(f"The job's name is {len(spec['name']):,} characters long: use at most {MAX_NAME}.")
     config = spec.get("config") or {}
     config = config if isinstance(config, TuneConfig) else TuneConfig.from_dict(config)
     if spec.get("eval_size"):
-        config = config.replace(eval_size=int(spec["eval_size"]))
+        config = config.replace(eval_size=spec["eval_size"])  # validated there: a number within the limits
     out = {
         "name": spec.get("name") or "",
         "template": spec["template"],

@@ -75,6 +75,12 @@ def test_unknown_run_id_names_the_runs_folder(run_cli, runs_dir):
     (["--steps", "0"], "max_steps"),
     (["--set", "warp_drive=1"], "Unknown setting 'warp_drive' in --set. Settings:"),
     (["--set", "lr=fast"], "--set lr takes a number, not 'fast'."),
+    (["--steps", "1e12"], "max_steps 1,000,000,000,000 is too large: use at most 100,000"),
+    (["--steps", "1e300"], "max_steps is far too large (got 1e+300)"),
+    (["--steps", "nan"], "max_steps must be a finite whole number (got nan)"),
+    (["--set", "max_steps=inf"], "max_steps must be a finite whole number (got inf)"),
+    (["--set", "epochs=inf"], "epochs must be a finite number (got inf)"),
+    (["--eval-size", "1e9"], "eval_size 1,000,000,000 is too large: use at most 100,000"),
 ])
 def test_tuning_configs_out_of_range_are_refused_before_any_run_exists(run_cli, task, runs_dir, tiny_model_dir,
                                                                         tmp_path, flags, message):

@@ -127,7 +127,7 @@ def _follow(run_id: str, runs_dir, quiet: bool) -> store.RunInfo:
     shown = 0
     while True:
         info = store.get_run(run_id, runs_dir)
-        lines = store.read_log(run_id, runs_dir, tail=10**9).splitlines()
+        lines = store.read_log(run_id, runs_dir, tail=10**9, max_bytes=None).splitlines()
         if not quiet:
             for line in lines[shown:]:
                 print(line, file=sys.stderr)

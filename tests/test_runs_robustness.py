@@ -1,8 +1,8 @@
 """The run store under races, damage, links, full disks and strangers: real processes, real files, no training.
 
-Issue 12, classes 4-5: two Resume clicks start one worker; a damaged run is listed as damaged and every other run
+Issue 12, classes 3-5: two Resume clicks start one worker; a damaged run is listed as damaged and every other run
 as usual; nothing is read or written through a link planted in a run folder; a full disk never makes a reader
-crash or a run look "running" forever.
+crash or a run look "running" forever; a visitor acts on their own runs only; training off starts no worker.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from promptlab import cli
 from promptlab.runs import export, layout, queue, store
 from promptlab.tuning.run import Run
 
@@ -224,7 +225,7 @@ def test_a_damaged_run_is_listed_as_damaged_shown_and_deletable(tmp_path, name, 
     assert code == 0, err
     assert out.startswith("run bad: damaged") and reason in out
     with pytest.raises(ValueError, match="Run bad cannot be resumed: Run bad is damaged"):
-        store.resume("bad", runs_dir)
+        store.resume("bad", runs_dir, allow_training=True)
     code, out, err = cli_run("runs", "--runs-dir", runs_dir, "delete", "bad")
     assert (code, out.strip()) == (0, "deleted bad"), err
     assert [r.run_id for r in store.list_runs(runs_dir)] == ["good"]
@@ -255,7 +256,7 @@ def test_a_run_folder_that_is_a_link_is_listed_as_damaged_and_never_followed(tmp
         with pytest.raises(ValueError, match="is a symbolic link to another folder"):
             action("evil", runs_dir)
     with pytest.raises(ValueError, match="is a symbolic link to another folder"):
-        store.resume("evil", runs_dir)
+        store.resume("evil", runs_dir, allow_training=True)
     store.delete("evil", runs_dir)  # removes the link, not what it points to
     assert not os.path.lexists(runs_dir / "evil")
     assert (victim / "spec.json").exists() and not (victim / "worker.json").exists()
@@ -441,3 +442,65 @@ def test_export_into_a_shared_folder_never_writes_through_a_planted_temp_link(tm
     assert victim.read_text() == SECRET + "\n"
     assert zipfile.ZipFile(out).testzip() is None
     assert sorted(p.name for p in shared.iterdir()) == [".bundle.zip.tmp", "bundle.zip"]
+
+
+# ---- 6. ownership and the training gate ------------------------------------------------------------------------
+
+ALICE, BOB = "alice-secret-token-0123456789", "bob-secret-token-9876543210"
+SPEC = {"template": "name: t\nprompt: x", "config": {"method": "lora"}, "total_steps": 4}
+
+
+def test_a_visitor_sees_and_changes_only_their_own_runs(tmp_path):
+    mine = store.create_run(SPEC, tmp_path, owner=ALICE)
+    theirs = store.create_run(SPEC, tmp_path, owner=BOB)
+    local = store.create_run(SPEC, tmp_path)
+    for run_id in (mine, theirs, local):
+        layout.update_status(tmp_path / run_id, status="cancelled")
+    assert [r.run_id for r in store.list_runs(tmp_path, owner=ALICE)] == [mine]
+    assert [r.run_id for r in store.list_runs(tmp_path, owner=BOB)] == [theirs]
+    assert {r.run_id for r in store.list_runs(tmp_path)} == {mine, theirs, local}  # no owner: local use, the CLI
+    refused = f"Run {theirs} was started by someone else: you can see and change only your own runs here."
+    for action in (store.get_run, store.read_log, store.read_metrics, store.delete, store.cancel):
+        with pytest.raises(ValueError, match=refused):
+            action(theirs, tmp_path, owner=ALICE)
+    with pytest.raises(ValueError, match=refused):
+        store.resume(theirs, tmp_path, owner=ALICE, allow_training=True)
+    with pytest.raises(ValueError, match=refused):
+        export.export_bundle(theirs, tmp_path / "b.zip", tmp_path, owner=ALICE)
+    with pytest.raises(ValueError, match="started by someone else"):
+        store.delete(local, tmp_path, owner=ALICE)  # a run without an owner is no visitor's
+    assert (tmp_path / theirs).is_dir() and (tmp_path / local).is_dir()
+    store.delete(mine, tmp_path, owner=ALICE)
+    assert not (tmp_path / mine).exists()
+    stored = json.loads((tmp_path / theirs / "owner.json").read_text())
+    assert len(stored["sha256"]) == 64
+    for f in (tmp_path / theirs).iterdir():  # the token itself is written nowhere
+        assert BOB not in f.read_text(errors="replace")
+    assert "owner" not in json.loads((tmp_path / theirs / "spec.json").read_text())
+    with pytest.raises(ValueError, match="owner token must be a secret string of 16 to 512 characters"):
+        store.list_runs(tmp_path, owner="short")
+
+
+def test_with_training_off_resume_starts_no_worker(tmp_path, monkeypatch):
+    path = fake_run(tmp_path, "r1", status="interrupted")
+    with pytest.raises(ValueError, match=r"^Training is turned off on this server \(e.g. a public Space\)"):
+        store.resume("r1", tmp_path, allow_training=False)
+    monkeypatch.setenv("PROMPTLAB_ALLOW_TRAINING", "0")
+    with pytest.raises(ValueError, match="Training is turned off on this server"):
+        store.resume("r1", tmp_path)  # the server's switch is the default
+    with pytest.raises(ValueError, match="Training is turned off on this server"):
+        store.launch("r1", tmp_path)
+    from promptlab.tuning.spec import submit
+
+    with pytest.raises(ValueError, match="Training is turned off on this server"):
+        submit({"template": "name: t", "data": "anything"}, tmp_path / "new-runs")
+    assert not (tmp_path / "new-runs").exists()
+    assert store.get_run("r1", tmp_path).status == "interrupted"
+    assert not (path / "worker.json").exists() and not (path / "log.txt").exists()
+
+
+def test_the_cli_says_why_it_refuses_instead_of_a_traceback(tmp_path, capsys, monkeypatch):
+    fake_run(tmp_path, "r1", status="interrupted")
+    monkeypatch.setenv("PROMPTLAB_ALLOW_TRAINING", "0")
+    assert cli.main(["runs", "--runs-dir", str(tmp_path), "resume", "r1"]) == 2
+    assert capsys.readouterr().err.startswith("promptlab: error: Training is turned off on this server")

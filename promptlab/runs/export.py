@@ -29,16 +29,16 @@ from promptlab.runs.store import adapter_dir
 _COPIED = ("template.yaml", "spec.json", "baselines.json", "metrics.jsonl", "status.json", "log.txt")
 
 
-def export_bundle(run_id: str, out_path, runs_dir=None) -> Path:
-    """Write the run's bundle zip to `out_path`; return its path."""
-    adapter_dir(run_id, runs_dir)  # "no adapter yet" before anything is written
+def export_bundle(run_id: str, out_path, runs_dir=None, owner: str | None = None) -> Path:
+    """Write the run's bundle zip to `out_path`; return its path (`owner`: only that owner's run)."""
+    adapter_dir(run_id, runs_dir, owner)  # the owner check, and "no adapter yet" before anything is written
     return write_bundle(existing_run(run_id, runs_dir), Path(out_path))
 
 
-def export_adapter_zip(run_id: str, out_path, runs_dir=None) -> Path:
+def export_adapter_zip(run_id: str, out_path, runs_dir=None, owner: str | None = None) -> Path:
     """Zip the run's adapter folder alone (its files at the top level, as the app offers it for download), plain
     files only: a link planted in the folder is left out, never followed. Written privately, then renamed."""
-    adapter = adapter_dir(run_id, runs_dir)
+    adapter = adapter_dir(run_id, runs_dir, owner)
     with _private_zip(Path(out_path)) as (z, _out):
         for f in sorted(adapter.iterdir()):
             _add(z, f, f.name, [])

@@ -5,6 +5,7 @@ A run is a folder `runs/<id>/`:
     spec.json        what to train (template YAML text, data source, splits, model, TuneConfig); never changes
     template.yaml    the template, as a file (the bundle ships it)
     status.json      queued | running | done | failed | cancelled | interrupted, step, best, eta (atomic writes)
+    owner.json       {"sha256": ...}: the hash of the token of whoever started the run (absent: no owner)
     worker.json      pid and start time of the worker process (how a dead worker is recognised)
     metrics.jsonl    one JSON object per line: train steps, evaluations, nearest tokens
     baselines.json   the manual-prompt baselines measured on the run's validation subset

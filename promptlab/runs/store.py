@@ -7,11 +7,18 @@ Robust by construction:
 * A run whose files cannot be read is listed as "damaged" with the reason; every other run is listed as usual.
   Reading never writes, except a best-effort reconciliation of a dead worker's run (a full disk keeps it in
   memory), so listing works on a full or read-only disk.
+* Ownership: `owner` is a secret token of whoever started a run (the web app gives each browser one); only its
+  SHA-256 is stored (owner.json). Functions that take `owner` act only on that owner's runs; None means no
+  ownership check (local use, the CLI).
+* Training gate: starting or resuming a worker is refused when training is turned off (settings), unless the
+  caller decides otherwise with `allow_training`.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
 import os
 import shutil
 import stat
@@ -20,6 +27,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from promptlab import settings
 from promptlab.runs.info import RunInfo, run_info
 from promptlab.runs.layout import (
     existing_run,
@@ -27,6 +35,7 @@ from promptlab.runs.layout import (
     is_run_folder,
     problem,
     read_bytes,
+    read_dict,
     read_jsonl,
     remove_path,
     run_lock,
@@ -38,26 +47,63 @@ from promptlab.runs.layout import (
 )
 from promptlab.runs.queue import ACTIVE, DAMAGED, RESUMABLE, alive, kill, launch_worker, worker_lock_held
 
+TRAINING_OFF = ("Training is turned off on this server (e.g. a public Space): no run can be started or resumed "
+                "here. Everything else works.")
 _WORKER_EXIT_WAIT_S = 10.0  # resume waits this long for a finished run's worker process to exit
+
+
+# ---- ownership and the training gate -----------------------------------------------------------------------------
+
+def owner_digest(owner: str) -> str:
+    """The SHA-256 of an owner token, as stored in owner.json (the token itself is never written)."""
+    if not isinstance(owner, str) or not 16 <= len(owner) <= 512:
+        raise ValueError("An owner token must be a secret string of 16 to 512 characters "
+                         "(e.g. secrets.token_urlsafe()).")
+    return hashlib.sha256(owner.encode("utf-8")).hexdigest()
+
+
+def _owned(path: Path, owner: str | None) -> bool:
+    if owner is None:
+        return True
+    if os.path.islink(path):
+        return False
+    stored = read_dict(path / "owner.json").get("sha256")
+    return isinstance(stored, str) and hmac.compare_digest(stored, owner_digest(owner))
+
+
+def _check_owner(path: Path, owner: str | None) -> None:
+    if not _owned(path, owner):
+        raise ValueError(f"Run {path.name} was started by someone else: you can see and change only your own runs "
+                         "here.")
+
+
+def check_training(allow_training: bool | None = None) -> None:
+    """ValueError(TRAINING_OFF) when no worker may start: `allow_training`, or by default the server's switch."""
+    allowed = settings.training_allowed() if allow_training is None else allow_training
+    if not allowed:
+        raise ValueError(TRAINING_OFF)
 
 
 # ---- create, read, list ------------------------------------------------------------------------------------------
 
-def launch(run_id: str, runs_dir=None) -> None:
-    """Start the worker process of a run made by `create_run` (it queues like any other)."""
+def launch(run_id: str, runs_dir=None, allow_training: bool | None = None) -> None:
+    """Start the worker process of a run made by `create_run` (it queues like any other). Refused when training is
+    off (`allow_training`, default: settings.training_allowed())."""
+    check_training(allow_training)
     path = existing_run(run_id, runs_dir)
     with _changing(path, "start"):
         launch_worker(path)
 
 
-def create_run(spec: dict, runs_dir=None) -> str:
+def create_run(spec: dict, runs_dir=None, owner: str | None = None) -> str:
     """Write the run folder of a prepared `spec` (status queued) without launching a worker; return the run id.
 
     `spec` is what `promptlab.tuning.spec.prepare_spec` returned (validated and complete); tuning's `submit` is
     prepare + create + `launch`. In between, a caller may add files (e.g. baselines.json measured already), or run
     the worker itself (`promptlab worker RUN_DIR`) to train in the foreground. A created run that no worker picks
-    up within a minute is marked interrupted.
+    up within a minute is marked interrupted. `owner` (a secret token) makes the run that owner's.
     """
+    digest = owner_digest(owner) if owner is not None else None
     root = runs_root(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{spec['config']['method'].replace('_', '-')}-{uuid.uuid4().hex[:4]}"
@@ -66,6 +112,8 @@ def create_run(spec: dict, runs_dir=None) -> str:
     try:
         write_json_atomic(stage / "spec.json", spec)
         (stage / "template.yaml").write_text(spec["template"], encoding="utf-8")
+        if digest:
+            write_json_atomic(stage / "owner.json", {"sha256": digest})
         for lock in (".lock", ".worker.lock"):  # made now: a full disk later must not stop a lock from opening
             touch(stage / lock)
         now = time.time()
@@ -80,15 +128,16 @@ def create_run(spec: dict, runs_dir=None) -> str:
     return run_id
 
 
-def get_run(run_id: str, runs_dir=None) -> RunInfo:
+def get_run(run_id: str, runs_dir=None, owner: str | None = None) -> RunInfo:
     """The run's current state (a run whose worker died is marked interrupted on the way; one whose files cannot
     be read is "damaged", its `error` saying why)."""
     path = existing_run(run_id, runs_dir, allow_link=True)
+    _check_owner(path, owner)
     return run_info(path)
 
 
-def list_runs(runs_dir=None) -> list[RunInfo]:
-    """Every run in the runs folder, newest first; damaged runs included."""
+def list_runs(runs_dir=None, owner: str | None = None) -> list[RunInfo]:
+    """Every run in the runs folder (only `owner`'s when given), newest first; damaged runs included."""
     root = runs_root(runs_dir)
     try:
         entries = sorted(root.iterdir())
@@ -98,23 +147,26 @@ def list_runs(runs_dir=None) -> list[RunInfo]:
         raise ValueError(f"Cannot read the runs folder {root}: {err.strerror}.") from None
     runs = []
     for path in entries:
-        if is_run_folder(path):
+        if is_run_folder(path) and _owned(path, owner):
             info = run_info(path)
             if info.status != DAMAGED or os.path.lexists(path):  # not one deleted while we looked
                 runs.append(info)
     return sorted(runs, key=lambda r: (r.created, r.run_id), reverse=True)
 
 
-def read_metrics(run_id: str, runs_dir=None) -> list[dict]:
+def read_metrics(run_id: str, runs_dir=None, owner: str | None = None) -> list[dict]:
     """Every metrics line of the run, in order (a torn last line is skipped)."""
     path = existing_run(run_id, runs_dir)
+    _check_owner(path, owner)
     return read_jsonl(path / "metrics.jsonl")
 
 
-def read_log(run_id: str, runs_dir=None, tail: int = 200, max_bytes: int | None = 2**20) -> str:
+def read_log(run_id: str, runs_dir=None, tail: int = 200, owner: str | None = None,
+             max_bytes: int | None = 2**20) -> str:
     """The last `tail` lines of the worker's log (of its last `max_bytes` bytes; None: all of it). A log.txt that
     is a link or not a file is not shown: a note says so."""
     path = existing_run(run_id, runs_dir)
+    _check_owner(path, owner)
     try:
         data = read_bytes(path / "log.txt", max_bytes, tail=True)
     except FileNotFoundError:
@@ -150,12 +202,13 @@ def _os_reason(err: OSError, where: Path) -> str:
     return f"{err.strerror or type(err).__name__} ({err.filename or where})."
 
 
-def cancel(run_id: str, runs_dir=None, wait: float | None = None) -> RunInfo:
+def cancel(run_id: str, runs_dir=None, wait: float | None = None, owner: str | None = None) -> RunInfo:
     """Ask the run to stop (it stops within one step); killed if still alive after the grace period.
 
     With `wait`, block up to that many seconds for the worker to end, then kill it.
     """
     path = existing_run(run_id, runs_dir)
+    _check_owner(path, owner)
     with _changing(path, "cancel"):
         info = run_info(path)
         if info.status not in ACTIVE and not (info.status == DAMAGED and worker_lock_held(path)):
@@ -170,11 +223,14 @@ def cancel(run_id: str, runs_dir=None, wait: float | None = None) -> RunInfo:
     return run_info(path)
 
 
-def resume(run_id: str, runs_dir=None) -> RunInfo:
+def resume(run_id: str, runs_dir=None, owner: str | None = None, allow_training: bool | None = None) -> RunInfo:
     """Continue an interrupted, failed or cancelled run from its last checkpoint (it queues like a new job).
 
-    One resume wins when several come at once: the others are told the run is already queued."""
+    One resume wins when several come at once: the others are told the run is already queued. Refused when
+    training is off (`allow_training`, default: settings.training_allowed()) and for other owners' runs."""
+    check_training(allow_training)
     path = existing_run(run_id, runs_dir)
+    _check_owner(path, owner)
     with _changing(path, "resume"):
         info = run_info(path)
         if info.status == DAMAGED:
@@ -200,10 +256,11 @@ def _wait_for_worker_exit(path: Path) -> None:
         time.sleep(0.05)
 
 
-def delete(run_id: str, runs_dir=None) -> None:
+def delete(run_id: str, runs_dir=None, owner: str | None = None) -> None:
     """Remove a run folder (a damaged one too; a link is removed, never what it points to). Active runs must be
     cancelled first. The run leaves the list at once (renamed), then its files are removed."""
     path = existing_run(run_id, runs_dir, allow_link=True)
+    _check_owner(path, owner)
     if os.path.islink(path):
         path.unlink()
         return
@@ -228,9 +285,10 @@ def _grant_and_retry(func, path, _exc_info) -> None:
     func(path)
 
 
-def adapter_dir(run_id: str, runs_dir=None) -> Path:
+def adapter_dir(run_id: str, runs_dir=None, owner: str | None = None) -> Path:
     """The run's adapter folder (for PeftModel.from_pretrained / load_lm(adapter=...))."""
     path = existing_run(run_id, runs_dir)
+    _check_owner(path, owner)
     adapter = path / "adapter"
     if os.path.islink(adapter):
         raise ValueError(f"Run {run_id}'s adapter folder is a symbolic link: PromptLab never follows links in a run "

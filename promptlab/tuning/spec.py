@@ -35,17 +35,22 @@ class Parts:
     eval_rows: list[dict]  # the whole eval split; the run evaluates a fixed subset of it
 
 
-def submit(spec: dict, runs_dir=None, *, launch: bool = True) -> str:
+def submit(spec: dict, runs_dir=None, *, launch: bool = True, owner: str | None = None,
+           allow_training: bool | None = None) -> str:
     """Validate `spec`, create its run folder, launch (or queue) its worker; return the run id.
 
     `spec` keys: template (YAML text), data (path or dataset name), model, config (TuneConfig fields) and
     optionally train_split, eval_split, eval_size, label_column, name. Raises ValueError before creating anything
-    when the spec or config is invalid. With `launch=False` the run waits for `store.launch` (or a worker started
-    by hand: `promptlab worker RUN_DIR`); meanwhile a caller may add files such as baselines.json.
+    when the spec or config is invalid, or (with `launch`) when training is turned off (`allow_training`, default:
+    settings.training_allowed()). `owner` (a secret token) makes the run that owner's (see `store`). With
+    `launch=False` the run waits for `store.launch` (or a worker started by hand: `promptlab worker RUN_DIR`);
+    meanwhile a caller may add files such as baselines.json.
     """
-    run_id = store.create_run(prepare_spec(spec), runs_dir)
     if launch:
-        store.launch(run_id, runs_dir)
+        store.check_training(allow_training)  # before anything is written
+    run_id = store.create_run(prepare_spec(spec), runs_dir, owner=owner)
+    if launch:
+        store.launch(run_id, runs_dir, allow_training=allow_training)
     return run_id
 
 

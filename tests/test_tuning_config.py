@@ -118,3 +118,83 @@ def test_torch_free_modules_do_not_import_torch():
             "assert 'torch' not in sys.modules, 'torch was imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(max_steps=10**12), "max_steps 1,000,000,000,000 is too large: use at most 100,000 (a job holds the device"),
+    (dict(max_steps=1e300), "max_steps is far too large (got 1e+300)"),
+    (dict(max_steps=float("nan")), "max_steps must be a finite whole number (got nan)"),
+    (dict(max_steps=float("inf")), "max_steps must be a finite whole number (got inf)"),
+    (dict(max_steps="many"), "max_steps must be a number (got 'many')"),
+    (dict(max_steps=12.5), "max_steps must be a whole number (got 12.5)"),
+    (dict(max_steps=True), "max_steps must be a number (got True)"),
+    (dict(epochs=float("inf")), "epochs must be a finite number (got inf)"),
+    (dict(epochs=1e9, max_steps=0), "epochs 1,000,000,000.0 is too large: use at most 1,000"),
+    (dict(weight_decay=float("nan")), "weight_decay must be a finite number (got nan)"),
+    (dict(batch_size=10**6), "batch_size 1,000,000 is too large: use at most 65,536"),
+    (dict(eval_size=10**9), "eval_size 1,000,000,000 is too large: use at most 100,000"),
+    (dict(grad_accum=10**7), "grad_accum 10,000,000 is too large"),
+    (dict(baseline_seeds=10**6), "baseline_seeds 1,000,000 is too large: use at most 100"),
+    (dict(keep_checkpoints=10**5), "keep_checkpoints 100,000 is too large"),
+    (dict(num_processes=10**4), "num_processes 10,000 is too large"),
+    (dict(max_tokens=2**40), "max_tokens 1,099,511,627,776 is too large"),
+    (dict(seed=10**30), "seed is far too large"),
+    (dict(method="lora", lora_r=10**6), "lora_r 1,000,000 is too large"),
+    (dict(init=3), "init must be text (got 3)"),
+    (dict(lora_target_modules=[1, 2]), "lora_target_modules must be a list of names"),
+])
+def test_counts_are_bounded_and_non_numbers_are_named(change, message):
+    with pytest.raises(ValueError, match="Invalid tuning config") as err:
+        TuneConfig.from_dict(change)
+    assert message in str(err.value)
+
+
+def test_numbers_from_json_or_text_become_the_settings_type():
+    config = TuneConfig.from_dict({"max_steps": 300.0, "batch_size": "8", "lr": "0.05", "epochs": 2})
+    assert (config.max_steps, config.batch_size, config.lr, config.epochs) == (300, 8, 0.05, 2.0)
+    assert type(config.max_steps) is int and type(config.epochs) is float
+    assert TuneConfig.from_dict(config.to_dict()) == config
+
+
+def test_epochs_that_make_too_many_steps_are_refused_against_the_data():
+    with pytest.raises(ValueError, match="epochs 1000 of 1,000,000 training examples make 62,500,000 steps, more than "
+                                         "the limit of 100,000: lower epochs"):
+        TuneConfig(max_steps=0, epochs=1000).check_data(n_train=10**6, mode="rank")
+    TuneConfig(max_steps=0, epochs=10).check_data(n_train=1000, mode="rank")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--set", "max_steps=1e12"], "max_steps 1,000,000,000,000 is too large"),
+    (["--set", "max_steps=1e300"], "max_steps is far too large (got 1e+300)"),
+    (["--set", "max_steps=nan"], "max_steps must be a finite whole number (got nan)"),
+    (["--set", "epochs=inf"], "epochs must be a finite number (got inf)"),
+    (["--set", "lr=nan"], "lr must be a positive number no larger than 10 (got nan)"),
+    (["--steps", "1e12"], "max_steps 1,000,000,000,000 is too large"),
+    (["--steps", "inf"], "max_steps must be a finite whole number (got inf)"),
+    (["--batch-size", "1e9"], "batch_size 1,000,000,000 is too large"),
+])
+def test_cli_numbers_out_of_bounds_name_the_setting(argv, message):
+    with pytest.raises(ValueError, match="Invalid tuning config") as err:
+        config_from_args(_parse("--preset", "cpu", *argv))
+    assert message in str(err.value)
+
+
+def test_a_job_spec_eval_size_that_is_not_a_count_is_named():
+    from promptlab.tuning.spec import prepare_spec
+
+    for value, message in ((float("nan"), "eval_size must be a finite whole number (got nan)"),
+                           (float("inf"), "eval_size must be a finite whole number (got inf)"),
+                           ("lots", "eval_size must be a number (got 'lots')"),
+                           (10**9, "eval_size 1,000,000,000 is too large")):
+        with pytest.raises(ValueError, match="Invalid tuning config") as err:
+            prepare_spec({"template": "name: t", "data": "nowhere", "eval_size": value})
+        assert message in str(err.value)
+
+
+def test_a_job_spec_with_odd_types_or_an_endless_name_is_refused_with_the_key():
+    from promptlab.tuning.spec import prepare_spec
+
+    with pytest.raises(ValueError, match="The job spec's 'data' must be text, not int."):
+        prepare_spec({"template": "name: t", "data": 5})
+    with pytest.raises(ValueError, match="The job's name is 300 characters long: use at most 200."):
+        prepare_spec({"template": "name: t", "data": "d", "name": "n" * 300})

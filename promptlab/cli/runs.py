@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import time
 
 from promptlab.runs import store
 from promptlab.runs.export import export_bundle, push_to_hub
-from promptlab.runs.layout import run_path, runs_root
+from promptlab.runs.layout import existing_run, run_path, runs_root
+from promptlab.runs.queue import DAMAGED
 
 
 def add_parser(sub) -> None:
@@ -47,6 +49,14 @@ def summary(info: store.RunInfo) -> dict:
 
 
 def run(args) -> int:
+    try:
+        return _run(args)
+    except OSError as err:  # the store turns what it can into ValueErrors; the rest is said plainly too
+        raise ValueError(f"{err.strerror or type(err).__name__}: {err.filename or runs_root(args.runs_dir)}") \
+            from None
+
+
+def _run(args) -> int:
     cmd, runs_dir = args.runs_command, args.runs_dir
     if cmd == "list":
         runs = store.list_runs(runs_dir)
@@ -56,11 +66,12 @@ def run(args) -> int:
             print(_table(runs) if runs else f"No runs in {runs_root(runs_dir)}.")
     elif cmd == "show":
         info = store.get_run(args.run_id, runs_dir)
-        metrics = store.read_metrics(args.run_id, runs_dir)
+        readable = info.status != DAMAGED or not os.path.islink(run_path(args.run_id, runs_dir))
+        metrics = store.read_metrics(args.run_id, runs_dir) if readable else []
         if args.json:
             print(json.dumps({**dataclasses.asdict(info), "metrics": metrics}))
         else:
-            print(_details(info, metrics, store.read_log(args.run_id, runs_dir, tail=10)))
+            print(_details(info, metrics, store.read_log(args.run_id, runs_dir, tail=10) if readable else ""))
     elif cmd == "cancel":
         print(store.cancel(args.run_id, runs_dir, wait=args.wait).status)
     elif cmd == "resume":
@@ -68,7 +79,7 @@ def run(args) -> int:
     elif cmd == "export":
         print(export_bundle(args.run_id, args.out, runs_dir))
         if args.push:
-            print(push_to_hub(run_path(args.run_id, runs_dir), args.push))
+            print(push_to_hub(existing_run(args.run_id, runs_dir), args.push))
     elif cmd == "delete":
         store.delete(args.run_id, runs_dir)
         print(f"deleted {args.run_id}")
@@ -76,7 +87,7 @@ def run(args) -> int:
 
 
 def _pct(value) -> str:
-    return "-" if value is None else f"{100 * value:5.1f}"
+    return f"{100 * value:5.1f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
 
 
 def _table(runs: list[store.RunInfo]) -> str:
@@ -86,6 +97,12 @@ def _table(runs: list[store.RunInfo]) -> str:
         rows.append((r.run_id, r.status, f"{r.step}/{r.total_steps}", r.method,
                      _pct(r.best.get(metric)), _pct(r.baselines.get(f"zero_shot_{metric}")),
                      r.template))
+    table = _columns(rows)
+    notes = "\n".join(r.error or "" for r in runs if r.status == DAMAGED)  # what is wrong, and how to remove it
+    return f"{table}\n\n{notes}" if notes else table
+
+
+def _columns(rows: list[tuple]) -> str:
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
 

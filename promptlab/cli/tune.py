@@ -21,17 +21,17 @@ def add_parser(sub) -> None:
     p.add_argument("--template", required=True, help="template YAML file or shipped template name")
     p.add_argument("--data", required=True, help="dataset path or name (as for `score`)")
     p.add_argument("--method", default="prompt_tuning", choices=METHODS)
-    p.add_argument("--steps", type=int, help="optimizer steps (default: the preset's)")
+    p.add_argument("--steps", type=_number, help="optimizer steps (default: the preset's)")
     p.add_argument("--init", choices=INITS, help="soft-prompt init (default: template)")
     p.add_argument("--model", help="model id, local folder or hub id (default: smollm2-135m-instruct)")
     p.add_argument("--preset", choices=["auto", *PRESETS, "test"], default="auto",
                    help="settings per device (auto: gpu if one is here; test: tiny, for tests)")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--num-virtual-tokens", type=int)
-    p.add_argument("--eval-every", type=int)
-    p.add_argument("--eval-size", type=int)
-    p.add_argument("--num-processes", type=int, help="train with N processes through `accelerate launch`")
+    p.add_argument("--lr", type=_number)
+    p.add_argument("--batch-size", type=_number)
+    p.add_argument("--num-virtual-tokens", type=_number)
+    p.add_argument("--eval-every", type=_number)
+    p.add_argument("--eval-size", type=_number)
+    p.add_argument("--num-processes", type=_number, help="train with N processes through `accelerate launch`")
     p.add_argument("--train-split")
     p.add_argument("--eval-split")
     p.add_argument("--label-column")
@@ -61,6 +61,19 @@ def config_from_args(args) -> TuneConfig:
     return preset(name, args.method, **overrides)
 
 
+def _number(text: str) -> int | float:
+    """A flag's number as typed (1e12 and nan included): TuneConfig says what is wrong with it, naming the
+    setting; argparse says so for what is not a number at all."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+
+
 def _parse_value(key: str, text: str):
     fields = {f.name: f for f in dataclasses.fields(TuneConfig)}
     if key not in fields:
@@ -70,13 +83,11 @@ def _parse_value(key: str, text: str):
         if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
             raise ValueError(f"--set {key} takes true or false, not {text!r}.")
         return text.lower() in ("true", "1", "yes")
-    try:
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-    except ValueError:
-        raise ValueError(f"--set {key} takes a number, not {text!r}.") from None
+    if isinstance(default, (int, float)):
+        try:
+            return _number(text)  # 1e12, nan, inf: numbers, judged (with the setting's name) by TuneConfig
+        except argparse.ArgumentTypeError:
+            raise ValueError(f"--set {key} takes a number, not {text!r}.") from None
     if isinstance(default, tuple):
         return tuple(x.strip() for x in text.split(",") if x.strip())
     return text
@@ -116,7 +127,7 @@ def _follow(run_id: str, runs_dir, quiet: bool) -> store.RunInfo:
     shown = 0
     while True:
         info = store.get_run(run_id, runs_dir)
-        lines = store.read_log(run_id, runs_dir, tail=10**9).splitlines()
+        lines = store.read_log(run_id, runs_dir, tail=10**9, max_bytes=None).splitlines()
         if not quiet:
             for line in lines[shown:]:
                 print(line, file=sys.stderr)

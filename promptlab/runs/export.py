@@ -16,41 +16,91 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
+import tempfile
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
-from promptlab.runs.layout import existing_run, read_json
+from promptlab.runs.layout import existing_run, open_regular, problem, read_dict
+from promptlab.runs.store import adapter_dir
 
 _COPIED = ("template.yaml", "spec.json", "baselines.json", "metrics.jsonl", "status.json", "log.txt")
 
 
-def export_bundle(run_id: str, out_path, runs_dir=None) -> Path:
-    """Write the run's bundle zip to `out_path`; return its path."""
+def export_bundle(run_id: str, out_path, runs_dir=None, owner: str | None = None) -> Path:
+    """Write the run's bundle zip to `out_path`; return its path (`owner`: only that owner's run)."""
+    adapter_dir(run_id, runs_dir, owner)  # the owner check, and "no adapter yet" before anything is written
     return write_bundle(existing_run(run_id, runs_dir), Path(out_path))
 
 
+def export_adapter_zip(run_id: str, out_path, runs_dir=None, owner: str | None = None) -> Path:
+    """Zip the run's adapter folder alone (its files at the top level, as the app offers it for download), plain
+    files only: a link planted in the folder is left out, never followed. Written privately, then renamed."""
+    adapter = adapter_dir(run_id, runs_dir, owner)
+    with _private_zip(Path(out_path)) as (z, _out):
+        for f in sorted(adapter.iterdir()):
+            _add(z, f, f.name, [])
+    return _out
+
+
 def write_bundle(run_dir: Path, out: Path) -> Path:
-    """Zip the run's template, config, dataset spec, baselines, metrics and adapter into `out`."""
+    """Zip the run's template, config, dataset spec, baselines, metrics and adapter into `out`.
+
+    Only regular files go in: a link or anything else in the run folder is left out (never followed), and the
+    README says what was left out. The zip is written to a private temp file beside `out`, then renamed."""
     adapter = run_dir / "adapter"
-    if not (adapter / "adapter_config.json").is_file():
+    if os.path.islink(adapter) or not stat.S_ISREG(_mode(adapter / "adapter_config.json")):
         raise ValueError(f"Run {run_dir.name} has no adapter yet (it is written at the first evaluation), "
                          "so there is nothing to export.")
-    spec = read_json(run_dir / "spec.json", {})
-    out = out.expanduser().resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+    spec = read_dict(run_dir / "spec.json")
+    left_out: list[str] = []
+    with _private_zip(out) as (z, out):
         for name in _COPIED:
-            if (run_dir / name).is_file():
-                z.write(run_dir / name, name)
+            _add(z, run_dir / name, name, left_out)
         z.writestr("tune_config.json", json.dumps(spec.get("config", {}), indent=1))
         z.writestr("dataset.json", json.dumps(_dataset_spec(spec), indent=1))
-        z.writestr("README.md", model_card(run_dir))
         for f in sorted(adapter.iterdir()):
-            if f.is_file():
-                z.write(f, f"adapter/{f.name}")
-    os.replace(tmp, out)
+            _add(z, f, f"adapter/{f.name}", left_out)
+        z.writestr("README.md", model_card(run_dir, left_out))
     return out
+
+
+@contextmanager
+def _private_zip(out: Path):
+    """`with _private_zip(out) as (zipfile, final_path)`: a zip written to a fresh private temp file beside `out`
+    (never a fixed name a stranger could plant a link at), renamed to `out` when complete, removed otherwise."""
+    out = out.expanduser().resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)  # O_EXCL, mode 0600
+    try:
+        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            yield z, out
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _mode(path: Path) -> int:
+    try:
+        return path.lstat().st_mode
+    except OSError:
+        return 0
+
+
+def _add(z: zipfile.ZipFile, path: Path, name: str, left_out: list[str]) -> None:
+    """Copy a regular file into the zip, streaming; note anything else (a link, a folder) in `left_out`."""
+    try:
+        fd = open_regular(path)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        left_out.append(f"{name}: it is {problem(err)}")
+        return
+    with os.fdopen(fd, "rb") as src, z.open(name, "w", force_zip64=True) as dst:
+        shutil.copyfileobj(src, dst, 2**20)
 
 
 def _dataset_spec(spec: dict) -> dict:
@@ -58,13 +108,13 @@ def _dataset_spec(spec: dict) -> dict:
     return {k: spec.get(k) for k in keys}
 
 
-def model_card(run_dir: Path) -> str:
+def model_card(run_dir: Path, left_out: list[str] = ()) -> str:
     """A short README: what was trained, on what, how well against the manual prompt, and how to load it."""
-    spec = read_json(run_dir / "spec.json", {})
-    status = read_json(run_dir / "status.json", {})
-    base = read_json(run_dir / "baselines.json", {}) or {}
-    config = spec.get("config", {})
-    best = status.get("best") or {}
+    spec = read_dict(run_dir / "spec.json")
+    status = read_dict(run_dir / "status.json")
+    base = read_dict(run_dir / "baselines.json")
+    config = spec.get("config") if isinstance(spec.get("config"), dict) else {}
+    best = status.get("best") if isinstance(status.get("best"), dict) else {}
     metric = base.get("metric", "acc")
     lines = [
         f"# PromptLab soft prompt: {run_dir.name}",
@@ -89,11 +139,14 @@ def model_card(run_dir: Path) -> str:
         "",
         "or score it with PromptLab: `promptlab score --template template.yaml --adapter adapter ...`.",
     ]
+    if left_out:
+        lines += ["", "Left out of this bundle (PromptLab copies only plain files, never what a link points to):", ""]
+        lines += [f"- {note}" for note in left_out]
     return "\n".join(lines) + "\n"
 
 
 def _pct(value) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
+    return f"{100 * value:.1f}%" if isinstance(value, (int, float)) else "n/a"
 
 
 def push_to_hub(run_dir: Path, repo_id: str, token: str | None = None, private: bool = True) -> str:

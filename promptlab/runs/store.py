@@ -1,178 +1,308 @@
 """The run store: create, read, list, cancel, resume and delete runs (folders laid out as `promptlab.runs.layout`
 says). The API the web app and the CLI share; torch-free, and it never imports tuning.
+
+Robust by construction:
+* State changes (resume, cancel, delete) are read-check-write sections under the run's lock, so two Resume
+  clicks at once start one worker, and the other is told the run is already queued.
+* A run whose files cannot be read is listed as "damaged" with the reason; every other run is listed as usual.
+  Reading never writes, except a best-effort reconciliation of a dead worker's run (a full disk keeps it in
+  memory), so listing works on a full or read-only disk.
+* Ownership: `owner` is a secret token of whoever started a run (the web app gives each browser one); only its
+  SHA-256 is stored (owner.json). Functions that take `owner` act only on that owner's runs; None means no
+  ownership check (local use, the CLI).
+* Training gate: starting or resuming a worker is refused when training is turned off (settings), unless the
+  caller decides otherwise with `allow_training`.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import hmac
 import os
 import shutil
+import stat
 import time
 import uuid
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
-
+from promptlab import settings
+from promptlab.runs.info import RunInfo, run_info
 from promptlab.runs.layout import (
     existing_run,
-    read_json,
+    free_bytes,
+    is_run_folder,
+    problem,
+    read_bytes,
+    read_dict,
     read_jsonl,
-    read_status,
+    remove_path,
+    run_lock,
     runs_root,
+    size_text,
+    touch,
     update_status,
     write_json_atomic,
 )
-from promptlab.runs.queue import ACTIVE, RESUMABLE, alive, kill, launch_worker, refresh
+from promptlab.runs.queue import ACTIVE, DAMAGED, RESUMABLE, alive, kill, launch_worker, worker_lock_held
+
+TRAINING_OFF = ("Training is turned off on this server (e.g. a public Space): no run can be started or resumed "
+                "here. Everything else works.")
+_WORKER_EXIT_WAIT_S = 10.0  # resume waits this long for a finished run's worker process to exit
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    """One run as the UI and CLI show it. Times are Unix seconds (None when not reached yet). `template`, `method`,
-    `task` and `model` are read from the spec once, here: no caller parses the spec again."""
+# ---- ownership and the training gate -----------------------------------------------------------------------------
 
-    run_id: str
-    status: str
-    created: float
-    started: float | None
-    finished: float | None
-    spec: dict
-    step: int
-    total_steps: int
-    template: str = ""  # the hard prompt's name
-    method: str = ""  # prompt_tuning, p_tuning, prefix_tuning, lora
-    task: str = ""  # the data's short name (a file or folder name, a demo or Hub name)
-    model: str = ""
-    best: dict = field(default_factory=dict)  # the best evaluation line so far ({"step": .., "acc": .., ...})
-    baselines: dict = field(default_factory=dict)  # baselines.json (empty until measured)
-    error: str | None = None
-    eta_seconds: float | None = None
+def owner_digest(owner: str) -> str:
+    """The SHA-256 of an owner token, as stored in owner.json (the token itself is never written)."""
+    if not isinstance(owner, str) or not 16 <= len(owner) <= 512:
+        raise ValueError("An owner token must be a secret string of 16 to 512 characters "
+                         "(e.g. secrets.token_urlsafe()).")
+    return hashlib.sha256(owner.encode("utf-8")).hexdigest()
 
 
-def launch(run_id: str, runs_dir=None) -> None:
-    """Start the worker process of a run made by `create_run` (it queues like any other)."""
-    launch_worker(existing_run(run_id, runs_dir))
+def _owned(path: Path, owner: str | None) -> bool:
+    if owner is None:
+        return True
+    if os.path.islink(path):
+        return False
+    stored = read_dict(path / "owner.json").get("sha256")
+    return isinstance(stored, str) and hmac.compare_digest(stored, owner_digest(owner))
 
 
-def create_run(spec: dict, runs_dir=None) -> str:
+def _check_owner(path: Path, owner: str | None) -> None:
+    if not _owned(path, owner):
+        raise ValueError(f"Run {path.name} was started by someone else: you can see and change only your own runs "
+                         "here.")
+
+
+def check_training(allow_training: bool | None = None) -> None:
+    """ValueError(TRAINING_OFF) when no worker may start: `allow_training`, or by default the server's switch."""
+    allowed = settings.training_allowed() if allow_training is None else allow_training
+    if not allowed:
+        raise ValueError(TRAINING_OFF)
+
+
+# ---- create, read, list ------------------------------------------------------------------------------------------
+
+def launch(run_id: str, runs_dir=None, allow_training: bool | None = None) -> None:
+    """Start the worker process of a run made by `create_run` (it queues like any other). Refused when training is
+    off (`allow_training`, default: settings.training_allowed())."""
+    check_training(allow_training)
+    path = existing_run(run_id, runs_dir)
+    with _changing(path, "start"):
+        launch_worker(path)
+
+
+def create_run(spec: dict, runs_dir=None, owner: str | None = None) -> str:
     """Write the run folder of a prepared `spec` (status queued) without launching a worker; return the run id.
 
     `spec` is what `promptlab.tuning.spec.prepare_spec` returned (validated and complete); tuning's `submit` is
     prepare + create + `launch`. In between, a caller may add files (e.g. baselines.json measured already), or run
     the worker itself (`promptlab worker RUN_DIR`) to train in the foreground. A created run that no worker picks
-    up within a minute is marked interrupted.
+    up within a minute is marked interrupted. `owner` (a secret token) makes the run that owner's.
     """
+    digest = owner_digest(owner) if owner is not None else None
     root = runs_root(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{spec['config']['method'].replace('_', '-')}-{uuid.uuid4().hex[:4]}"
     stage = root / f".{run_id}.tmp"
     stage.mkdir()
-    write_json_atomic(stage / "spec.json", spec)
-    (stage / "template.yaml").write_text(spec["template"], encoding="utf-8")
-    now = time.time()
-    write_json_atomic(stage / "status.json", {"status": "queued", "created": now, "started": None, "finished": None,
-                                              "step": 0, "total_steps": spec["total_steps"], "best": {},
-                                              "error": None, "eta_seconds": None, "queued_at": now, "updated": now})
-    os.replace(stage, root / run_id)  # the run appears whole or not at all
+    try:
+        write_json_atomic(stage / "spec.json", spec)
+        (stage / "template.yaml").write_text(spec["template"], encoding="utf-8")
+        if digest:
+            write_json_atomic(stage / "owner.json", {"sha256": digest})
+        for lock in (".lock", ".worker.lock"):  # made now: a full disk later must not stop a lock from opening
+            touch(stage / lock)
+        now = time.time()
+        write_json_atomic(stage / "status.json", {
+            "status": "queued", "created": now, "started": None, "finished": None, "step": 0,
+            "total_steps": spec["total_steps"], "best": {}, "error": None, "eta_seconds": None, "queued_at": now,
+            "updated": now})
+        os.replace(stage, root / run_id)  # the run appears whole or not at all
+    except OSError as err:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise ValueError(f"Could not create the run folder in {root}: {_os_reason(err, root)}") from None
     return run_id
 
 
-def get_run(run_id: str, runs_dir=None) -> RunInfo:
-    """The run's current state (a run whose worker died is marked interrupted on the way)."""
-    return _info(existing_run(run_id, runs_dir))
+def get_run(run_id: str, runs_dir=None, owner: str | None = None) -> RunInfo:
+    """The run's current state (a run whose worker died is marked interrupted on the way; one whose files cannot
+    be read is "damaged", its `error` saying why)."""
+    path = existing_run(run_id, runs_dir, allow_link=True)
+    _check_owner(path, owner)
+    return run_info(path)
 
 
-def _info(run_dir: Path) -> RunInfo:
-    spec = read_json(run_dir / "spec.json", {}) or {}
-    status = refresh(run_dir, read_status(run_dir))
-    return RunInfo(
-        run_id=run_dir.name,
-        status=status.get("status", "interrupted"),
-        created=status.get("created") or run_dir.stat().st_mtime,
-        started=status.get("started"),
-        finished=status.get("finished"),
-        spec=spec,
-        template=_template_name(spec),
-        method=str((spec.get("config") or {}).get("method") or ""),
-        task=_task_name(spec),
-        model=str(spec.get("model") or ""),
-        step=int(status.get("step") or 0),
-        total_steps=int(status.get("total_steps") or 0),
-        best=status.get("best") or {},
-        baselines=read_json(run_dir / "baselines.json", {}) or {},
-        error=status.get("error"),
-        eta_seconds=status.get("eta_seconds"),
-    )
-
-
-def list_runs(runs_dir=None) -> list[RunInfo]:
-    """Every run in the runs folder, newest first."""
+def list_runs(runs_dir=None, owner: str | None = None) -> list[RunInfo]:
+    """Every run in the runs folder (only `owner`'s when given), newest first; damaged runs included."""
     root = runs_root(runs_dir)
-    if not root.is_dir():
+    try:
+        entries = sorted(root.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    runs = [_info(p) for p in root.iterdir() if not p.name.startswith(".") and (p / "spec.json").is_file()]
+    except OSError as err:
+        raise ValueError(f"Cannot read the runs folder {root}: {err.strerror}.") from None
+    runs = []
+    for path in entries:
+        if is_run_folder(path) and _owned(path, owner):
+            info = run_info(path)
+            if info.status != DAMAGED or os.path.lexists(path):  # not one deleted while we looked
+                runs.append(info)
     return sorted(runs, key=lambda r: (r.created, r.run_id), reverse=True)
 
 
-def read_metrics(run_id: str, runs_dir=None) -> list[dict]:
+def read_metrics(run_id: str, runs_dir=None, owner: str | None = None) -> list[dict]:
     """Every metrics line of the run, in order (a torn last line is skipped)."""
-    return read_jsonl(existing_run(run_id, runs_dir) / "metrics.jsonl")
+    path = existing_run(run_id, runs_dir)
+    _check_owner(path, owner)
+    return read_jsonl(path / "metrics.jsonl")
 
 
-def read_log(run_id: str, runs_dir=None, tail: int = 200) -> str:
-    """The last `tail` lines of the worker's log."""
+def read_log(run_id: str, runs_dir=None, tail: int = 200, owner: str | None = None,
+             max_bytes: int | None = 2**20) -> str:
+    """The last `tail` lines of the worker's log (of its last `max_bytes` bytes; None: all of it). A log.txt that
+    is a link or not a file is not shown: a note says so."""
+    path = existing_run(run_id, runs_dir)
+    _check_owner(path, owner)
     try:
-        lines = (existing_run(run_id, runs_dir) / "log.txt").read_text(encoding="utf-8", errors="replace").splitlines()
+        data = read_bytes(path / "log.txt", max_bytes, tail=True)
     except FileNotFoundError:
         return ""
-    return "\n".join(lines[-tail:])
+    except OSError as err:
+        return f"(log.txt is not shown: it is {problem(err)}.)"
+    return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-tail:])
 
 
-def cancel(run_id: str, runs_dir=None, wait: float | None = None) -> RunInfo:
+# ---- state changes -----------------------------------------------------------------------------------------------
+
+@contextmanager
+def _changing(path: Path, action: str):
+    """The run lock around a state change; a run deleted meanwhile is "No run", OSErrors (a full disk...) become
+    readable ValueErrors."""
+    try:
+        with run_lock(path):
+            if not is_run_folder(path):
+                raise FileNotFoundError(errno.ENOENT, "deleted", str(path))
+            yield
+    except FileNotFoundError:
+        raise ValueError(f"No run {path.name!r} in {path.parent} (it was deleted).") from None
+    except OSError as err:
+        raise ValueError(f"Could not {action} run {path.name}: {_os_reason(err, path)}") from None
+
+
+def _os_reason(err: OSError, where: Path) -> str:
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"the disk is full ({size_text(free_bytes(where))} free). Free some space and try again; "
+                "nothing was lost.")
+    if err.errno == errno.EROFS:
+        return "the runs folder is read-only here."
+    return f"{err.strerror or type(err).__name__} ({err.filename or where})."
+
+
+def cancel(run_id: str, runs_dir=None, wait: float | None = None, owner: str | None = None) -> RunInfo:
     """Ask the run to stop (it stops within one step); killed if still alive after the grace period.
 
     With `wait`, block up to that many seconds for the worker to end, then kill it.
     """
     path = existing_run(run_id, runs_dir)
-    info = _info(path)
-    if info.status not in ACTIVE:
-        raise ValueError(f"Run {run_id} is {info.status}, not queued or running: there is nothing to cancel.")
-    (path / "STOP").touch()
+    _check_owner(path, owner)
+    with _changing(path, "cancel"):
+        info = run_info(path)
+        if info.status not in ACTIVE and not (info.status == DAMAGED and worker_lock_held(path)):
+            raise ValueError(f"Run {run_id} is {info.status}, not queued or running: there is nothing to cancel.")
+        touch(path / "STOP")
     deadline = time.time() + (wait or 0)
     while wait is not None and time.time() < deadline and alive(path):
         time.sleep(0.2)
     if wait is not None and alive(path):
         kill(path)
         time.sleep(0.2)
-    return _info(path)
+    return run_info(path)
 
 
-def resume(run_id: str, runs_dir=None) -> RunInfo:
-    """Continue an interrupted, failed or cancelled run from its last checkpoint (it queues like a new job)."""
+def resume(run_id: str, runs_dir=None, owner: str | None = None, allow_training: bool | None = None) -> RunInfo:
+    """Continue an interrupted, failed or cancelled run from its last checkpoint (it queues like a new job).
+
+    One resume wins when several come at once: the others are told the run is already queued. Refused when
+    training is off (`allow_training`, default: settings.training_allowed()) and for other owners' runs."""
+    check_training(allow_training)
     path = existing_run(run_id, runs_dir)
-    info = _info(path)
-    if info.status not in RESUMABLE:
-        raise ValueError(f"Run {run_id} is {info.status}: only {', '.join(RESUMABLE)} runs can be resumed.")
-    (path / "STOP").unlink(missing_ok=True)
-    # A resumed run queues behind the runs already waiting: its place is its resume time.
-    update_status(path, status="queued", error=None, finished=None, queued_at=time.time())
-    launch_worker(path)
-    return _info(path)
+    _check_owner(path, owner)
+    with _changing(path, "resume"):
+        info = run_info(path)
+        if info.status == DAMAGED:
+            raise ValueError(f"Run {run_id} cannot be resumed: {info.error}")
+        if info.status in ACTIVE:
+            raise ValueError(f"Run {run_id} is already {info.status}: there is nothing to resume.")
+        if info.status not in RESUMABLE:
+            raise ValueError(f"Run {run_id} is {info.status}: only {', '.join(RESUMABLE)} runs can be resumed.")
+        _wait_for_worker_exit(path)
+        remove_path(path / "STOP")
+        # A resumed run queues behind the runs already waiting: its place is its resume time.
+        update_status(path, status="queued", error=None, finished=None, queued_at=time.time())
+        launch_worker(path)
+    return run_info(path)
 
 
-def delete(run_id: str, runs_dir=None) -> None:
-    """Remove a run folder. Active runs must be cancelled first."""
-    path = existing_run(run_id, runs_dir)
-    if _info(path).status in ACTIVE:
-        raise ValueError(f"Run {run_id} is still active: cancel it first (`promptlab runs cancel {run_id}`).")
-    shutil.rmtree(path)
+def _wait_for_worker_exit(path: Path) -> None:
+    """A run that has just ended may still have its worker process exiting: give it a moment."""
+    deadline = time.monotonic() + _WORKER_EXIT_WAIT_S
+    while worker_lock_held(path):
+        if time.monotonic() > deadline:
+            raise ValueError(f"Run {path.name}'s last worker process has not exited yet: try again in a moment.")
+        time.sleep(0.05)
 
 
-def adapter_dir(run_id: str, runs_dir=None) -> Path:
+def delete(run_id: str, runs_dir=None, owner: str | None = None) -> None:
+    """Remove a run folder (a damaged one too; a link is removed, never what it points to). Active runs must be
+    cancelled first. The run leaves the list at once (renamed), then its files are removed."""
+    path = existing_run(run_id, runs_dir, allow_link=True)
+    _check_owner(path, owner)
+    if os.path.islink(path):
+        path.unlink()
+        return
+    trash = path.with_name(f".{path.name}.deleting-{uuid.uuid4().hex[:8]}")
+    with _changing(path, "delete"):
+        if run_info(path).status in ACTIVE or worker_lock_held(path):
+            raise ValueError(f"Run {run_id} is still active: cancel it first (`promptlab runs cancel {run_id}`).")
+        os.replace(path, trash)
+    try:
+        shutil.rmtree(trash, onerror=_grant_and_retry)
+    except OSError as err:
+        raise ValueError(f"Run {run_id} is gone from the list, but some of its files could not be removed from "
+                         f"{trash}: {_os_reason(err, trash)}") from None
+
+
+def _grant_and_retry(func, path, _exc_info) -> None:
+    """rmtree's error hook: a folder we may not write or list (mode 000) is made ours to remove, then retried."""
+    parent = os.path.dirname(path)
+    for folder in (parent, path):
+        if os.path.isdir(folder) and not os.path.islink(folder):
+            os.chmod(folder, stat.S_IRWXU)
+    func(path)
+
+
+def adapter_dir(run_id: str, runs_dir=None, owner: str | None = None) -> Path:
     """The run's adapter folder (for PeftModel.from_pretrained / load_lm(adapter=...))."""
-    path = existing_run(run_id, runs_dir) / "adapter"
-    if not (path / "adapter_config.json").is_file():
+    path = existing_run(run_id, runs_dir)
+    _check_owner(path, owner)
+    adapter = path / "adapter"
+    if os.path.islink(adapter):
+        raise ValueError(f"Run {run_id}'s adapter folder is a symbolic link: PromptLab never follows links in a run "
+                         "folder.")
+    if not (adapter.is_dir() and stat.S_ISREG(_lstat_mode(adapter / "adapter_config.json"))):
         raise ValueError(f"Run {run_id} has no adapter yet: it is written at the first evaluation.")
-    return path
+    return adapter
+
+
+def _lstat_mode(path: Path) -> int:
+    try:
+        return path.lstat().st_mode
+    except OSError:
+        return 0
 
 
 def resolve_adapter(run_or_dir, runs_dir=None) -> Path:
@@ -192,15 +322,3 @@ def resolve_adapter(run_or_dir, runs_dir=None) -> Path:
         raise ValueError(f"{text!r} is neither an adapter folder, a run folder, nor a run id ({err})") from None
 
 
-def _template_name(spec: dict) -> str:
-    """The name in the spec's template YAML ("?" when it cannot be read)."""
-    try:
-        data = yaml.safe_load(spec.get("template") or "")
-    except yaml.YAMLError:
-        return "?"
-    return str(data.get("name") or "?") if isinstance(data, dict) else "?"
-
-
-def _task_name(spec: dict) -> str:
-    """A data source's short name: the last part of a path, or the demo / Hub name as given."""
-    return str(spec.get("data") or "").rstrip("/").rsplit("/", 1)[-1]

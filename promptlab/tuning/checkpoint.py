@@ -11,9 +11,12 @@ import json
 import os
 import random
 import shutil
+import stat
 from pathlib import Path
 
 import torch
+
+from promptlab.runs.layout import remove_path
 
 
 def _fsync_dir(path: Path) -> None:
@@ -51,22 +54,27 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_checkpoint(folder: Path, step: int, model, optimizer, scheduler, state: dict, keep: int) -> Path:
-    """Write checkpoint `step` atomically and keep only the newest `keep` checkpoints."""
+    """Write checkpoint `step` atomically and keep only the newest `keep` checkpoints. A write that fails (a full
+    disk) removes its temp folder, so the space is free again for the run's final status."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"step-{step:06d}"
     tmp = folder / f".tmp-step-{step:06d}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    remove_path(tmp)
     tmp.mkdir()
-    _save(trainable_state(model), tmp / "trainable.pt")
-    _save(optimizer.state_dict(), tmp / "optimizer.pt")
-    _save(scheduler.state_dict(), tmp / "scheduler.pt")
-    _save(rng_state(), tmp / "rng.pt")
-    with open(tmp / "state.json", "w", encoding="utf-8") as f:
-        json.dump({**state, "step": step}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    _fsync_dir(tmp)
-    shutil.rmtree(final, ignore_errors=True)  # a re-run step (after resume) replaces its old checkpoint
+    try:
+        _save(trainable_state(model), tmp / "trainable.pt")
+        _save(optimizer.state_dict(), tmp / "optimizer.pt")
+        _save(scheduler.state_dict(), tmp / "scheduler.pt")
+        _save(rng_state(), tmp / "rng.pt")
+        with open(tmp / "state.json", "w", encoding="utf-8") as f:
+            json.dump({**state, "step": step}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_dir(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    remove_path(final)  # a re-run step (after resume) replaces its old checkpoint
     os.replace(tmp, final)
     _fsync_dir(folder)
     for old in list_checkpoints(folder)[:-keep]:
@@ -74,11 +82,24 @@ def save_checkpoint(folder: Path, step: int, model, optimizer, scheduler, state:
     return final
 
 
+_FILES = ("trainable.pt", "optimizer.pt", "scheduler.pt", "rng.pt", "state.json")
+
+
 def list_checkpoints(folder: Path) -> list[Path]:
-    """Complete checkpoints, oldest first (temp folders of interrupted writes are not listed)."""
-    if not folder.is_dir():
+    """Complete checkpoints, oldest first (temp folders of interrupted writes are not listed). Only real folders
+    of plain files count: a link planted there (to a pickle elsewhere) is never loaded."""
+    if folder.is_symlink() or not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.name.startswith("step-") and (p / "state.json").is_file())
+    return sorted(p for p in folder.iterdir() if p.name.startswith("step-") and _made_of_plain_files(p))
+
+
+def _made_of_plain_files(path: Path) -> bool:
+    if path.is_symlink() or not path.is_dir():
+        return False
+    try:
+        return all(stat.S_ISREG((path / name).lstat().st_mode) for name in _FILES)
+    except OSError:
+        return False
 
 
 def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
@@ -99,19 +120,24 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
 
 
 def save_adapter(model, target: Path) -> None:
-    """`model.save_pretrained` into `target`, swapped in so that a reader never sees a half-written adapter."""
+    """`model.save_pretrained` into `target`, swapped in so that a reader never sees a half-written adapter. Links
+    planted at the temp names are removed, never written through; a failed write removes its temp folder."""
     tmp = target.with_name(f".{target.name}.tmp")
     old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    for f in tmp.iterdir():
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
+    remove_path(tmp)
+    try:
+        model.save_pretrained(tmp)
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    remove_path(old)
+    if target.exists() or os.path.islink(target):
         os.replace(target, old)
     os.replace(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
+    remove_path(old)
 
 
 def repair_adapter(target: Path) -> None:

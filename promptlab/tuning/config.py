@@ -7,6 +7,7 @@ A config is saved inside the run's `spec.json` (and the export bundle), so a run
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 METHODS = ("prompt_tuning", "p_tuning", "prefix_tuning", "lora")
@@ -26,6 +27,18 @@ EARLY_STOPPING_METRICS = ("auto", "acc", "acc_norm", "macro_f1", "exact_match", 
 # 250-500 steps; prompt tuning at 0.1 reaches 87-88% in 300. P-tuning's MLP encoder at 3e-3 is unstable (88% in
 # one run, 74% in a rerun with other thread and eval settings: gradient norms of 30-40 early on), hence 1e-3.
 DEFAULT_LR = {"prompt_tuning": 0.1, "p_tuning": 1e-3, "prefix_tuning": 1e-2, "lora": 5e-4}
+
+# The largest value each count may take. A job holds the one device slot until it ends, so a run must end in a
+# sane time: 100,000 steps is more than a day on a CPU. The others bound memory (batch_size, max_tokens,
+# num_virtual_tokens...) or work (eval_size, baseline_seeds...) far above any useful setting.
+MAXIMA = {
+    "max_steps": 100_000, "epochs": 1_000, "warmup_steps": 100_000, "eval_every": 100_000,
+    "checkpoint_every": 100_000, "keep_checkpoints": 100, "early_stopping_patience": 10_000,
+    "batch_size": 65_536, "grad_accum": 1_024, "eval_size": 100_000, "train_size": 10_000_000,
+    "num_virtual_tokens": 1_000, "encoder_hidden_size": 16_384, "lora_r": 1_024, "lora_alpha": 65_536,
+    "max_length": 131_072, "max_tokens": 1_048_576, "num_processes": 64, "num_threads": 1_024,
+    "baseline_shots": 64, "baseline_seeds": 100, "seed": 2**32 - 1, "weight_decay": 10.0, "max_grad_norm": 1e6,
+}
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,8 @@ class TuneConfig:
     baseline_seeds: int = 5  # few-shot baseline seeds (mean ± std)
 
     def __post_init__(self):
-        problems = _problems(self)
+        problems = _coerce(self)  # "200", 200.0 -> 200; nan, inf, "many" -> a problem naming the setting
+        problems = problems or _problems(self)
         if problems:
             raise ValueError("Invalid tuning config:\n" + "\n".join(f"- {p}" for p in problems))
 
@@ -141,6 +155,12 @@ class TuneConfig:
                 f"batch_size {self.batch_size} is larger than the {n_train} training examples: "
                 f"lower batch_size to at most {n_train} or add data"
             )
+        elif self.total_steps(n_train, self.num_processes) > MAXIMA["max_steps"]:
+            problems.append(
+                f"epochs {self.epochs:g} of {n_train:,} training examples make "
+                f"{_count(self.total_steps(n_train, self.num_processes))} steps, more than the limit of "
+                f"{MAXIMA['max_steps']:,}: lower epochs, raise batch_size, or set train_size"
+            )
         if mode == "generate" and self.objective == "choices":
             problems.append(
                 'objective "choices" needs answer choices, but the template has none (generation): use objective "lm"'
@@ -161,6 +181,77 @@ def _one_of(problems, name, value, allowed):
         problems.append(f'{name} "{value}" is not one of: {", ".join(allowed)}')
 
 
+def _coerce(c: TuneConfig) -> list[str]:
+    """Give every setting its field's type in place (a JSON 200.0 or a typed "200" is the whole number 200);
+    return a problem for each value that is not of that type: text, NaN or infinity where a number belongs."""
+    problems = []
+    for f in dataclasses.fields(c):
+        value, kind = getattr(c, f.name), type(f.default)
+        try:
+            new = _as(kind, value)
+        except ValueError as err:
+            problems.append(f"{f.name} {err} (got {_shown(value)})")
+            continue
+        object.__setattr__(c, f.name, new)  # frozen: construction is the one place a value may change
+    return problems
+
+
+def _as(kind: type, value):
+    """`value` as a `kind` (bool, int, float, str or tuple of str); ValueError("must be ...") when it is not one."""
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+    if kind in (int, float):
+        number = _parse_number(value) if isinstance(value, str) else value
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise ValueError("must be a number")
+        if kind is int and isinstance(number, float):  # (a float setting's NaN is for _problems to name)
+            if not math.isfinite(number):
+                raise ValueError("must be a finite whole number")
+            if not number.is_integer():
+                raise ValueError("must be a whole number")
+            number = int(number)
+        if kind is int and abs(number) >= 10**18:  # (nothing sane is this large; a huge int breaks formatting)
+            raise ValueError("is far too large")
+        if kind is float and isinstance(number, int):
+            if abs(number) > 1e300:
+                raise ValueError("must be a finite number")
+            return float(number)
+        return number
+    if kind is tuple:
+        items = (value,) if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(x, str) for x in items):
+            raise ValueError("must be a list of names")
+        return tuple(items)
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    return value
+
+
+def _parse_number(text: str) -> int | float:
+    try:
+        return int(text.strip())
+    except ValueError:
+        pass
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ValueError("must be a number") from None
+
+
+def _count(value) -> str:
+    """A limit-breaking value as a person reads it: 1,000,000,000,000 or 1e+300."""
+    return f"{value:,}" if abs(value) < 10**15 else f"about 1e{int(math.log10(abs(value)))}"
+
+
+def _shown(value) -> str:
+    if isinstance(value, int) and abs(value) >= 10**18:
+        return f"about 1e{int(math.log10(abs(value)))}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _problems(c: TuneConfig) -> list[str]:
     """Every problem with the config, as readable sentences (empty when valid)."""
     p: list[str] = []
@@ -177,6 +268,15 @@ def _problems(c: TuneConfig) -> list[str]:
         p.append(f"num_virtual_tokens must be at least 1 for {c.method} (got {c.num_virtual_tokens})")
     if c.num_virtual_tokens > 1000:
         p.append(f"num_virtual_tokens {c.num_virtual_tokens} is too many: use at most 1000 (20-100 is usual)")
+    for name in ("epochs", "weight_decay", "max_grad_norm", "lora_dropout"):  # lr: its own check below
+        if not math.isfinite(getattr(c, name)):
+            p.append(f"{name} must be a finite number (got {getattr(c, name)})")
+    for name, limit in MAXIMA.items():
+        value = getattr(c, name)
+        finite = not isinstance(value, float) or math.isfinite(value)  # (isfinite() overflows on a huge int)
+        if name != "num_virtual_tokens" and finite and value > limit:
+            p.append(f"{name} {_count(value)} is too large: use at most {limit:,}"
+                     + (" (a job holds the device until it ends)" if name in ("max_steps", "epochs") else ""))
     if not c.lr > 0 or c.lr != c.lr or c.lr > 10:
         p.append(f"lr must be a positive number no larger than 10 (got {c.lr})")
     for name in ("batch_size", "grad_accum", "max_length", "max_tokens", "num_processes", "encoder_hidden_size"):

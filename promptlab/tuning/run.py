@@ -8,7 +8,15 @@ import sys
 import time
 from pathlib import Path
 
-from promptlab.runs.layout import read_jsonl, read_status, update_status
+from promptlab.runs.layout import (
+    load_json,
+    open_append,
+    problem,
+    read_jsonl,
+    read_status,
+    update_status,
+    write_text_atomic,
+)
 from promptlab.tuning.config import TuneConfig
 
 
@@ -21,9 +29,12 @@ class Run:
 
     def __init__(self, path, writer: bool = True):
         self.path = Path(path).resolve()
-        if not (self.path / "spec.json").is_file():
-            raise ValueError(f"{self.path} is not a run folder: spec.json is missing.")
-        self.spec = json.loads((self.path / "spec.json").read_text(encoding="utf-8"))
+        try:
+            self.spec = load_json(self.path / "spec.json")
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{self.path} is not a run folder: its spec.json is {problem(err)}.") from None
+        if not isinstance(self.spec, dict) or not isinstance(self.spec.get("config"), dict):
+            raise ValueError(f"{self.path} is not a run folder: its spec.json holds no job spec.")
         self.config = TuneConfig.from_dict(self.spec["config"])
         self.writer = writer
         self.checkpoints = self.path / "checkpoints"
@@ -38,7 +49,7 @@ class Run:
         if not self.writer:
             return
         line = f"{time.strftime('%H:%M:%S')} {message}"
-        with open(self.path / "log.txt", "a", encoding="utf-8") as f:
+        with open_append(self.path / "log.txt") as f:  # a link planted as log.txt is replaced, never written through
             f.write(line + "\n")
         if sys.stdout.isatty():
             print(line, flush=True)
@@ -46,7 +57,7 @@ class Run:
     def metric(self, **fields) -> None:
         """Append one metrics line. A single write of a whole line keeps a torn line possible only at the end."""
         if self.writer:
-            with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as f:
+            with open_append(self.path / "metrics.jsonl") as f:
                 f.write(json.dumps(fields, default=float) + "\n")
 
     def metrics(self) -> list[dict]:
@@ -57,9 +68,7 @@ class Run:
         if not self.writer:
             return
         kept = [m for m in self.metrics() if m.get("step", 0) <= step] if step >= 0 else []
-        tmp = self.path / ".metrics.jsonl.tmp"
-        tmp.write_text("".join(json.dumps(m) + "\n" for m in kept), encoding="utf-8")
-        os.replace(tmp, self.path / "metrics.jsonl")
+        write_text_atomic(self.path / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in kept))
 
     def status(self, **changes) -> None:
         if self.writer:
@@ -69,7 +78,7 @@ class Run:
         return read_status(self.path)
 
     def stop_requested(self) -> bool:
-        return (self.path / "STOP").exists()
+        return os.path.lexists(self.path / "STOP")
 
     def check_stop(self, *_args) -> None:
         """Raise Cancelled when a stop was requested (usable as a scorer progress callback)."""

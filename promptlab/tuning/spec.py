@@ -17,6 +17,7 @@ from promptlab.models.registry import DEFAULT_MODEL
 from promptlab.runs import store
 from promptlab.tuning.config import TuneConfig
 
+MAX_NAME = 200  # characters of a job's name
 SPEC_KEYS = ("template", "data", "model", "train_split", "eval_split", "eval_size", "label_column", "config",
              "total_steps", "name")
 
@@ -34,17 +35,22 @@ class Parts:
     eval_rows: list[dict]  # the whole eval split; the run evaluates a fixed subset of it
 
 
-def submit(spec: dict, runs_dir=None, *, launch: bool = True) -> str:
+def submit(spec: dict, runs_dir=None, *, launch: bool = True, owner: str | None = None,
+           allow_training: bool | None = None) -> str:
     """Validate `spec`, create its run folder, launch (or queue) its worker; return the run id.
 
     `spec` keys: template (YAML text), data (path or dataset name), model, config (TuneConfig fields) and
     optionally train_split, eval_split, eval_size, label_column, name. Raises ValueError before creating anything
-    when the spec or config is invalid. With `launch=False` the run waits for `store.launch` (or a worker started
-    by hand: `promptlab worker RUN_DIR`); meanwhile a caller may add files such as baselines.json.
+    when the spec or config is invalid, or (with `launch`) when training is turned off (`allow_training`, default:
+    settings.training_allowed()). `owner` (a secret token) makes the run that owner's (see `store`). With
+    `launch=False` the run waits for `store.launch` (or a worker started by hand: `promptlab worker RUN_DIR`);
+    meanwhile a caller may add files such as baselines.json.
     """
-    run_id = store.create_run(prepare_spec(spec), runs_dir)
     if launch:
-        store.launch(run_id, runs_dir)
+        store.check_training(allow_training)  # before anything is written
+    run_id = store.create_run(prepare_spec(spec), runs_dir, owner=owner)
+    if launch:
+        store.launch(run_id, runs_dir, allow_training=allow_training)
     return run_id
 
 
@@ -62,10 +68,15 @@ def prepare_spec(spec: dict) -> dict:
     for key in ("template", "data"):
         if not spec.get(key):
             raise ValueError(f"The job spec needs '{key}' (the template's YAML text and a dataset path or name).")
+    for key in ("template", "data", "model", "train_split", "eval_split", "label_column", "name"):
+        if spec.get(key) is not None and not isinstance(spec[key], str | Path):
+            raise ValueError(f"The job spec's '{key}' must be text, not {type(spec[key]).__name__}.")
+    if len(spec.get("name") or "") > MAX_NAME:
+        raise ValueError(f"The job's name is {len(spec['name']):,} characters long: use at most {MAX_NAME}.")
     config = spec.get("config") or {}
     config = config if isinstance(config, TuneConfig) else TuneConfig.from_dict(config)
     if spec.get("eval_size"):
-        config = config.replace(eval_size=int(spec["eval_size"]))
+        config = config.replace(eval_size=spec["eval_size"])  # validated there: a number within the limits
     out = {
         "name": spec.get("name") or "",
         "template": spec["template"],

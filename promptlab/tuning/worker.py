@@ -22,11 +22,12 @@ import traceback
 from pathlib import Path
 
 from promptlab import settings
-from promptlab.runs.layout import update_status, write_json_atomic
-from promptlab.runs.queue import is_next_in_queue, process_record, try_acquire_slot
+from promptlab.runs.layout import disk_is_full, update_status, write_json_atomic
+from promptlab.runs.queue import hold_worker_lock, is_next_in_queue, process_record, try_acquire_slot
 from promptlab.tuning.run import Cancelled, Run
 
 EXIT_DONE, EXIT_FAILED, EXIT_CANCELLED = 0, 2, 3
+_STATUS_TRIES = 5  # the final status is written again (after a pause) when the disk refuses it
 
 
 def main(run_dir, train_only: bool = False) -> int:
@@ -34,33 +35,37 @@ def main(run_dir, train_only: bool = False) -> int:
     if train_only:
         return _train_only(run_dir)
     run = Run(run_dir)
-    write_json_atomic(run.path / "worker.json", process_record())
+    lock = hold_worker_lock(run.path)  # held until this process ends: a second worker on this run stops here
+    if lock is None:
+        run.log("another worker is already running this run: this one exits without touching it")
+        return EXIT_FAILED
+    try:
+        write_json_atomic(run.path / "worker.json", process_record())
+    except OSError:  # a full disk: readers see this worker alive through its lock; its status says the rest
+        pass
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM ends as "interrupted"
     try:
         return _supervise(run)
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+        os.close(lock)
 
 
 def _supervise(run: Run) -> int:
-    try:
-        slot = _wait_for_turn(run)
-    except Cancelled:
-        run.log("cancelled while queued")
-        run.status(status="cancelled", finished=time.time(), eta_seconds=None)
-        return EXIT_CANCELLED
-    started = run.read_status().get("started") or time.time()
-    run.status(status="running", started=started, finished=None, error=None)
-    finished = _watch_for_stop(run)
+    slot, finished = None, threading.Event()
     final, error = "failed", None
     try:
+        slot = _wait_for_turn(run)
+        started = run.read_status().get("started") or time.time()
+        run.status(status="running", started=started, finished=None, error=None)
+        finished = _watch_for_stop(run)
         if run.config.num_processes > 1:
             final, error = _launch_processes(run)
         else:
             outcome = train_run(run)
             final = "done"
             if outcome == "early_stopped":
-                run.log("finished early (early stopping)")
+                _log(run, "finished early (early stopping)")
     except Cancelled:
         final = "cancelled"
     except ValueError as err:  # TrainingError included: the message is meant for the user
@@ -69,14 +74,39 @@ def _supervise(run: Run) -> int:
         final = "interrupted"
         error = "The worker was stopped (signal); `runs resume` continues from the last checkpoint."
     except Exception as err:  # noqa: BLE001 - any other failure must still end in a truthful status
-        run.log(traceback.format_exc())
+        _log(run, traceback.format_exc())
         final, error = "failed", failure_message(run, err)
     finally:
-        run.log(f"run {final}" + (f": {error}" if error else ""))
-        run.status(status=final, finished=time.time(), eta_seconds=None, error=error)
+        _log(run, ("cancelled while queued" if slot is None and final == "cancelled" else f"run {final}")
+             + (f": {error}" if error else ""))
+        _final_status(run, status=final, finished=time.time(), eta_seconds=None, error=error)
         finished.set()
-        slot.close()
+        if slot is not None:
+            slot.close()
     return {"done": EXIT_DONE, "cancelled": EXIT_CANCELLED}.get(final, EXIT_FAILED)
+
+
+def _log(run: Run, message: str) -> None:
+    """A log line that cannot fail the run (a full disk refuses it: the status says what happened)."""
+    try:
+        run.log(message)
+    except OSError:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _final_status(run: Run, **changes) -> None:
+    """Write the run's last status, trying again for a few seconds when the disk refuses. If it never can, readers
+    see a dead worker with an active status and conclude "interrupted" (naming a full disk): never "running"."""
+    for attempt in range(_STATUS_TRIES):
+        try:
+            run.status(**changes)
+            return
+        except OSError as err:
+            if attempt == _STATUS_TRIES - 1:
+                print(f"could not write the final status ({err}); readers will mark the run interrupted",
+                      file=sys.stderr, flush=True)
+                return
+            time.sleep(0.5 * (attempt + 1))
 
 
 def failure_message(run: Run, err: Exception) -> str:
@@ -92,10 +122,25 @@ def failure_message(run: Run, err: Exception) -> str:
         return (f"Out of memory during training ({text}). Start a new run with a smaller batch_size (now "
                 f"{config.batch_size}; raise grad_accum to keep the effective batch) or max_tokens (now "
                 f"{config.max_tokens}), or a smaller model; {kept}.")
-    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
-        return (f"The disk is full ({err.strerror}: {err.filename}). Free some space, then "
+    full = _disk_full_error(err)
+    if full is not None or disk_is_full(run.path):
+        where = (full.filename if full is not None else None) or run.path
+        return (f"The disk is full (No space left on device: {where}). Free some space, then "
                 f"`promptlab runs resume {run.id}` continues; {kept}.")
     return f"Internal error: {type(err).__name__}: {err}. The log has the details."
+
+
+def _disk_full_error(err: BaseException) -> OSError | None:
+    """The ENOSPC / EDQUOT OSError behind `err`, if any: torch and safetensors wrap the OS's in their own errors
+    ("unexpected pos", "file write failed"), keeping it as the cause or context, or only in the text."""
+    seen = 0
+    while err is not None and seen < 20:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return err
+        if "No space left on device" in str(err) or "StorageFull" in str(err):
+            return OSError(errno.ENOSPC, "No space left on device")
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return None
 
 
 def _is_out_of_memory(err: Exception) -> bool:
@@ -141,9 +186,11 @@ def _watch_for_stop(run: Run) -> threading.Event:
                 return
         if finished.wait(settings.cancel_grace_s()):
             return
-        run.log("did not stop within the grace period: ending the process")
-        run.status(status="cancelled", finished=time.time(), eta_seconds=None)
-        os._exit(EXIT_CANCELLED)
+        _log(run, "did not stop within the grace period: ending the process")
+        try:
+            run.status(status="cancelled", finished=time.time(), eta_seconds=None)
+        finally:
+            os._exit(EXIT_CANCELLED)
 
     threading.Thread(target=watch, daemon=True).start()
     return finished
@@ -174,7 +221,10 @@ def _train_only(run_dir) -> int:
         return EXIT_CANCELLED
     except ValueError as err:
         if _is_main_process():
-            update_status(Path(run_dir), error=str(err))
+            try:
+                update_status(Path(run_dir), error=str(err))
+            except OSError:
+                print(err, file=sys.stderr, flush=True)
         return EXIT_FAILED
 
 

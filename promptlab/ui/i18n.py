@@ -121,6 +121,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status.failed": ("failed", "失败"),
     "status.cancelled": ("cancelled", "已取消"),
     "status.interrupted": ("interrupted", "已中断"),
+    "status.damaged": ("damaged", "已损坏"),
     "sampler.random": ("random", "随机"),
     "sampler.balanced": ("balanced by label", "按标签均衡"),
     # ---- data ----

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -75,6 +76,12 @@ def test_unknown_run_id_names_the_runs_folder(run_cli, runs_dir):
     (["--steps", "0"], "max_steps"),
     (["--set", "warp_drive=1"], "Unknown setting 'warp_drive' in --set. Settings:"),
     (["--set", "lr=fast"], "--set lr takes a number, not 'fast'."),
+    (["--steps", "1e12"], "max_steps 1,000,000,000,000 is too large: use at most 100,000"),
+    (["--steps", "1e300"], "max_steps is far too large (got 1e+300)"),
+    (["--steps", "nan"], "max_steps must be a finite whole number (got nan)"),
+    (["--set", "max_steps=inf"], "max_steps must be a finite whole number (got inf)"),
+    (["--set", "epochs=inf"], "epochs must be a finite number (got inf)"),
+    (["--eval-size", "1e9"], "eval_size 1,000,000,000 is too large: use at most 100,000"),
 ])
 def test_tuning_configs_out_of_range_are_refused_before_any_run_exists(run_cli, task, runs_dir, tiny_model_dir,
                                                                         tmp_path, flags, message):
@@ -150,6 +157,79 @@ def test_disk_full_during_checkpoint_fails_the_run_with_the_reason(fault, task, 
     info = wait_for_end(run, runs_dir)
     assert (info.status, info.step) == ("done", 8)
     assert train_steps(run, runs_dir) == list(range(1, 9))
+
+
+def _namespaces_work() -> bool:
+    try:
+        return subprocess.run(["unshare", "-rm", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+FULL_DISK_JOB = textwrap.dedent("""
+    import json, os, subprocess, sys, time
+    runs, model, data, template = sys.argv[1:5]
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", runs], check=True)  # a small, real disk
+
+    def cli(*args):
+        out = subprocess.run([sys.executable, "-m", "promptlab.cli", *args], capture_output=True, text=True,
+                             timeout=240, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+        return {"code": out.returncode, "out": out.stdout, "err": out.stderr[-3000:]}
+
+    result = {"tune": cli("tune", "--template", template, "--data", data, "--model", model, "--preset", "test",
+                          "--steps", "40", "--set", "checkpoint_every=1", "--set", "keep_checkpoints=100",
+                          "--set", "eval_every=20", "--set", "baseline_shots=0", "--runs-dir", runs, "--wait",
+                          "--json")}
+    result["list"] = cli("runs", "--runs-dir", runs, "list", "--json")
+    with open(os.path.join(runs, ".filler"), "wb", buffering=0) as f:  # and now not a byte left
+        try:
+            while True:
+                f.write(b"x" * 4096)
+        except OSError:
+            pass
+    result["list_full"] = cli("runs", "--runs-dir", runs, "list", "--json")
+    run_id = json.loads(result["list"]["out"])[0]["run_id"]
+    result["leftovers"] = [name for _, dirs, files in os.walk(os.path.join(runs, run_id)) for name in dirs + files
+                           if name.startswith(".tmp") or name.endswith(".tmp")]
+    os.unlink(os.path.join(runs, ".filler"))
+    subprocess.run(["mount", "-o", "remount,size=64m", runs], check=True)  # space freed
+    result["resume"] = cli("runs", "--runs-dir", runs, "resume", run_id)
+    for _ in range(240):
+        shown = cli("runs", "--runs-dir", runs, "show", run_id, "--json")
+        if shown["code"] or json.loads(shown["out"])["status"] not in ("queued", "running"):
+            break
+        time.sleep(1)
+    result["show"] = shown
+    print(json.dumps(result))
+""")
+
+
+@pytest.mark.skipif(not _namespaces_work(), reason="needs `unshare -rm` (a user+mount namespace) to mount a tmpfs")
+def test_a_real_full_disk_fails_the_run_with_the_reason_and_resume_finishes_it(tmp_path, task, tiny_model_dir):
+    from test_tuning_fixtures import TEMPLATE
+
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "t.yaml").write_text(TEMPLATE)
+    (tmp_path / "job.py").write_text(FULL_DISK_JOB)
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(["unshare", "-rm", sys.executable, str(tmp_path / "job.py"), str(tmp_path / "runs"),
+                          str(tiny_model_dir), str(task), str(tmp_path / "t.yaml")], capture_output=True, text=True,
+                         timeout=600, cwd=root, env=dict(os.environ, PYTHONPATH=str(root)))
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout)
+    tune = json.loads(result["tune"]["out"])  # --wait --json: one JSON object, exit 1 (the run did not finish)
+    assert result["tune"]["code"] == 1, result["tune"]["err"]
+    assert tune["status"] in ("failed", "interrupted") and tune["step"] < 40
+    assert tune["error"].startswith("The disk is full (") and "Internal error" not in tune["error"], tune["error"]
+    assert f"`promptlab runs resume {tune['run_id']}` continues" in tune["error"]
+    for listing in ("list", "list_full"):  # `runs list` works while the disk is full
+        assert result[listing]["code"] == 0, result[listing]["err"]
+        assert json.loads(result[listing]["out"])[0]["status"] == tune["status"]
+    assert result["leftovers"] == []  # a failed checkpoint write leaves no temp folder
+    assert result["resume"]["code"] == 0, result["resume"]["err"]
+    shown = json.loads(result["show"]["out"])
+    assert (shown["status"], shown["step"]) == ("done", 40), shown["error"]
+    assert [m["step"] for m in shown["metrics"] if "loss" in m] == list(range(1, 41))
 
 
 def test_out_of_memory_fails_with_a_smaller_batch_suggestion(fault, task, runs_dir, tiny_model_dir):

@@ -1,0 +1,138 @@
+"""What a run folder says, as a `RunInfo`: read defensively (its files are data that may be damaged, missing, or
+links planted by someone), so that one bad run is shown as "damaged" instead of breaking every listing.
+Torch-free.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from promptlab.runs.layout import LINKED_RUN, load_json, problem, read_dict
+from promptlab.runs.queue import DAMAGED, STATUSES, refresh
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run as the UI and CLI show it. Times are Unix seconds (None when not reached yet). `template`, `method`,
+    `task` and `model` are read from the spec once, here: no caller parses the spec again."""
+
+    run_id: str
+    status: str  # one of queue.STATUSES; "damaged" when its files cannot be read (`error` says why)
+    created: float
+    started: float | None
+    finished: float | None
+    spec: dict
+    step: int
+    total_steps: int
+    template: str = ""  # the hard prompt's name
+    method: str = ""  # prompt_tuning, p_tuning, prefix_tuning, lora
+    task: str = ""  # the data's short name (a file or folder name, a demo or Hub name)
+    model: str = ""
+    best: dict = field(default_factory=dict)  # the best evaluation line so far ({"step": .., "acc": .., ...})
+    baselines: dict = field(default_factory=dict)  # baselines.json (empty until measured)
+    error: str | None = None
+    eta_seconds: float | None = None
+
+
+def run_info(run_dir: Path) -> RunInfo:
+    """What the run folder says: its state (a dead worker's run reconciled on the way), or "damaged" with the
+    reason when its spec or status cannot be read. Never raises for what is in the folder."""
+    if os.path.islink(run_dir):
+        return _damaged(run_dir, {}, {}, LINKED_RUN.format(run_id=run_dir.name))
+    spec, spec_problem = _load_object(run_dir / "spec.json")
+    status, status_problem = _load_object(run_dir / "status.json")
+    problems = [p for p in (spec_problem, status_problem) if p] or _status_problems(status)
+    if problems:
+        return _damaged(run_dir, spec, status, f"Run {run_dir.name} is damaged: {'; '.join(problems)}. Its state "
+                        f"is unknown: delete the run (`promptlab runs delete {run_dir.name}`) or restore the file.")
+    status = refresh(run_dir, status)
+    return RunInfo(
+        run_id=run_dir.name,
+        status=status["status"],
+        created=status.get("created") or _mtime(run_dir),
+        started=status.get("started"),
+        finished=status.get("finished"),
+        spec=spec,
+        step=int(status.get("step") or 0),
+        total_steps=int(status.get("total_steps") or 0),
+        best=status.get("best") or {},
+        baselines=read_dict(run_dir / "baselines.json"),
+        error=status.get("error"),
+        eta_seconds=status.get("eta_seconds"),
+        **_names(spec),
+    )
+
+
+def _damaged(run_dir: Path, spec: dict, status: dict, error: str) -> RunInfo:
+    created = status.get("created")
+    return RunInfo(run_id=run_dir.name, status=DAMAGED,
+                   created=created if _is_number(created) else _mtime(run_dir), started=None, finished=None,
+                   spec=spec, step=0, total_steps=0, error=error, **_names(spec))
+
+
+def _load_object(path: Path) -> tuple[dict, str | None]:
+    """A JSON object file and None, or {} and what is wrong with it ("status.json is a folder, not a file")."""
+    try:
+        value = load_json(path)
+    except (OSError, ValueError) as err:
+        return {}, f"{path.name} is {problem(err)}"
+    if not isinstance(value, dict):
+        return {}, f"{path.name} holds a {type(value).__name__}, not a JSON object"
+    return value, None
+
+
+def _status_problems(status: dict) -> list[str]:
+    """What makes a parsed status.json unusable (wrong types would crash every reader)."""
+    found = []
+    if status.get("status") not in STATUSES or status.get("status") == DAMAGED:
+        found.append(f"status.json has an unknown status {str(status.get('status'))[:40]!r}")
+    for key in ("created", "started", "finished", "eta_seconds", "step", "total_steps"):
+        if status.get(key) is not None and not _is_number(status.get(key)):
+            found.append(f"status.json's {key} is {str(status.get(key))[:40]!r}, not a number")
+    for key, kind in (("best", dict), ("error", str)):
+        if status.get(key) is not None and not isinstance(status.get(key), kind):
+            found.append(f"status.json's {key} is not a {'mapping' if kind is dict else 'text'}")
+    return found
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e15
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _names(spec: dict) -> dict:
+    """template, method, task and model of a spec ("" or "?" for what it lacks: a spec may be damaged)."""
+    config = spec.get("config") if isinstance(spec.get("config"), dict) else {}
+    return {"template": _template_name(spec), "method": _text(config.get("method")), "task": _task_name(spec),
+            "model": _text(spec.get("model"))}
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _template_name(spec: dict) -> str:
+    """The name in the spec's template YAML ("?" when it cannot be read)."""
+    text = spec.get("template")
+    if not isinstance(text, str) or not text:
+        return "?"
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return "?"
+    return str(data.get("name") or "?") if isinstance(data, dict) else "?"
+
+
+def _task_name(spec: dict) -> str:
+    """A data source's short name: the last part of a path, or the demo / Hub name as given."""
+    return _text(spec.get("data")).rstrip("/").rsplit("/", 1)[-1]

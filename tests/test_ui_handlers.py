@@ -319,7 +319,7 @@ def test_resume_is_offered_only_for_resumable_runs(monkeypatch):
     from promptlab.runs.store import RunInfo
 
     runs = [RunInfo(f"r-{s}", s, 0.0, None, None, {}, 0, 1) for s in ("done", "failed", "interrupted")]
-    monkeypatch.setattr(runs_tab.store, "list_runs", lambda: runs)
+    monkeypatch.setattr(runs_tab.store, "list_runs", lambda owner=None: runs)
     assert runs_tab.actions_for(["r-failed", "r-interrupted"])["interactive"] is True
     assert runs_tab.actions_for(["r-failed", "r-done"])["interactive"] is False
     assert runs_tab.actions_for([])["interactive"] is False

@@ -71,6 +71,7 @@ def assemble() -> gr.Blocks:
         page.data = gr.State(None)          # this visitor's data selection
         page.draft = gr.State(None)         # this visitor's current template
         page.runs_changed = gr.State(0.0)   # bumped when this visitor starts, cancels, resumes or deletes runs
+        owner = gr.BrowserState(None, storage_key="promptlab-owner")  # this browser's secret (state.owner_of)
         with gr.Tabs() as page.tabs:
             with labels(gr.Tab, label_key="tab.data", id="data", elem_id="tab-data"):
                 data_tab = data.build(page)
@@ -98,8 +99,10 @@ def assemble() -> gr.Blocks:
         runs_page.select(runs.list_table, [runs_tab.picked, page.lang], runs_tab.listed, show_progress="hidden")
         # A fresh page starts ready to use: the demo task, a template written for it, and the newest run.
         app.load(header, page.lang, model_info)
-        app.load(tune.watch_latest, [page.lang], tune_tab.watch)
-        app.load(compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
+        # First who is asking (their browser's secret owns their runs on a public app), then what is theirs.
+        app.load(state.remember_owner, owner, owner).then(
+            tune.watch_latest, [page.lang], tune_tab.watch).then(
+            compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
         app.load(data.load_source, [data_tab.demo, page.data, page.lang], page.data).then(
             data.show, [page.data, page.lang], data_tab.shown).then(
             template_for_task, [page.data, page.lang], page.editor + [studio_tab.pick]).then(
@@ -124,14 +127,15 @@ def template_for_task(sel, lang: str):
 
 @guarded("compare.failed")
 @takes_editor
-def pick_runs_for_compare(draft, run_ids, lang: str):
+def pick_runs_for_compare(draft, run_ids, lang: str, request: gr.Request = None):
     """The picks, the tab and the data selection for scoring runs in Compare: each run beside its hard prompt, on
     the first run's own data and evaluation rows (what its curves were measured on), whatever data is loaded now."""
     run_ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
     if not run_ids:
         raise ValueError(t("runs.none_picked", lang))
     library = state.library()
-    picks, runs = [], [store.get_run(run_id) for run_id in run_ids]
+    owner = state.owner_of(request)
+    picks, runs = [], [store.get_run(run_id, owner=owner) for run_id in run_ids]
     for run in runs:
         if run.template in library:
             picks.append(f"tpl:{run.template}")
@@ -139,13 +143,15 @@ def pick_runs_for_compare(draft, run_ids, lang: str):
             picks.append("draft")
         picks.append(f"run:{run.run_id}")
     picks = list(dict.fromkeys(picks))
-    return (gr.update(choices=compare.candidate_choices(lang), value=picks), gr.Tabs(selected="compare"),
+    return (gr.update(choices=compare.candidate_choices(lang, owner), value=picks), gr.Tabs(selected="compare"),
             run_selection(runs[0]))
 
 
 def run_selection(run) -> dict:
     """The data selection a run was trained and evaluated with."""
     spec = run.spec
+    if not spec.get("data"):  # a damaged run: its error says what is wrong
+        raise ValueError(run.error or f"Run {run.run_id} names no data.")
     dataset = state.get_dataset(spec["data"], spec.get("label_column"), of_a_run=True)
     return data.selection(dataset, spec["data"], spec.get("train_split"), spec.get("eval_split"),
                           spec.get("eval_size"))

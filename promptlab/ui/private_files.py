@@ -18,7 +18,6 @@ import shutil
 import stat
 import tempfile
 import threading
-import zipfile
 from pathlib import Path
 
 MAX_KEPT = 64           # download files kept per process (the oldest are removed first)
@@ -90,27 +89,4 @@ def write_text(name: str, suffix: str, text: str) -> str:
     path = new_path(name, suffix)
     with open_new(path) as f:
         f.write(text.encode("utf-8"))
-    return str(path)
-
-
-def zip_folder(folder: Path, name: str) -> str:
-    """Zip the regular files under `folder` as a new download; links (to files or folders) are left out, so a
-    link planted in a run folder cannot pack a file from elsewhere."""
-    folder = Path(folder)
-    if not folder.is_dir() or folder.is_symlink():
-        raise ValueError(f"{folder} is not a folder.")
-    path = new_path(name, ".zip")
-    with open_new(path) as out, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for top, dirs, files in os.walk(folder):  # os.walk does not descend into linked folders
-            dirs.sort()
-            for file in sorted(files):
-                source = os.path.join(top, file)
-                try:  # O_NOFOLLOW: a link is refused (ELOOP); O_NONBLOCK: a FIFO cannot hang the server
-                    fd = os.open(source, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-                except OSError:
-                    continue
-                with os.fdopen(fd, "rb") as src:
-                    if stat.S_ISREG(os.fstat(src.fileno()).st_mode):
-                        with z.open(os.path.relpath(source, folder), "w") as dst:
-                            shutil.copyfileobj(src, dst)
     return str(path)

@@ -12,8 +12,7 @@ import pandas as pd
 
 from promptlab import plots
 from promptlab.prompts.files import parse_template
-from promptlab.runs import store
-from promptlab.runs.export import export_bundle
+from promptlab.runs.export import export_adapter_zip, export_bundle
 from promptlab.runs.queue import ACTIVE
 from promptlab.scoring.metrics import primary
 from promptlab.ui import private_files
@@ -91,9 +90,10 @@ _files: OrderedDict[tuple, tuple[str, str]] = OrderedDict()  # (run id, finished
 _files_lock = threading.Lock()  # handlers run in several threads
 
 
-def downloads(run) -> tuple[str | None, str | None]:
-    """Zips of the adapter and the run bundle of a finished run, in the app's private folder (made on first ask,
-    then reused while they are kept there)."""
+def downloads(run, owner: str | None = None) -> tuple[str | None, str | None]:
+    """Zips of the adapter and the run bundle of a finished run (`owner`'s, on a public app), in the app's private
+    folder (made on first ask, then reused while they are kept there). Plain files only: a link planted in the run
+    folder is left out, never followed."""
     if run.status != "done":
         return None, None
     key = (run.run_id, run.finished)
@@ -101,11 +101,12 @@ def downloads(run) -> tuple[str | None, str | None]:
         paths = _files.get(key)
     if paths is None or not all(os.path.isfile(path) for path in paths):
         try:
-            adapter = private_files.zip_folder(store.adapter_dir(run.run_id), f"{run.run_id}-adapter")
-            bundle = export_bundle(run.run_id, private_files.new_path(f"{run.run_id}-bundle", ".zip"))
+            adapter = export_adapter_zip(run.run_id, private_files.new_path(f"{run.run_id}-adapter", ".zip"),
+                                         owner=owner)
+            bundle = export_bundle(run.run_id, private_files.new_path(f"{run.run_id}-bundle", ".zip"), owner=owner)
         except (ValueError, OSError):  # no adapter (or a folder being deleted): nothing to offer
             return None, None
-        paths = (adapter, str(bundle))
+        paths = (str(adapter), str(bundle))
         with _files_lock:
             _files[key] = paths
             while len(_files) > private_files.MAX_KEPT // 2:  # two files per run

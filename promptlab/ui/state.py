@@ -10,6 +10,7 @@ model time on a public server, and a visitor can stop their request (`stop`).
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -57,6 +58,8 @@ _stops: dict[str, float] = {}                # visitor -> when they last asked t
 _datasets = DatasetCache(settings.dataset_cache_bytes(), settings.dataset_idle_s())  # (source, label, local) keys
 _uploads: OrderedDict = OrderedDict()        # paths of files this app received as uploads (the latest 10,000)
 _uploads_lock = threading.Lock()
+_owners: OrderedDict = OrderedDict()         # page session -> its browser's secret (owns its runs on public apps)
+_owners_lock = threading.Lock()
 
 
 def configure(model_id: str | None = None, allow_training: bool | None = None, device: str = "auto") -> AppConfig:
@@ -191,3 +194,24 @@ def demonstrations(sel: dict) -> list[dict]:
 def visitor(request) -> str:
     """Who is asking: the gradio session of `request` ("local" when a handler is called directly)."""
     return getattr(request, "session_hash", None) or "local"
+
+
+def remember_owner(secret: str | None, request: gr.Request = None) -> str:
+    """On page load: the browser's secret (kept in its local storage; a new one for a first visit), remembered for
+    this page's session. On a public app it owns the visitor's runs: they see and change only their own."""
+    if not (isinstance(secret, str) and 20 <= len(secret) <= 100):
+        secret = secrets.token_urlsafe(24)
+    with _owners_lock:
+        _owners[visitor(request)] = secret
+        while len(_owners) > 10_000:
+            _owners.popitem(last=False)
+    return secret
+
+
+def owner_of(request) -> str | None:
+    """The owner token the run store gets for this request: None on a private app (everyone's runs), else the
+    page's browser secret (the session itself until the page has said it)."""
+    if not settings.public():
+        return None
+    with _owners_lock:
+        return _owners.get(visitor(request)) or f"session-{visitor(request)}"

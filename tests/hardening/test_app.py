@@ -180,6 +180,33 @@ def test_training_off_refuses_to_start_a_job(app_url, monkeypatch):
     assert not runs.exists() or not [p for p in runs.iterdir() if not p.name.startswith(".")]
 
 
+def test_on_a_public_app_a_visitor_sees_and_acts_on_their_own_runs_only(app_url, monkeypatch, tmp_path,
+                                                                         tiny_model_dir):
+    """Each browser's secret owns its runs: another visitor neither lists them nor resumes, deletes or opens them;
+    with training off, Resume starts nothing even for the owner."""
+    from test_tuning_fixtures import make_spec, write_task
+
+    from promptlab.runs.layout import run_path
+    from promptlab.tuning.spec import submit
+    from promptlab.ui import state
+
+    monkeypatch.setenv("PROMPTLAB_PUBLIC", "1")
+    alice, bob = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    secret = alice.predict(None, api_name="/remember_owner")  # a first visit: the app hands the browser a secret
+    bob.predict(None, api_name="/remember_owner")
+    run = submit(make_spec(write_task(tmp_path / "task"), tiny_model_dir), launch=False, owner=secret)
+    listed = {who: client.predict([], "en", api_name="/list_table")[0]["data"] for who, client in
+              (("alice", alice), ("bob", bob))}
+    assert [row[0] for row in listed["alice"]] == [run] and listed["bob"] == []
+    for api in ("/delete_runs", "/resume_runs", "/show_runs"):  # refused (gradio: not among bob's choices)
+        with pytest.raises(AppError, match="started by someone else|is not in the list of choices"):
+            bob.predict([run], "en", api_name=api)
+    monkeypatch.setattr(state.CONFIG, "allow_training", False)
+    with pytest.raises(AppError, match="Training is turned off on this server"):
+        alice.predict([run], "en", api_name="/resume_runs")
+    assert not (run_path(run) / "worker.json").exists()  # no worker was started
+
+
 def test_a_killed_model_process_is_started_again_by_the_next_preview(app_url):
     """The kernel's out-of-memory killer takes the model process (the app's biggest): the app stays up and the
     next preview starts a fresh one. (Killed mid-request: tests/test_model_process.py checks the message.)"""

@@ -27,11 +27,11 @@ from promptlab.ui.i18n import t
 from promptlab.ui.page import CompareHandles, Page
 
 
-def candidate_choices(lang: str) -> list[tuple[str, str]]:
-    """Everything that can be compared: the draft, the library, and every run that has an adapter."""
+def candidate_choices(lang: str, owner: str | None = None, *, runs: bool = True) -> list[tuple[str, str]]:
+    """Everything that can be compared: the draft, the library, and every run (`owner`'s) that has an adapter."""
     choices = [(t("compare.draft", lang), "draft")]
     choices += [(name, f"tpl:{name}") for name in sorted(state.library())]
-    for run in store.list_runs():
+    for run in store.list_runs(owner=owner) if runs else ():
         if run.status == "done" or (run.best and run.status != "queued"):
             choices.append((run_label(run, lang), f"run:{run.run_id}"))
     return choices
@@ -41,7 +41,7 @@ def run_label(run, lang: str) -> str:
     return t("compare.run_label", lang, name=run.template, method=run.method, run=run.run_id)
 
 
-def resolve(pick: str, draft, lang: str):
+def resolve(pick: str, draft, lang: str, owner: str | None = None):
     """A candidate value -> (display name, Template, adapter dir or None)."""
     if pick == "draft":
         if draft is None or not draft.prompt.strip():
@@ -51,9 +51,9 @@ def resolve(pick: str, draft, lang: str):
     if kind == "tpl":
         return key, find_template(key), None
     if kind == "run":
-        run = store.get_run(key)
+        run = store.get_run(key, owner=owner)
         template = parse_template(run.spec["template"])
-        return f"{template.name} + {run.method or 'soft'} [{key}]", template, str(store.adapter_dir(key))
+        return f"{template.name} + {run.method or 'soft'} [{key}]", template, str(store.adapter_dir(key, owner=owner))
     raise ValueError(f"Unknown candidate {pick!r}")
 
 
@@ -61,7 +61,9 @@ def build(page: Page) -> CompareHandles:
     L = page.labels
     L(gr.Markdown, value_key="compare.intro")
     with gr.Row(equal_height=True):
-        picks = L(gr.Dropdown, label_key="compare.pick", choices_fn=candidate_choices, multiselect=True,
+        # runs join the choices when the page knows whose they are (refresh_choices: on load, on this tab, on a
+        # language switch)
+        picks = L(gr.Dropdown, label_key="compare.pick", choices=candidate_choices("en", runs=False), multiselect=True,
                   value=[], scale=4, elem_id="compare-pick")
         refresh = L(gr.Button, value_key="compare.refresh", scale=1, size="md")
     rows_info = gr.Markdown(elem_id="compare-rows-info")
@@ -88,7 +90,8 @@ def build(page: Page) -> CompareHandles:
             csv_examples = L(gr.DownloadButton, label_key="compare.csv_examples", value=None)
     result = gr.State(None)  # this visitor's last comparison, to filter and re-render it without rescoring
 
-    refresh.click(refresh_choices, [picks, page.lang], picks)
+    for event in (refresh.click, page.lang.change):
+        event(refresh_choices, [picks, page.lang], picks, show_progress="hidden")
     inputs = [*page.editor, picks, page.data, shots, seeds, sampler, page.lang]
     outputs = [result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree, failures]
     for change in (page.data.change, page.lang.change):
@@ -102,9 +105,9 @@ def build(page: Page) -> CompareHandles:
     return CompareHandles(pick=picks, inputs=inputs, outputs=outputs)
 
 
-def refresh_choices(current, lang: str):
+def refresh_choices(current, lang: str, request: gr.Request = None):
     # Only the choices: a visitor may be picking while this runs, and resetting the value would drop the pick.
-    return gr.update(choices=candidate_choices(lang))
+    return gr.update(choices=candidate_choices(lang, state.owner_of(request)))
 
 
 def rows_text(sel, lang: str) -> str:
@@ -129,7 +132,7 @@ def compare(draft, picks, sel, shots, seeds, sampler, lang, request: gr.Request 
     for i, pick in enumerate(picks):
         progress((i, len(picks)), desc=t("progress.loading_model", lang))
         try:
-            name, template, adapter = resolve(pick, draft, lang)
+            name, template, adapter = resolve(pick, draft, lang, state.owner_of(request))
             check_fits(template, sel, rows)
             desc = t("progress.scoring_one", lang, name=name, i=i + 1, n=len(picks))
             reports[name] = state.score(template, rows, protocol, visitor=state.visitor(request), budget=budget,

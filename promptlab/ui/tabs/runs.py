@@ -14,7 +14,7 @@ from promptlab import plots
 from promptlab.runs import store
 from promptlab.runs.queue import RESUMABLE
 from promptlab.tuning.config import METHODS
-from promptlab.ui import run_view
+from promptlab.ui import run_view, state
 from promptlab.ui.format import duration, fmt, guarded, md_code, md_text, plot_text, t_metric
 from promptlab.ui.i18n import t
 from promptlab.ui.page import Page, RunsHandles
@@ -61,8 +61,8 @@ def build(page: Page) -> RunsHandles:
     return RunsHandles(picked=picked, to_compare=to_compare, listed=listed)
 
 
-def list_table(picked, lang: str):
-    runs = store.list_runs()
+def list_table(picked, lang: str, request: gr.Request = None):
+    runs = store.list_runs(owner=state.owner_of(request))
     ids = {r.run_id for r in runs}
     choices = [(f"{r.run_id} · {t(f'status.{r.status}', lang)}", r.run_id) for r in runs]
     return runs_frame(runs, lang), gr.update(choices=choices, value=[p for p in (picked or []) if p in ids])
@@ -96,21 +96,22 @@ def _duration(run) -> float | None:
 
 
 @guarded("runs.open_failed")
-def show_runs(picked, lang: str):
+def show_runs(picked, lang: str, request: gr.Request = None):
     """Overlay every picked run; the first one's curves (with its baselines), details and log in full."""
     if not picked:
         empty = plots.empty(t("runs.none_picked", lang))
         return empty, empty, empty, "", "", gr.update(visible=False)
-    lines = {run_id: store.read_metrics(run_id) for run_id in picked}
-    first = store.get_run(picked[0])
+    owner = state.owner_of(request)
+    lines = {run_id: store.read_metrics(run_id, owner=owner) for run_id in picked}
+    first = store.get_run(picked[0], owner=owner)
     metric = run_view.metric_of(first, lines[first.run_id])
     overlay = plots.run_overlay({plot_text(run_id): m for run_id, m in lines.items()}, metric=metric,
                                 metric_label=t_metric(metric, lang),
                                 title=t("runs.overlay", lang), step_label=t("plot.step", lang),
                                 loss_label=t("plot.val_loss", lang))
     accuracy, loss = run_view.curves(first, lines[first.run_id], lang)
-    files = run_view.downloads(first)
-    return (overlay, accuracy, loss, details_markdown(first, lang), store.read_log(first.run_id, tail=80),
+    files = run_view.downloads(first, owner)
+    return (overlay, accuracy, loss, details_markdown(first, lang), store.read_log(first.run_id, tail=80, owner=owner),
             gr.update(value=files[1], visible=files[1] is not None))
 
 
@@ -130,27 +131,29 @@ def details_markdown(run, lang: str) -> str:
     return "  \n".join(lines)
 
 
-def actions_for(picked):
-    """Resume is offered only when every picked run can be resumed (interrupted, failed or cancelled)."""
-    statuses = {r.run_id: r.status for r in store.list_runs()}
-    return gr.update(interactive=bool(picked) and all(statuses.get(p) in RESUMABLE for p in picked))
+def actions_for(picked, request: gr.Request = None):
+    """Resume is offered only where training is on and every picked run can be resumed (interrupted, failed or
+    cancelled)."""
+    statuses = {r.run_id: r.status for r in store.list_runs(owner=state.owner_of(request))}
+    resumable = bool(picked) and all(statuses.get(p) in RESUMABLE for p in picked)
+    return gr.update(interactive=resumable and state.CONFIG.allow_training)
 
 
 @guarded("runs.resume_failed")
-def resume_runs(picked, lang: str):
+def resume_runs(picked, lang: str, request: gr.Request = None):
     if not picked:
         raise ValueError(t("runs.none_picked", lang))
     for run_id in picked:
-        store.resume(run_id)
+        store.resume(run_id, owner=state.owner_of(request), allow_training=state.CONFIG.allow_training)
     gr.Info(t("runs.resumed", lang, n=len(picked)))
     return time.time()
 
 
 @guarded("runs.delete_failed")
-def delete_runs(picked, lang: str):
+def delete_runs(picked, lang: str, request: gr.Request = None):
     if not picked:
         raise ValueError(t("runs.none_picked", lang))
     for run_id in picked:
-        store.delete(run_id)
+        store.delete(run_id, owner=state.owner_of(request))
     gr.Info(t("runs.deleted", lang, n=len(picked)))
     return time.time(), gr.update(value=[])

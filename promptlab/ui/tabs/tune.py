@@ -133,50 +133,54 @@ def job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch) -> dict
 
 @guarded("tune.launch_failed")
 @takes_editor
-def start_job(draft, sel, method, init, tokens, preset, lr, steps, batch, lang):
+def start_job(draft, sel, method, init, tokens, preset, lr, steps, batch, lang, request: gr.Request = None):
     if not state.CONFIG.allow_training:
         raise ValueError(t("tune.disabled", lang))
     if not draft.prompt.strip() or not sel:
         raise ValueError(t("tune.need_inputs", lang))
-    run_id = submit(job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch))
+    owner = state.owner_of(request)
+    run_id = submit(job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch), owner=owner,
+                    allow_training=state.CONFIG.allow_training)
     gr.Info(t("tune.launched", lang, run=run_id))
-    return gr.update(choices=_run_choices(lang), value=run_id), time.time()
+    return gr.update(choices=_run_choices(owner), value=run_id), time.time()
 
 
 @guarded("tune.cancel_failed")
-def cancel_job(run_id, lang):
+def cancel_job(run_id, lang, request: gr.Request = None):
     if not run_id:
         raise ValueError(t("tune.pick_run", lang))
-    store.cancel(run_id)
+    store.cancel(run_id, owner=state.owner_of(request))
     return time.time()
 
 
-def run_choices(current, lang: str):
-    return gr.update(choices=_run_choices(lang), value=current)
+def run_choices(current, lang: str, request: gr.Request = None):
+    return gr.update(choices=_run_choices(state.owner_of(request)), value=current)
 
 
-def _run_choices(lang: str):
+def _run_choices(owner: str | None):
     # No status in the label: the choices are not redrawn on every tick, the status line below is.
-    return [(f"{r.run_id} · {r.template}", r.run_id) for r in store.list_runs()]
+    return [(f"{r.run_id} · {r.template}", r.run_id) for r in store.list_runs(owner=owner)]
 
 
-def watch_latest(lang: str):
+def watch_latest(lang: str, request: gr.Request = None):
     """On page load: show the newest active run, else the newest run (the job went on while the page was closed)."""
-    runs = store.list_runs()
+    owner = state.owner_of(request)
+    runs = store.list_runs(owner=owner)
     active = [r for r in runs if r.status in ACTIVE]
     chosen = (active or runs or [None])[0]
-    return gr.update(choices=_run_choices(lang), value=chosen.run_id if chosen else None)
+    return gr.update(choices=_run_choices(owner), value=chosen.run_id if chosen else None)
 
 
-def redraw(run_id, lang: str):
+def redraw(run_id, lang: str, request: gr.Request = None):
     """Every dashboard output for one run; the timer keeps ticking only while the run is queued or running."""
     if not run_id:
         empty = plots.empty(t("tune.no_run", lang))
         return ("", empty, empty, gr.update(visible=False), gr.update(visible=False), gr.update(visible=False),
                 gr.update(visible=False), gr.Timer(active=False))
     try:
-        run = store.get_run(run_id)
-        lines = store.read_metrics(run_id)
+        owner = state.owner_of(request)
+        run = store.get_run(run_id, owner=owner)
+        lines = store.read_metrics(run_id, owner=owner)
     except ValueError as error:  # deleted meanwhile: say so instead of raising on every tick
         hidden = gr.update(visible=False)
         return (html_text(error), gr.skip(), gr.skip(), hidden, hidden, hidden,
@@ -184,7 +188,7 @@ def redraw(run_id, lang: str):
     metric = run_view.metric_of(run, lines)
     accuracy, loss = run_view.curves(run, lines, lang)
     done = run.status == "done"
-    files = run_view.downloads(run) if run.best else (None, None)
+    files = run_view.downloads(run, owner) if run.best else (None, None)
     nearest = run_view.nearest_table(lines, lang)
     return (run_view.status_html(run, metric, lang), accuracy, loss,
             gr.update(value=nearest, visible=nearest is not None),

@@ -11,8 +11,13 @@ import re
 
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
-from promptlab.prompts.sandbox import MAX_CHARS, LimitError, render_source, undeclared_variables
+from promptlab.prompts.sandbox import MAX_CHARS, LimitError, names_read, render_source, undeclared_variables
 from promptlab.prompts.values import CHOICE_SEPARATOR, Example, Problem, RenderError, Template
+
+# A cloze template (for masked LMs, e.g. BERT) marks the answer slot with {{ mask }}: it renders as the model's own
+# mask token (`mask=` of render), as this readable default without a model, and as the answer in demonstrations.
+MASK = "mask"
+DEFAULT_MASK_TEXT = "[MASK]"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Rendering
@@ -39,7 +44,7 @@ def _render(field: str, source: str, context: dict) -> str:
 
 
 def _undefined_problem(field: str, error: UndefinedError, context: dict) -> Problem:
-    columns = ", ".join(sorted(k for k in context if k != "answer_choices"))
+    columns = ", ".join(sorted(k for k in context if k not in ("answer_choices", MASK)))
     name = re.fullmatch(r"'(\w+)' is undefined", str(error))
     if name:
         return Problem(field, f"{field} uses {{{{ {name[1]} }}}}, but the row has no column '{name[1]}'.",
@@ -107,8 +112,16 @@ def _choices(t: Template, row: dict) -> tuple[str, ...]:
     return choices
 
 
-def _context(row: dict, choices) -> dict:
-    return {**row, "answer_choices": list(choices)}
+def _context(row: dict, choices, mask: str = DEFAULT_MASK_TEXT) -> dict:
+    return {**row, "answer_choices": list(choices), MASK: mask}
+
+
+def is_cloze(t: Template) -> bool:
+    """The template's prompt has a {{ mask }} answer slot (a cloze template, scored by masked LMs)."""
+    try:
+        return MASK in names_read(t.prompt)
+    except TemplateSyntaxError:
+        return False
 
 
 def _target(t: Template, row: dict, context: dict) -> str | None:
@@ -126,6 +139,8 @@ def _demonstration(t: Template, shot: dict) -> str:
     if not target:
         raise RenderError(Problem("target", "A demonstration has no target (its label is missing or the template "
                                   "has no target).", "Use labelled rows as demonstrations, or use zero shots."))
+    if is_cloze(t):  # the answer fills the slot
+        return _render("prompt", t.prompt, {**context, MASK: target})
     return _render("prompt", t.prompt, context) + t.target_delimiter + target
 
 
@@ -138,8 +153,9 @@ def _assemble(t: Template, instruction: str, shots, query: str) -> str:
     return prompt
 
 
-def render(t: Template, row: dict, shots=()) -> Example:
+def render(t: Template, row: dict, shots=(), mask: str = DEFAULT_MASK_TEXT) -> Example:
     """Render a row (with demonstration rows `shots`) into an Example. Raises ValueError (RenderError) on failure.
+    `mask`: what a cloze template's {{ mask }} becomes in the query (the model's mask token).
 
     >>> t = Template("t", "Review: {{ sentence }}\\nSentiment:", "{{ label }}", ("negative", "positive"))
     >>> example = render(t, {"sentence": "great fun", "label": "positive"})
@@ -147,7 +163,7 @@ def render(t: Template, row: dict, shots=()) -> Example:
     ('Review: great fun\\nSentiment:', 'positive', ('negative', 'positive'), 1)
     """
     choices = _choices(t, row)
-    context = _context(row, choices)
+    context = _context(row, choices, mask)
     target = _target(t, row, context)
     instruction = _render("instruction", t.instruction, context) if t.instruction else ""
     prompt = _assemble(t, instruction, shots, _render("prompt", t.prompt, context))
@@ -155,7 +171,7 @@ def render(t: Template, row: dict, shots=()) -> Example:
     return Example(prompt, target or "", choices, gold, t.target_delimiter)
 
 
-def render_content_free(t: Template, shots=(), filler: str = "N/A") -> Example:
+def render_content_free(t: Template, shots=(), filler: str = "N/A", mask: str = DEFAULT_MASK_TEXT) -> Example:
     """The prompt with every variable it uses replaced by `filler` ("N/A"), for contextual calibration (Zhao et
     al. 2021, "Calibrate Before Use"). Demonstrations render normally. Needs answer choices that do not depend on
     the row. render_content_free(t).prompt == 'Review: N/A\\nSentiment:' for the template in render()'s example.
@@ -165,7 +181,7 @@ def render_content_free(t: Template, shots=(), filler: str = "N/A") -> Example:
                          "depends on the row. Hint: list the choices, e.g. [negative, positive].")
     choices = _choices(t, {})
     row = dict.fromkeys(_safe_undeclared(t.prompt) | _safe_undeclared(t.instruction), filler)
-    context = _context(row, choices)
+    context = _context(row, choices, mask)
     instruction = _render("instruction", t.instruction, context) if t.instruction else ""
     prompt = _assemble(t, instruction, shots, _render("prompt", t.prompt, context))
     return Example(prompt, "", choices, None, t.target_delimiter)
@@ -225,7 +241,25 @@ def validate(t: Template, columns, rows=()) -> list[Problem]:
     if t.mode == "rank" and not t.target.strip():
         problems.append(Problem("target", "The template has answer choices but no target, so the gold choice is "
                                 "unknown.", "Set the target to the gold choice, e.g. {{ label }}."))
-    return problems + _row_problems(t, rows, broken)
+    return problems + _mask_problems(t) + _row_problems(t, rows, broken)
+
+
+def _mask_problems(t: Template) -> list[Problem]:
+    """{{ mask }} is the answer slot of a cloze template's prompt: nowhere else, and only with answer choices."""
+    problems = []
+    for field, source in _jinja_fields(t):
+        try:
+            reads_mask = MASK in names_read(source)
+        except TemplateSyntaxError:
+            continue
+        if reads_mask and field != "prompt":
+            problems.append(Problem(field, f"{{{{ mask }}}} is the answer slot of a cloze prompt; the {field} "
+                                    "cannot have one.", "Move {{ mask }} into the prompt, where the answer goes."))
+    if is_cloze(t) and t.mode != "rank":
+        problems.append(Problem("answer_choices", "A cloze template ({{ mask }} in the prompt) needs answer "
+                                "choices: the label words a masked LM scores at the slot.",
+                                "List them, e.g. [terrible, great], and set the target to the gold one."))
+    return problems
 
 
 def _unknown_column(field: str, source: str, name: str, columns) -> Problem:

@@ -9,7 +9,7 @@ recursive macros). Parsed templates are rewritten (`_Guard`) so that loops, `~` 
 This module knows nothing of Template, Problem or YAML: it renders one Jinja source text with a context and lets
 Jinja's errors (TemplateSyntaxError, SecurityError, UndefinedError, ...) and `LimitError` propagate. Turning them
 into a `RenderError` a user can act on is promptlab.templates' job. Public surface: the MAX_* limits, `LimitError`,
-`PROVIDED`, `compile_source` (cached), `undeclared_variables` (cached) and `render_source`.
+`PROVIDED`, `compile_source` (cached), `names_read` and `undeclared_variables` (cached) and `render_source`.
 """
 
 from __future__ import annotations
@@ -230,7 +230,8 @@ _ENV.filters = {name: _guard_filter(name, f) for name, f in _ENV.filters.items()
 _ENV.filters.update(_counted=_counted, _concat=_concat, _emit=_emit)
 _ENV.globals["range"] = _safe_range
 del _ENV.globals["lipsum"]  # useless in prompts, and its size argument is another memory lever
-PROVIDED = frozenset({"answer_choices", *_ENV.globals})  # names the render context supplies, not columns
+# Names the render context supplies, not columns: the answer choices, and `mask`, a cloze template's answer slot.
+PROVIDED = frozenset({"answer_choices", "mask", *_ENV.globals})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -246,6 +247,13 @@ def compile_source(source: str):
 
 
 @functools.lru_cache(maxsize=1024)
+def names_read(source: str) -> frozenset[str]:
+    """Every name a source text reads from its context, the supplied ones (`PROVIDED`) included. Cached. Raises
+    TemplateSyntaxError on a syntax error."""
+    return frozenset(meta.find_undeclared_variables(_ENV.parse(source)))
+
+
+@functools.lru_cache(maxsize=1024)
 def undeclared_variables(source: str) -> frozenset[str]:
     """The names a source text reads from its context, less those the render supplies itself (`PROVIDED`): the
     row columns it needs. Cached. Raises TemplateSyntaxError on a syntax error.
@@ -253,7 +261,7 @@ def undeclared_variables(source: str) -> frozenset[str]:
     >>> sorted(undeclared_variables("{% for w in words %}{{ w }}{% endfor %} {{ answer_choices[0] }} {{ range(2) }}"))
     ['words']
     """
-    return frozenset(meta.find_undeclared_variables(_ENV.parse(source)) - PROVIDED)
+    return names_read(source) - PROVIDED
 
 
 def render_source(source: str, context: dict) -> str:

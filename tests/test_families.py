@@ -1,11 +1,14 @@
 """Three families behind one interface: the family is found from the config, a template a family cannot serve is
 refused with what to do, cloze templates render with the model's mask token and score end to end (few-shot,
-calibration), and adapters of another family are refused."""
+calibration), adapters of another family are refused, and `promptlab score` scores with several models."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from promptlab.cli import main
 from promptlab.models.families import CAUSAL, MASKED, SEQ2SEQ, detect_family, read_family
 from promptlab.models.lm import load_lm
 from promptlab.models.requests import Request
@@ -89,3 +92,35 @@ def test_an_adapter_of_another_family_is_refused(tmp_path, tiny_bert_dir, tiny_t
         load_lm(str(tiny_bert_dir), adapter=tmp_path / "adapter")
     tuned = load_lm(str(tiny_t5_dir), adapter=tmp_path / "adapter")  # on its own family's model it loads
     assert tuned.family == SEQ2SEQ and tuned.loglikelihood([Request("a great movie", "great")])[0].logprob < 0
+
+
+@pytest.fixture()
+def cli_task(tmp_path):
+    (tmp_path / "data").mkdir()
+    for split, part in (("train", ROWS[:4]), ("validation", ROWS[4:])):
+        (tmp_path / "data" / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
+    (tmp_path / "t.yaml").write_text('name: plain\nprompt: "Review: {{ sentence }}\\nSentiment:"\n'
+                                     'target: "{{ label }}"\nanswer_choices: [negative, positive]\n')
+    return tmp_path
+
+
+def test_score_with_several_models_names_each_model_and_family(cli_task, tiny_model_dir, tiny_t5_dir, capsys):
+    argv = ["score", "--template", str(cli_task / "t.yaml"), "--data", str(cli_task / "data"),
+            "--model", str(tiny_model_dir), "--model", str(tiny_t5_dir)]
+    assert main([*argv, "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [(r["model"], r["family"], r["n"]) for r in results] == [(str(tiny_model_dir), "causal", 4),
+                                                                    (str(tiny_t5_dir), "seq2seq", 4)]
+    assert main(argv) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[-3].split()[:3] == ["model", "family", "acc"]
+    assert table[-1].split()[:2] == [str(tiny_t5_dir), "seq2seq"]
+
+
+def test_score_names_a_model_that_cannot_serve_the_template_before_scoring(cli_task, tiny_model_dir, tiny_bert_dir,
+                                                                           capsys):
+    code = main(["score", "--template", str(cli_task / "t.yaml"), "--data", str(cli_task / "data"),
+                 "--model", str(tiny_model_dir), "--model", str(tiny_bert_dir), "--json"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""  # nothing was scored
+    assert f"Model {tiny_bert_dir} is a masked LM" in captured.err and "Traceback" not in captured.err

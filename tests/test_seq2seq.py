@@ -114,6 +114,23 @@ def test_greedy_flag_and_generation(tiny_t5_dir):
     assert len(out) == 2 and out[0] == lm.tokenizer.decode(generated, skip_special_tokens=True).strip()
 
 
+@pytest.mark.parametrize("variant", list(peft_variants()))
+def test_generation_is_the_scorers_argmax_with_every_method(tiny_t5_dir, variant):
+    """Greedy generation decodes with the scorer's own forward: every generated token is the argmax the scorer
+    sees (with transformers' generate, a prefix adapter never reached T5's decoder), and where transformers'
+    generate does apply the adapter it writes the same tokens."""
+    lm = load_lm(str(tiny_t5_dir))
+    model = randomised(lm.model, peft_variants()[variant])
+    contexts = [tuple(lm.tokenizer.encode(p)) for p in ("Review: a great movie\nSentiment:", "Question: what?")]
+    with torch.no_grad():
+        generated = seq2seq.greedy_ids(model, contexts, 5, lm.device)
+        encoded = [seq2seq.Encoded(c, tuple(g)) for c, g in zip(contexts, generated)]
+        assert seq2seq.logprobs(model, encoded, [0, 1])[1].tolist() == [True, True]
+        if variant != "prefix_tuning":
+            theirs = model.generate(input_ids=torch.tensor([contexts[0]]), max_new_tokens=5, do_sample=False)[0]
+            assert [int(t) for t in theirs[1:]][:len(generated[0])] == generated[0]
+
+
 def test_empty_continuation_is_refused(tiny_t5_dir):
     lm = load_lm(str(tiny_t5_dir))
     with pytest.raises(ValueError, match="continuation '  ' is empty"):

@@ -148,12 +148,38 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int, b
     out = [""] * len(prompts)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        encoded = [tokenizer.encode(prompts[i], add_special_tokens=True)[-max_length:] for i in chunk]
-        ids = _pad(encoded, tokenizer.pad_token_id or 0, device)
-        mask = _pad([[1] * len(e) for e in encoded], 0, device)
-        generated = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False)
-        for i, row in zip(chunk, generated):
+        contexts = [tuple(tokenizer.encode(prompts[i], add_special_tokens=True)[-max_length:]) for i in chunk]
+        for i, row in zip(chunk, greedy_ids(model, contexts, max_new_tokens, device)):
             out[i] = tokenizer.decode(row, skip_special_tokens=True)
         if on_batch:
             on_batch(min(start + batch_size, len(order)), len(order))
     return out
+
+
+def greedy_ids(model, contexts: Sequence[Sequence[int]], max_new_tokens: int, device) -> list[list[int]]:
+    """Greedy decoding with the very forward `logprobs` scores with (encoder states and adapter included), one
+    token at a time on a key/value cache; each row's ids end at its end-of-sequence token. Not `model.generate`:
+    with transformers 5 and peft 0.21 a prefix adapter's keys/values never reach the decoder there."""
+    from transformers import DynamicCache, EncoderDecoderCache
+    from transformers.modeling_outputs import BaseModelOutput
+
+    hf, peft_config, peft_model = peft_methods.peft_parts(model)
+    states, mask = _encoder_states(hf, peft_config, peft_model, list(contexts), device)
+    encoder_outputs = BaseModelOutput(last_hidden_state=states)
+    if peft_methods.adds(peft_config) == "key_values":
+        cache = peft_model.get_prompt(len(contexts))
+    else:
+        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+    start = hf.config.decoder_start_token_id
+    token = torch.full((len(contexts), 1), hf.config.pad_token_id if start is None else start, device=device)
+    eos, done, out = hf.config.eos_token_id, torch.zeros(len(contexts), dtype=torch.bool, device=device), []
+    for _ in range(max_new_tokens):
+        logits = hf(encoder_outputs=encoder_outputs, attention_mask=mask, decoder_input_ids=token,
+                    past_key_values=cache, use_cache=True).logits[:, -1]
+        token = logits.argmax(-1, keepdim=True)
+        out.append(token.squeeze(1).masked_fill(done, -1))
+        done |= token.squeeze(1) == eos
+        if bool(done.all()):
+            break
+    rows = torch.stack(out, dim=1).tolist() if out else [[] for _ in contexts]
+    return [[t for t in row if t != -1] for row in rows]

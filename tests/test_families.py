@@ -35,6 +35,15 @@ def test_the_family_comes_from_the_config(tiny_model_dir, tiny_t5_dir, tiny_bert
         detect_family({"model_type": "vit", "architectures": ["ViTModel"]})
 
 
+def test_a_models_family_is_known_without_loading_it(tiny_bert_dir, tiny_t5_dir):
+    from promptlab.models.registry import list_models, model_family
+
+    assert model_family(str(tiny_bert_dir)) == MASKED and model_family(str(tiny_t5_dir)) == SEQ2SEQ
+    assert model_family("smollm2-135m-instruct") == CAUSAL and {m.family for m in list_models()} == {CAUSAL}
+    with pytest.raises(ValueError, match="not available offline"):
+        model_family("no-such-org/no-such-model-xyz")
+
+
 def test_cloze_templates_render_the_models_mask_and_show_answers_in_demonstrations():
     assert is_cloze(CLOZE) and not is_cloze(PLAIN)
     example = render(CLOZE, ROWS[1], shots=[ROWS[0]], mask="<mask>")

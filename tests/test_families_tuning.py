@@ -111,6 +111,21 @@ def test_template_init_reaches_the_virtual_tokens_of_each_family(tiny_t5_dir, ti
         prefix = wrap(auto.from_pretrained(folder), tokenizer, preset("test", "prefix_tuning", init="template"),
                       init_text="a great movie")
         assert prefix.prompt_encoder["default"].embedding.weight.abs().sum() > 0
+        for init in ("class_labels", "sample_vocab", "random"):
+            for method in ("prompt_tuning", "p_tuning", "prefix_tuning"):
+                wrap(auto.from_pretrained(folder), tokenizer, preset("test", method, init=init),
+                     choices=("terrible", "great"))
+
+
+def test_frequent_tokens_of_a_wordpiece_vocabulary_are_whole_words(tiny_bert_dir):
+    from transformers import AutoTokenizer
+
+    from promptlab.tuning.methods import frequent_token_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    pieces = tokenizer.convert_ids_to_tokens(frequent_token_ids(tokenizer))
+    assert pieces and not [p for p in pieces if p.startswith("##") or p.startswith("[")]
+    assert "好" in pieces  # a Chinese character is a whole word in BERT's vocabulary
 
 
 def test_generation_on_t5_trains_on_the_answer_and_reports_generation_metrics(task, runs_dir, tiny_t5_dir):

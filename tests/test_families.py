@@ -133,3 +133,9 @@ def test_score_names_a_model_that_cannot_serve_the_template_before_scoring(cli_t
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""  # nothing was scored
     assert f"Model {tiny_bert_dir} is a masked LM" in captured.err and "Traceback" not in captured.err
+
+
+def test_an_adapter_goes_with_one_model(cli_task, tiny_model_dir, tiny_t5_dir, capsys):
+    code = main(["score", "--template", str(cli_task / "t.yaml"), "--data", str(cli_task / "data"), "--model",
+                 str(tiny_model_dir), "--model", str(tiny_t5_dir), "--adapter", str(cli_task)])
+    assert code == 2 and "--adapter fits one base model: pass one --model with it" in capsys.readouterr().err

@@ -135,6 +135,8 @@ def test_long_texts_lose_tokens_before_the_slot_first(tiny_bert_dir):
     assert lm.tokenizer.decode(list(enc.right), skip_special_tokens=True) == ". good fun"
     result = lm.loglikelihood([Request(f"{long * 3} It was [MASK].", "great")])[0]  # over 256 positions: cut
     assert result.n_tokens == 1
+    with pytest.raises(ValueError, match="more than the model's 64 positions hold. Use a shorter answer choice"):
+        masked.encode(lm.tokenizer, [Request("It was [MASK].", "great " * 70)], max_length=64)
 
 
 def test_masked_lms_do_not_generate(tiny_bert_dir):

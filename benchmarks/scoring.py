@@ -8,6 +8,7 @@ Run from the repository root with the project's venv (lm-eval comes with `pip in
     python benchmarks/scoring.py --explore  # also: where our time goes, and engine variants (monkeypatched)
     python benchmarks/scoring.py --ours-variant "bin-pack rows to 256"   # time ours with an engine variant
     python benchmarks/scoring.py --threads 2                             # all cores, wall clock (quiet machine)
+    python benchmarks/scoring.py --families-only  # only the seq2seq and masked-LM rows (~1 min)
 
 What it does, in one process with one loaded model (the bundled SmolLM2-135M-Instruct, fp32 on CPU):
 
@@ -51,9 +52,13 @@ Numbers printed:
 * `--explore` adds: a breakdown of our time by engine step, operator shares from torch.profiler, and engine
   variants (token budget, rows packed side by side) timed on the first quarter of each dataset, with padding.
 
+The other two model families get one row each (benchmarks/scoring_families.py): a seq2seq (T5) and a masked-LM
+(BERT, cloze) row, ours vs a naive per-choice forward on the same `--rows` SST-2 rows, random weights of real small
+models' shapes, timed on the same clock. `--no-families` skips them, `--families-only` runs only them.
+
 With `--json` the last stdout line is one JSON object with `ratio_vs_naive`, `ratio_vs_lm_eval`,
-`peak_fraction` (both datasets together) and per-dataset details; the exit status is 1 if predictions or
-log-probabilities disagree.
+`peak_fraction` (both datasets together), per-dataset details and `families`; the exit status is 1 if predictions
+or log-probabilities disagree.
 """
 
 from __future__ import annotations
@@ -83,6 +88,9 @@ from promptlab.prompts.files import load_template
 from promptlab.prompts.values import Example
 from promptlab.scoring import evaluate, experiment
 from promptlab.settings import shared_datasets_dir, templates_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scoring_families import run_families  # noqa: E402 - beside this file
 
 DATASETS = (  # (name, template, rows as a fraction of --rows)
     ("sst2", "sst2-review-sentiment", 1.0),
@@ -649,7 +657,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                              'or "auto" (1 or all, whichever is faster right now)')
     parser.add_argument("--explore", action="store_true", help="also profile ours and time engine variants")
     parser.add_argument("--no-assert", action="store_true", help="report disagreement instead of failing")
+    parser.add_argument("--no-families", action="store_true", help="skip the seq2seq and masked-LM rows")
+    parser.add_argument("--families-only", action="store_true", help="only the seq2seq and masked-LM rows")
     args = parser.parse_args(argv)
+    if args.families_only:
+        return families_main(args)
 
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
     started = time.perf_counter()
@@ -705,6 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"square-matmul peak (target >= 50%)")
 
     findings = explore(lm, works, args, peak, log) if args.explore else None
+    families = [] if args.no_families else family_table(args, log)
     elapsed = time.perf_counter() - started
     log(f"\ntotal wall time {elapsed:.0f} s")
 
@@ -715,6 +728,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failures.append(f"{r.name}: predictions agree with {s} on only {r.agreement[s]:.1%}")
             if r.max_abs_diff[s] > LOGPROB_TOLERANCE:
                 failures.append(f"{r.name}: log-probabilities differ from {s} by up to {r.max_abs_diff[s]:.2e}")
+    failures += family_failures(families)
 
     if args.json:
         payload = {
@@ -740,6 +754,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "flops": r.flops, "peak_fraction": r.flops["flops"] / r.seconds["ours"] / peak,
             } for r in results},
             "explore": findings,
+            "families": family_json(families),
             "failures": failures,
             "wall_s": elapsed,
         }
@@ -749,6 +764,56 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("FAIL: " + f, file=sys.stderr)
         return 0 if args.no_assert else 1
     return 0
+
+
+# --------------------------------------------------------------------------------------------------- families
+
+
+def family_table(args, log) -> list:
+    """The seq2seq and masked-LM rows on the first `--rows` SST-2 rows, on the clock the causal rows use."""
+    log("\n## Other model families: ours vs a naive per-choice forward (random weights, real shapes)")
+    results = run_families(load_rows("sst2", args.rows), args.repeats, timed, log)
+    log("\n| family | template | rows | requests | ours s | naive s | ours examples/s | naive examples/s | ours is | "
+        "agreement | max abs Δ logprob |")
+    log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        log(f"| {r.family} | {r.template} | {r.rows} | {r.requests} | {r.seconds['ours']:.2f} | "
+            f"{r.seconds['naive']:.2f} | {r.per_s('ours'):.1f} | {r.per_s('naive'):.1f} | "
+            f"{r.per_s('ours') / r.per_s('naive'):.2f}x faster | {100 * r.agreement:.1f}% | {r.max_abs_diff:.1e} |")
+    return results
+
+
+def family_failures(results) -> list[str]:
+    failures = []
+    for r in results:
+        if r.agreement < MIN_AGREEMENT:
+            failures.append(f"{r.family}: predictions agree with naive on only {r.agreement:.1%}")
+        if r.max_abs_diff > LOGPROB_TOLERANCE:
+            failures.append(f"{r.family}: log-probabilities differ from naive by up to {r.max_abs_diff:.2e}")
+    return failures
+
+
+def family_json(results) -> dict:
+    return {r.family: {"template": r.template, "rows": r.rows, "requests": r.requests, "seconds": r.seconds,
+                       "examples_per_s": {s: r.per_s(s) for s in r.seconds},
+                       "ratio_vs_naive": r.per_s("ours") / r.per_s("naive"), "agreement": r.agreement,
+                       "max_abs_logprob_diff": r.max_abs_diff} for r in results}
+
+
+def families_main(args) -> int:
+    """`--families-only`: the two family rows on one torch thread (CPU seconds) or `--threads N` (wall clock)."""
+    global CLOCK
+    log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
+    threads = int(args.threads) if args.threads != "auto" else 1
+    torch.set_num_threads(threads)
+    CLOCK = time.process_time if threads == 1 else time.perf_counter
+    results = family_table(args, log)
+    failures = family_failures(results)
+    if args.json:
+        print(json.dumps({"families": family_json(results), "threads": threads, "failures": failures}))
+    for f in failures:
+        print("FAIL: " + f, file=sys.stderr)
+    return 1 if failures and not args.no_assert else 0
 
 
 if __name__ == "__main__":

@@ -68,13 +68,14 @@ def manual_baselines(lm, dataset, args) -> dict:
     """Zero-shot and calibrated for every SST-2 template; few-shot for the best zero-shot one."""
     from promptlab.data.sampling import demonstration_pool, evaluation_rows
     from promptlab.prompts.files import list_templates
+    from promptlab.prompts.render import is_cloze
     from promptlab.scoring.experiment import Protocol, score_template
 
     # the rows the tuning runs evaluate on too: all 872 by default
     dev = evaluation_rows(dataset.rows("validation"), args.eval_rows)
     train = dataset.rows("train")
     out = {}
-    for template in [t for t in list_templates() if t.task == "sst2"]:
+    for template in [t for t in list_templates() if t.task == "sst2" and not is_cloze(t)]:  # cloze: masked LMs
         start = time.perf_counter()
         metrics = score_template(lm, template, dev, label_column="label").metrics
         out[template.name] = {"zero_shot": metrics["acc"], "calibrated": metrics.get("acc_calibrated"),

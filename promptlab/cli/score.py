@@ -1,6 +1,11 @@
-"""`promptlab score`: score a template on a dataset (zero-shot, or few-shot over seeds), as text or one JSON object.
+"""`promptlab score`: score a template on a dataset (zero-shot, or few-shot over seeds), as text or JSON, with one
+model or several (the same rows, shots and seeds for each; every result names its model and family).
 
     promptlab score --template sst2-review-sentiment --data demo-reviews --limit 50 --json
+    promptlab score --template sst2-review-sentiment --data sst2 --model smollm2-135m-instruct --model gemma-3-270m
+
+With one --model, --json prints one JSON object; with several, a JSON list of them (one per model, in order) and
+the text output ends with a table of the models side by side.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ def add_parser(sub) -> None:
     score.add_argument("--seeds", type=positive, default=1, help="demonstration seeds for few-shot (default 1)")
     score.add_argument("--sampler", choices=("random", "balanced"), default="random")
     score.add_argument("--label-column", help="label column (default: detected)")
-    score.add_argument("--model", default=None, help="registry name, local folder or hub id")
-    score.add_argument("--adapter", help="a tuning run id or a PEFT adapter folder to put on the model")
+    score.add_argument("--model", action="append", default=None,
+                       help="registry name, local folder or hub id; repeat it to score with several models")
+    score.add_argument("--adapter", help="a tuning run id or a PEFT adapter folder to put on the (one) model")
     score.add_argument("--runs-dir", help="where to find --adapter's run id (default: $PROMPTLAB_RUNS or ./runs)")
     score.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     score.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
@@ -53,27 +59,54 @@ def run(args) -> None:
         if args.shots else []
     # Too few rows for the demonstrations is said now, not after seconds of model loading.
     sample_shots(pool, args.shots, seed=0, method=args.sampler, label_column=dataset.label_column)
+    model_ids = list(dict.fromkeys(args.model or [DEFAULT_MODEL]))
+    if args.adapter and len(model_ids) > 1:
+        raise ValueError("--adapter fits one base model: pass one --model with it (an adapter is trained on one).")
     adapter = resolve_adapter(args.adapter, args.runs_dir) if args.adapter else None
-    model_id = args.model or DEFAULT_MODEL
-    lm = load_lm(model_id, adapter=adapter, device=args.device)
-    with _ProgressBar(f"scoring {template.name}") as bar:
-        report = score_template(lm, template, rows, protocol, pool=pool, label_column=dataset.label_column,
-                                progress=bar.update)
-    result = {
-        "template": template.name, "data": args.data, "split": split, "model": lm.name, "n": report.n,
-        "shots": args.shots, "seeds": args.seeds if args.shots else 1, "mode": report.mode,
-        "seconds": round(report.seconds, 3), "metrics": report.metrics, "per_seed": report.per_seed,
-        "confusion": report.confusion.to_dict() if report.confusion is not None else None,
-    }
+    check_families(template, model_ids)  # a model that cannot serve the template is named before any scoring
+    results = []
+    for model_id in model_ids:
+        lm = load_lm(model_id, adapter=adapter, device=args.device)
+        label = f"scoring {template.name}" + (f" with {model_id}" if len(model_ids) > 1 else "")
+        with _ProgressBar(label) as bar:
+            report = score_template(lm, template, rows, protocol, pool=pool, label_column=dataset.label_column,
+                                    progress=bar.update)
+        results.append({
+            "template": template.name, "data": args.data, "split": split, "model": lm.name, "family": lm.family,
+            "n": report.n, "shots": args.shots, "seeds": args.seeds if args.shots else 1, "mode": report.mode,
+            "seconds": round(report.seconds, 3), "metrics": report.metrics, "per_seed": report.per_seed,
+            "confusion": report.confusion.to_dict() if report.confusion is not None else None,
+        })
+        del lm  # one model in memory at a time
     if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-    else:
+        print(json.dumps(results[0] if len(results) == 1 else results, ensure_ascii=False))
+        return
+    for result in results:
         _print_report(result)
+    if len(results) > 1:
+        _print_table(results)
+
+
+def check_families(template, model_ids) -> None:
+    """Raise a ValueError naming each model whose family cannot score `template` (read from its config.json)."""
+    from promptlab.models.families import read_family, template_problem
+    from promptlab.models.registry import resolve_model
+    from promptlab.prompts.render import is_cloze
+
+    problems = []
+    for model_id in model_ids:
+        family = read_family(resolve_model(model_id), model_id)
+        problem = template_problem(family, mode=template.mode, cloze=is_cloze(template), model=f"Model {model_id}")
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise ValueError(f"Template {template.name!r} cannot be scored with every model:\n"
+                         + "\n".join(f"  - {p}" for p in problems))
 
 
 def _print_report(result: dict) -> None:
     print(f"{result['template']} on {result['data']} [{result['split']}], {result['n']} rows, "
-          f"{result['shots']}-shot, model {result['model']}, {result['seconds']:.1f} s")
+          f"{result['shots']}-shot, model {result['model']} ({result['family']}), {result['seconds']:.1f} s")
     metrics = result["metrics"]
     for key, value in metrics.items():
         if key.endswith(("_std", "_min", "_max")):
@@ -81,6 +114,17 @@ def _print_report(result: dict) -> None:
         spread = f"  ± {metrics[key + '_std']:.3f} (min {metrics[key + '_min']:.3f}, max {metrics[key + '_max']:.3f})" \
             if key + "_std" in metrics else ""
         print(f"  {key:<15} {value:.3f}{spread}")
+
+
+def _print_table(results: list[dict]) -> None:
+    """The models side by side: one row each, a column per metric (spreads left out: they are above)."""
+    keys = [k for k in results[0]["metrics"] if not k.endswith(("_std", "_min", "_max"))]
+    width = max(len(r["model"]) for r in results) + 2
+    print()
+    print(f"{'model':<{width}}{'family':<10}" + "".join(f"{k:>15}" for k in keys))
+    for r in results:
+        values = "".join(f"{r['metrics'][k]:>15.3f}" if k in r["metrics"] else f"{'':>15}" for k in keys)
+        print(f"{r['model']:<{width}}{r['family']:<10}" + values)
 
 
 class _ProgressBar:

@@ -1,7 +1,9 @@
 """Turn (context, continuation) requests into packed token batches and score them.
 
-This is the one scoring path of PromptLab: `LM.loglikelihood` runs it under `torch.inference_mode`, the tuning loop
-runs it with gradients. Three things make it fast without changing any number:
+This is the scoring path of the causal (decoder-only) family (`seq2seq` and `masked` are the other two, with the
+same four functions: encode, batches, logprobs, tokens_read): `LM.loglikelihood` runs it under
+`torch.inference_mode`, the tuning loop runs it with gradients. Three things make it fast without changing any
+number:
 
 * **Shared contexts.** Requests with the same context (the answer choices of one example) become one packed row:
   the context once, then every choice's tokens after it. Contexts that share a long prefix (few-shot prompts with
@@ -26,6 +28,8 @@ from dataclasses import dataclass
 
 import torch
 
+from promptlab.models import peft_methods
+from promptlab.models.peft_methods import peft_parts
 from promptlab.models.requests import Request
 
 
@@ -96,6 +100,12 @@ def _bos_prefix(tokenizer) -> list[int]:
     probe = tokenizer.encode("a", add_special_tokens=True)
     bos = tokenizer.bos_token_id
     return [bos] if bos is not None and probe and probe[0] == bos else []
+
+
+def tokens_read(encoded: Sequence[Encoded], indices: Sequence[int]) -> int:
+    """Real tokens the model read for these requests (each shared context once)."""
+    contexts = {encoded[i].context for i in indices}
+    return sum(len(c) for c in contexts) + sum(len(encoded[i].continuation) for i in indices)
 
 
 def batches(encoded: Sequence[Encoded], max_tokens: int = 4096) -> Iterator[list[int]]:
@@ -288,17 +298,16 @@ def _hidden_states(model, rows: Sequence[_Row]) -> tuple[torch.Tensor, int]:
     for b, r in enumerate(rows):
         ids[b, : len(r.tokens)] = torch.tensor(r.tokens, device=device)
         pos[b, : len(r.positions)] = torch.tensor(r.positions, device=device)
-    kind = getattr(peft_config, "peft_type", None)
-    kind = getattr(kind, "value", kind) if peft_config is not None and peft_config.is_prompt_learning else None
-    n_virtual = peft_config.num_virtual_tokens if kind else 0
+    kind = peft_methods.adds(peft_config)
+    n_virtual = peft_methods.used_positions(peft_config)
     decoder = hf.base_model
-    if kind == "PREFIX_TUNING":
+    if kind == peft_methods.KEY_VALUES:
         cache = peft_model.get_prompt(len(rows), max_cache_len=length + n_virtual)
         mask = _tree_mask(rows, length, n_virtual, device)[:, :, n_virtual:, :]
         out = decoder(input_ids=ids, attention_mask=_for_attention(hf, mask), position_ids=pos + n_virtual,
                       past_key_values=cache, use_cache=False)
         return out.last_hidden_state, 0
-    if kind:  # prompt tuning, P-tuning: virtual embeddings at positions 0..n-1, real tokens after them
+    if kind == peft_methods.POSITIONS:  # prompt tuning, P-tuning: virtual embeddings at 0..n-1, real tokens after
         embeds = hf.get_input_embeddings()(ids)
         prompts = peft_model.get_prompt(batch_size=len(rows)).to(embeds.dtype)
         embeds = torch.cat([prompts, embeds], dim=1)
@@ -319,15 +328,6 @@ def _for_attention(hf, mask: torch.Tensor) -> torch.Tensor:
         return mask
     dtype = next(hf.parameters()).dtype
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
-
-
-def peft_parts(model):
-    """(Hugging Face causal LM, active PEFT config or None, PeftModel or None) of a plain or PEFT-wrapped model."""
-    get_base = getattr(model, "get_base_model", None)
-    config = getattr(model, "active_peft_config", None)
-    if get_base is None or config is None:
-        return model, None, None
-    return get_base(), config, model
 
 
 def _head(model):

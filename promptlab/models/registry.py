@@ -20,6 +20,7 @@ from pathlib import Path
 
 from promptlab import settings
 from promptlab.data.hub import hub_reachable
+from promptlab.models.families import CAUSAL, read_family
 
 DEFAULT_MODEL = "smollm2-135m-instruct"  # bundled, offline; defined here so that naming it does not import torch
 
@@ -79,12 +80,37 @@ class ModelInfo:
     description: str
     available: bool
     install_hint: str
+    family: str = CAUSAL  # promptlab.models.families: causal | seq2seq | masked
 
 
 def list_models() -> list[ModelInfo]:
-    """The registry's bundled models and whether their package is installed here."""
+    """The registry's bundled models and whether their package is installed here (all GGUF files: causal LMs)."""
     return [ModelInfo(name, spec.description, bundled_available(name), spec.install_hint)
             for name, spec in BUNDLED.items()]
+
+
+def model_family(model_id: str) -> str:
+    """The family of a registry name, local folder or hub id, from its config.json alone: no weights are read or
+    downloaded (a hub id's config comes from the local cache, or the Hub when it is reachable)."""
+    if model_id in BUNDLED:
+        return CAUSAL
+    path = Path(model_id).expanduser()
+    if path.is_dir() or path.suffix == ".gguf" or model_id.startswith((".", "/", "~")):
+        return read_family(resolve_model(model_id), model_id)  # a local folder: resolving it reads nothing
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return read_family(Path(hf_hub_download(model_id, "config.json", local_files_only=True)).parent, model_id)
+    except Exception:  # noqa: BLE001 - not in the local cache: try the network below
+        pass
+    if settings.hub_offline() or not hub_reachable():
+        raise ValueError(f"Model {model_id!r} is not available offline (no local folder of that name, not in the "
+                         "local Hugging Face cache, and the Hub is unreachable).")
+    try:
+        return read_family(Path(hf_hub_download(model_id, "config.json")).parent, model_id)
+    except Exception as err:  # noqa: BLE001 - hub errors come in many types; the message is what matters
+        raise ValueError(f"Could not read model {model_id!r}'s config.json from the Hugging Face Hub: "
+                         f"{str(err).splitlines()[0][:300]}") from None
 
 
 def bundled_available(name: str) -> bool:

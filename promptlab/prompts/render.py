@@ -21,6 +21,7 @@ from promptlab.prompts.sandbox import (
     SourceLimitError,
     budget_spent,
     compile_source,
+    names_read,
     render_budget,
     render_source,
     undeclared_variables,
@@ -32,6 +33,10 @@ MAX_MESSAGE_CHARS = 300  # of an error text quoted in a message (it may quote a 
 MAX_UNKNOWN_REPORTED = 10  # unknown columns reported one by one per field; the rest are counted
 MAX_NAMES_LISTED = 30  # column names listed in a hint
 _BUDGET_HINT = "Use fewer rows, shots or seeds, or a simpler template."
+# A cloze template (for masked LMs, e.g. BERT) marks the answer slot with {{ mask }}: it renders as the model's own
+# mask token (`mask=` of render), as this readable default without a model, and as the answer in demonstrations.
+MASK = "mask"
+DEFAULT_MASK_TEXT = "[MASK]"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Rendering
@@ -104,7 +109,7 @@ def _calls(source: str, name: str) -> bool:
 
 
 def _undefined_problem(field: str, error: UndefinedError, context: dict) -> Problem:
-    columns = _names(k for k in context if k != "answer_choices")
+    columns = _names(k for k in context if k not in ("answer_choices", MASK))
     name = re.fullmatch(r"'(\w+)' is undefined", str(error))
     if name:
         return Problem(field, f"{field} uses {{{{ {name[1]} }}}}, but the row has no column '{name[1]}'.",
@@ -174,8 +179,16 @@ def _choices(t: Template, row: dict) -> tuple[str, ...]:
     return choices
 
 
-def _context(row: dict, choices) -> dict:
-    return {**row, "answer_choices": list(choices)}
+def _context(row: dict, choices, mask: str = DEFAULT_MASK_TEXT) -> dict:
+    return {**row, "answer_choices": list(choices), MASK: mask}
+
+
+def is_cloze(t: Template) -> bool:
+    """The template's prompt has a {{ mask }} answer slot (a cloze template, scored by masked LMs)."""
+    try:
+        return MASK in names_read(t.prompt)
+    except TemplateSyntaxError:
+        return False
 
 
 def _target(t: Template, row: dict, context: dict) -> str | None:
@@ -193,6 +206,8 @@ def _demonstration(t: Template, shot: dict) -> str:
     if not target:
         raise RenderError(Problem("target", "A demonstration has no target (its label is missing or the template "
                                   "has no target).", "Use labelled rows as demonstrations, or use zero shots."))
+    if is_cloze(t):  # the answer fills the slot
+        return _render("prompt", t.prompt, {**context, MASK: target})
     return _render("prompt", t.prompt, context) + t.target_delimiter + target
 
 
@@ -212,8 +227,9 @@ def _check_sizes(t: Template) -> None:
         raise RenderError(next(p for p in _oversized(t) if p.field not in ("name", "description", "reference")))
 
 
-def render(t: Template, row: dict, shots=()) -> Example:
+def render(t: Template, row: dict, shots=(), mask: str = DEFAULT_MASK_TEXT) -> Example:
     """Render a row (with demonstration rows `shots`) into an Example. Raises ValueError (RenderError) on failure.
+    `mask`: what a cloze template's {{ mask }} becomes in the query (the model's mask token).
 
     >>> t = Template("t", "Review: {{ sentence }}\\nSentiment:", "{{ label }}", ("negative", "positive"))
     >>> example = render(t, {"sentence": "great fun", "label": "positive"})
@@ -222,7 +238,7 @@ def render(t: Template, row: dict, shots=()) -> Example:
     """
     _check_sizes(t)
     choices = _choices(t, row)
-    context = _context(row, choices)
+    context = _context(row, choices, mask)
     target = _target(t, row, context)
     instruction = _render("instruction", t.instruction, context) if t.instruction else ""
     prompt = _assemble(t, instruction, shots, _render("prompt", t.prompt, context))
@@ -230,7 +246,7 @@ def render(t: Template, row: dict, shots=()) -> Example:
     return Example(prompt, target or "", choices, gold, t.target_delimiter)
 
 
-def render_content_free(t: Template, shots=(), filler: str = "N/A") -> Example:
+def render_content_free(t: Template, shots=(), filler: str = "N/A", mask: str = DEFAULT_MASK_TEXT) -> Example:
     """The prompt with every variable it uses replaced by `filler` ("N/A"), for contextual calibration (Zhao et
     al. 2021, "Calibrate Before Use"). Demonstrations render normally. Needs answer choices that do not depend on
     the row. render_content_free(t).prompt == 'Review: N/A\\nSentiment:' for the template in render()'s example.
@@ -241,7 +257,7 @@ def render_content_free(t: Template, shots=(), filler: str = "N/A") -> Example:
     _check_sizes(t)
     choices = _choices(t, {})
     row = dict.fromkeys(_safe_undeclared(t.prompt) | _safe_undeclared(t.instruction), filler)
-    context = _context(row, choices)
+    context = _context(row, choices, mask)
     instruction = _render("instruction", t.instruction, context) if t.instruction else ""
     prompt = _assemble(t, instruction, shots, _render("prompt", t.prompt, context))
     return Example(prompt, "", choices, None, t.target_delimiter)
@@ -309,7 +325,25 @@ def validate(t: Template, columns, rows=()) -> list[Problem]:
     if t.mode == "rank" and not t.target.strip():
         problems.append(Problem("target", "The template has answer choices but no target, so the gold choice is "
                                 "unknown.", "Set the target to the gold choice, e.g. {{ label }}."))
-    return problems + _row_problems(t, rows, broken)
+    return problems + _mask_problems(t) + _row_problems(t, rows, broken)
+
+
+def _mask_problems(t: Template) -> list[Problem]:
+    """{{ mask }} is the answer slot of a cloze template's prompt: nowhere else, and only with answer choices."""
+    problems = []
+    for field, source in _jinja_fields(t):
+        try:
+            reads_mask = MASK in names_read(source)
+        except TemplateSyntaxError:
+            continue
+        if reads_mask and field != "prompt":
+            problems.append(Problem(field, f"{{{{ mask }}}} is the answer slot of a cloze prompt; the {field} "
+                                    "cannot have one.", "Move {{ mask }} into the prompt, where the answer goes."))
+    if is_cloze(t) and t.mode != "rank":
+        problems.append(Problem("answer_choices", "A cloze template ({{ mask }} in the prompt) needs answer "
+                                "choices: the label words a masked LM scores at the slot.",
+                                "List them, e.g. [terrible, great], and set the target to the gold one."))
+    return problems
 
 
 def _oversized(t: Template) -> list[Problem]:

@@ -309,7 +309,8 @@ _ENV.policies["json.dumps_function"] = bounded_dumps
 _ENV.globals.update(range=_safe_range, namespace=_Namespace)
 del _ENV.globals["lipsum"]  # useless in prompts, and its size argument is another memory lever
 GLOBALS = frozenset(_ENV.globals)  # functions a template may call: range, dict, cycler, joiner, namespace
-PROVIDED = frozenset({"answer_choices", *GLOBALS})  # names the render context supplies, not columns
+# Names the render context supplies, not columns: the answer choices, and `mask`, a cloze template's answer slot.
+PROVIDED = frozenset({"answer_choices", "mask", *GLOBALS})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -368,8 +369,17 @@ once per source text (rendering runs per row), so the result is cached (up to MA
 TemplateSyntaxError on a syntax error, SourceLimitError (one) on a source too long or too deeply nested."""
 
 
+def _names_read(source: str) -> frozenset[str]:
+    return frozenset(meta.find_undeclared_variables(_parse(source)))
+
+
+names_read = SourceCache(_names_read, MAX_CACHED_CHARS)
+names_read.__doc__ = """Every name a source text reads from its context, the supplied ones (`PROVIDED`) included.
+Cached. Raises TemplateSyntaxError on a syntax error."""
+
+
 def _undeclared(source: str) -> frozenset[str]:
-    return frozenset(meta.find_undeclared_variables(_parse(source)) - PROVIDED)
+    return names_read(source) - PROVIDED
 
 
 undeclared_variables = SourceCache(_undeclared, MAX_CACHED_CHARS)

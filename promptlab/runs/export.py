@@ -23,6 +23,7 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from promptlab.models.families import family_for_task_type
 from promptlab.runs.layout import existing_run, open_regular, problem, read_dict
 from promptlab.runs.store import adapter_dir
 
@@ -116,12 +117,14 @@ def model_card(run_dir: Path, left_out: list[str] = ()) -> str:
     config = spec.get("config") if isinstance(spec.get("config"), dict) else {}
     best = status.get("best") if isinstance(status.get("best"), dict) else {}
     metric = base.get("metric", "acc")
+    # the adapter's PEFT task type says which model class it goes on (masked LMs: FEATURE_EXTRACTION)
+    family = family_for_task_type(read_dict(run_dir / "adapter" / "adapter_config.json").get("task_type"))
     lines = [
         f"# PromptLab soft prompt: {run_dir.name}",
         "",
         f"- method: {config.get('method')} ({config.get('num_virtual_tokens')} virtual tokens, "
         f"init {config.get('init')})",
-        f"- base model: {spec.get('model')}",
+        f"- base model: {spec.get('model')} ({family.title}, loaded with {family.auto_class})",
         f"- data: {spec.get('data')} (train split {spec.get('train_split')}, "
         f"validation: {spec.get('eval_size')} rows of {spec.get('eval_split')})",
         f"- best validation {metric}: {_pct(best.get(metric))} at step {best.get('step')}",
@@ -132,8 +135,8 @@ def model_card(run_dir: Path, left_out: list[str] = ()) -> str:
         "",
         "```python",
         "from peft import PeftModel",
-        "from transformers import AutoModelForCausalLM",
-        "base = AutoModelForCausalLM.from_pretrained(BASE_MODEL_DIR)",
+        f"from transformers import {family.auto_class}",
+        f"base = {family.auto_class}.from_pretrained(BASE_MODEL_DIR)",
         'model = PeftModel.from_pretrained(base, "adapter")',
         "```",
         "",

@@ -1,6 +1,7 @@
 """Score rendered `Example`s with an `LM`: a per-row table and metrics.
 
-Rank mode (examples with answer choices): each choice is scored as `delimiter + choice` after the prompt.
+Rank mode (examples with answer choices): each choice is scored as `delimiter + choice` after the prompt (a
+masked LM scores the choice as the label word at the prompt's mask slot; an encoder-decoder as the decoder's answer).
 * `acc`: argmax of the summed log-likelihood (lm-evaluation-harness `acc`).
 * `acc_norm`: argmax of log-likelihood divided by the choice's length in characters (lm-eval's `acc_norm`).
 * `acc_calibrated`: contextual calibration (Zhao et al. 2021): choice probabilities divided by those the model
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from promptlab.models.families import MASKED
 from promptlab.models.requests import Request
 from promptlab.prompts.values import Example
 from promptlab.scoring.metrics import accuracy, macro_f1, rouge_l
@@ -87,7 +89,7 @@ def _evaluate_rank(lm, examples, content_free, generate, progress) -> EvalResult
         "correct": [e.gold == p if e.gold is not None else None for e, p in zip(examples, predictions)],
     })
     _add_probability_columns(table, examples, probs)
-    if generate:
+    if generate and getattr(lm, "family", None) != MASKED:  # a masked LM fills its slot: nothing to write
         table["generated"] = lm.generate([e.prompt for e in examples], max_new_tokens=16)
     labelled = [i for i, e in enumerate(examples) if e.gold is not None]
     gold = [examples[i].gold for i in labelled]

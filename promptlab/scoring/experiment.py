@@ -6,6 +6,10 @@
 Demonstrations: for each seed one set of `shots` rows is drawn from `pool` and used for every query row (the
 "prompt" a user would deploy), except that a query row never sees itself as a demonstration (the sampler replaces
 it by the next candidate). Calibration uses the same demonstrations with content-free inputs.
+
+Model families: a template must suit the model's family (a cloze template with {{ mask }} needs a masked LM, which
+in turn cannot generate); `render_options` says so before anything is scored, and gives the rendering what the
+model needs (its mask token for {{ mask }}, its chat template for chat templates).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from promptlab.data.sampling import sample_shots
-from promptlab.prompts.render import render, render_content_free
+from promptlab.models.families import template_problem
+from promptlab.prompts.render import DEFAULT_MASK_TEXT, is_cloze, render, render_content_free
 from promptlab.prompts.values import Example, Template
 from promptlab.scoring.evaluate import EvalResult, evaluate
 from promptlab.scoring.metrics import aggregate
@@ -70,12 +75,27 @@ class Report:
     seconds: float = 0.0
 
 
+def render_options(lm, template: Template) -> dict:
+    """`build_examples` / `content_free_examples` options for scoring `template` with `lm`: `wrap` (the model's chat
+    template, for chat templates) and `mask` (its mask token, for cloze templates). Raises a ValueError saying what
+    to do when the model's family cannot score the template."""
+    family = getattr(lm, "family", None)
+    if family is not None:
+        problem = template_problem(family, mode=template.mode, cloze=is_cloze(template), model=f"Model {lm.name}")
+        if problem:
+            raise ValueError(f"{template.name}: {problem}")
+    return {"wrap": lm.wrap_chat if template.chat else None,
+            "mask": getattr(lm, "mask_token", None) or DEFAULT_MASK_TEXT}
+
+
 def build_examples(template: Template, rows: Sequence[dict], *, pool: Sequence[dict] = (), shots: int = 0,
                    seed: int = 0, sampler: str = "random", label_column: str | None = None,
-                   indices: Sequence[int] = (), wrap: Callable[[str], str] | None = None) -> list[Example]:
+                   indices: Sequence[int] = (), wrap: Callable[[str], str] | None = None,
+                   mask: str = DEFAULT_MASK_TEXT) -> list[Example]:
     """Render `rows` with `shots` seeded demonstrations from `pool` (never the query row itself).
 
-    `wrap` post-processes each final prompt (e.g. `lm.wrap_chat` for chat templates).
+    `wrap` post-processes each final prompt (e.g. `lm.wrap_chat` for chat templates); `mask` is what a cloze
+    template's {{ mask }} renders as (the model's mask token).
     """
     if shots < 0:
         raise ValueError(f"shots must be 0 or more, got {shots}.")
@@ -83,23 +103,25 @@ def build_examples(template: Template, rows: Sequence[dict], *, pool: Sequence[d
     for row in rows:
         demos = sample_shots(list(pool), shots, seed, method=sampler, label_column=label_column,
                              indices=indices, exclude=(row,)) if shots else ()
-        example = render(template, row, demos)
+        example = render(template, row, demos, mask=mask)
         examples.append(replace(example, prompt=wrap(example.prompt)) if wrap else example)
     return examples
 
 
 def content_free_examples(template: Template, *, pool: Sequence[dict] = (), shots: int = 0, seed: int = 0,
                           sampler: str = "random", label_column: str | None = None, indices: Sequence[int] = (),
-                          wrap: Callable[[str], str] | None = None) -> list[Example]:
+                          wrap: Callable[[str], str] | None = None, mask: str = DEFAULT_MASK_TEXT) -> list[Example]:
     """The template rendered with content-free inputs ("N/A", "", "[MASK]") and the seed's demonstrations.
 
-    Empty when the answer choices depend on the row (calibration needs fixed choices).
+    Empty when the answer choices depend on the row (calibration needs fixed choices). A cloze template skips a
+    filler that is its mask text (a second slot).
     """
     if template.mode != "rank" or isinstance(template.answer_choices, str):
         return []
     demos = sample_shots(list(pool), shots, seed, method=sampler, label_column=label_column,
                          indices=indices) if shots else ()
-    examples = [render_content_free(template, demos, filler) for filler in CONTENT_FREE]
+    fillers = [f for f in CONTENT_FREE if not (is_cloze(template) and f == mask)]
+    examples = [render_content_free(template, demos, filler, mask=mask) for filler in fillers]
     return [replace(e, prompt=wrap(e.prompt)) for e in examples] if wrap else examples
 
 
@@ -109,11 +131,11 @@ def score_template(lm, template: Template, rows: Sequence[dict], protocol: Proto
     """Score `template` on `rows` under `protocol`, demonstrations drawn from `pool` (`label_column` for the
     balanced sampler); metrics are averaged over the protocol's seeds, with their spread."""
     start = time.perf_counter()
-    wrap = lm.wrap_chat if template.chat else None
+    options = render_options(lm, template)
     results: list[EvalResult] = []
     for n, demo_seed in enumerate(protocol.seed_list):
         kwargs = dict(pool=pool, shots=protocol.shots, seed=demo_seed, sampler=protocol.sampler,
-                      label_column=label_column, indices=protocol.indices, wrap=wrap)
+                      label_column=label_column, indices=protocol.indices, **options)
         examples = build_examples(template, rows, **kwargs)
         free = content_free_examples(template, **kwargs)
         step = _seed_progress(progress, n, len(protocol.seed_list))

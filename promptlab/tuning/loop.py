@@ -1,7 +1,8 @@
 """The training loop: explicit and readable top to bottom (nanoGPT style), on `accelerate`.
 
-One optimizer step = `grad_accum` micro-batches of `batch_size` examples per process. The loss is built from
-`packing.logprobs`, the scorer's own path, on the same `Example`s the template renders:
+One optimizer step = `grad_accum` micro-batches of `batch_size` examples per process. The loss is built from the
+model family's scoring module (`lm.scorer_for`: packed causal scoring, seq2seq decoder labels, or masked-LM label
+words at the mask slot), the scorer's own path, on the same `Example`s the template renders:
 
 * objective "choices" (classification): cross-entropy over each example's answer-choice log-likelihoods, i.e.
   log_softmax over exactly the numbers the scorer ranks;
@@ -23,8 +24,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from promptlab.models import packing
-from promptlab.models.lm import LM
+from promptlab.models.lm import LM, max_length, n_scored, scorer_for
 from promptlab.models.requests import Request
 from promptlab.scoring import evaluate as scoring
 from promptlab.scoring.metrics import is_better
@@ -251,14 +251,15 @@ def objective_requests(examples, objective: str) -> tuple[list[Request], list[tu
 def micro_batch(s: Setup, examples, objective: str, scale: float) -> tuple[float, int]:
     """Forward + backward over `examples` (in token-budget sub-batches); return (scaled loss, tokens seen)."""
     requests, owners = objective_requests(examples, objective)
-    encoded = packing.encode(s.tokenizer, requests, s.config.max_length)
+    scorer = scorer_for(s.model)
+    encoded = scorer.encode(s.tokenizer, requests, min(s.config.max_length, max_length(s.model, s.tokenizer)))
     if objective == "choices":
         denominator = len(examples)
     else:
-        denominator = sum(len(e.continuation) for e in encoded)
+        denominator = sum(n_scored(e) for e in encoded)
     total, tokens = 0.0, 0
-    for indices in packing.batches(encoded, s.config.max_tokens):
-        sums, _ = packing.logprobs(s.model, encoded, indices)
+    for indices in scorer.batches(encoded, s.config.max_tokens):
+        sums, _ = scorer.logprobs(s.model, encoded, indices)
         if objective == "choices":
             loss = choice_cross_entropy(sums, [owners[i] for i in indices], examples)
         else:
@@ -266,7 +267,7 @@ def micro_batch(s: Setup, examples, objective: str, scale: float) -> tuple[float
         loss = loss * (scale / denominator)
         s.accelerator.backward(loss)
         total += loss.item()
-        tokens += _tokens(encoded, indices)
+        tokens += scorer.tokens_read(encoded, indices)
     return total, tokens
 
 
@@ -286,12 +287,6 @@ def choice_cross_entropy(sums: torch.Tensor, owners: list[tuple[int, int]], exam
 def is_labelled(example) -> bool:
     """Has a gold answer to learn from: a gold choice (classification) or a non-empty target (generation)."""
     return example.gold is not None if example.choices else bool(example.target.strip())
-
-
-def _tokens(encoded, indices) -> int:
-    """Real tokens the model read for these requests (each shared context once)."""
-    contexts = {encoded[i].context for i in indices}
-    return sum(len(c) for c in contexts) + sum(len(encoded[i].continuation) for i in indices)
 
 
 # ---- optimizer ----------------------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""PEFT wrapping and soft-prompt initialisation, plus the nearest-token probe of virtual tokens.
+"""PEFT wrapping and soft-prompt initialisation for each model family, plus the nearest-token probe of virtual
+tokens. What each method is (virtual positions or key/values, gradient checkpointing, ...) lives in
+`promptlab.models.peft_methods`; how it is configured for each family lives here, in `peft_config_for`.
 
 PEFT's own inits are not enough: there is no class-label init (the best one for small models in Lester et al.
 2021), SAMPLE_VOCAB samples the whole vocabulary instead of frequent tokens, TEXT needs a tokenizer path, and
@@ -8,51 +10,86 @@ are then set here, from token ids chosen by `init_token_ids`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import torch
 
+from promptlab.models.families import CAUSAL, FAMILIES, MASKED, SEQ2SEQ, family_of_model
+from promptlab.models.peft_methods import METHODS, method_for_peft_type, peft_parts
 from promptlab.tuning.config import TuneConfig
 
 FREQUENT_TOKENS = 5000
+_DEFAULT_LORA_TARGETS = next(f.default for f in dataclasses.fields(TuneConfig) if f.name == "lora_target_modules")
 
 
-def peft_config_for(config: TuneConfig):
-    """The PEFT config of a TuneConfig (task CAUSAL_LM)."""
+def peft_config_for(config: TuneConfig, family: str = CAUSAL, model_config=None):
+    """The PEFT config of a TuneConfig for a model of `family` (its PEFT task type: CAUSAL_LM, SEQ_2_SEQ_LM, or
+    FEATURE_EXTRACTION for masked LMs). `model_config`: the model's config, which seq2seq prefixes need."""
     from peft import LoraConfig, PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig
 
-    n = config.num_virtual_tokens
+    task, n = FAMILIES[family].peft_task_type, config.num_virtual_tokens
+    # PEFT's seq2seq forward puts prompt/P-tuning vectors before the encoder only; its default of two submodules
+    # would train n more vectors that nothing reads.
+    submodules = {"num_transformer_submodules": 1} if family == SEQ2SEQ else {}
     if config.method == "prompt_tuning":
-        return PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=n, prompt_tuning_init="RANDOM")
+        return PromptTuningConfig(task_type=task, num_virtual_tokens=n, prompt_tuning_init="RANDOM", **submodules)
     if config.method == "p_tuning":
-        return PromptEncoderConfig(task_type="CAUSAL_LM", num_virtual_tokens=n,
+        return PromptEncoderConfig(task_type=task, num_virtual_tokens=n, **submodules,
                                    encoder_reparameterization_type=config.encoder.upper(),
                                    encoder_hidden_size=config.encoder_hidden_size)
     if config.method == "prefix_tuning":
-        return PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=n,
-                                  prefix_projection=config.prefix_projection,
-                                  encoder_hidden_size=config.encoder_hidden_size)
-    return LoraConfig(task_type="CAUSAL_LM", r=config.lora_r, lora_alpha=config.lora_alpha,
+        return PrefixTuningConfig(task_type=task, num_virtual_tokens=n, prefix_projection=config.prefix_projection,
+                                  encoder_hidden_size=config.encoder_hidden_size,
+                                  **(_decoder_prefix_shape(model_config) if family == SEQ2SEQ else {}))
+    return LoraConfig(task_type=task, r=config.lora_r, lora_alpha=config.lora_alpha,
                       lora_dropout=config.lora_dropout, target_modules=list(config.lora_target_modules))
 
 
+def _decoder_prefix_shape(model_config) -> dict:
+    """A seq2seq prefix lives in the decoder's self-attention: its layer count, and a key/value width of heads x
+    d_kv, which PEFT would take from d_model (wrong for T5s whose d_kv x heads differs, e.g. flan-t5-small)."""
+    if model_config is None:
+        return {}
+    heads = getattr(model_config, "num_heads", None) or getattr(model_config, "num_attention_heads", None)
+    d_kv = getattr(model_config, "d_kv", None)
+    layers = getattr(model_config, "num_decoder_layers", None) or getattr(model_config, "num_hidden_layers", None)
+    shape = {"num_attention_heads": heads, "num_layers": layers}
+    if d_kv and heads:
+        shape["token_dim"] = d_kv * heads
+    return {k: v for k, v in shape.items() if v}
+
+
 def wrap(model, tokenizer, config: TuneConfig, *, init_text: str = "", choices=()):
-    """`model` wrapped for training with PEFT, its virtual tokens initialised per `config.init`.
+    """`model` (of any family) wrapped for training with PEFT, its virtual tokens initialised per `config.init`.
 
     `init_text` is the template's text (for init="template"); `choices` the answer choices (init="class_labels").
     The same seed gives the same initial weights.
     """
     from peft import get_peft_model
 
+    family = family_of_model(model)
     torch.manual_seed(config.seed)
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
-    peft_model = get_peft_model(model, peft_config_for(config))
+    peft_config = peft_config_for(config, family, model.config)
+    if config.method == "lora" and config.lora_target_modules == _DEFAULT_LORA_TARGETS and \
+            not _has_modules(model, _DEFAULT_LORA_TARGETS):
+        peft_config.target_modules = None  # the default names Llama's projections; elsewhere PEFT's own choice
+    try:
+        peft_model = get_peft_model(model, peft_config)
+    except ValueError as err:
+        raise ValueError(f"Cannot put {METHODS[config.method].title} on this {FAMILIES[family].title} "
+                         f"({type(model).__name__}): {str(err).splitlines()[0][:300]}") from None
     if config.uses_virtual_tokens:
         ids = init_token_ids(tokenizer, config, init_text=init_text, choices=choices)
         _set_virtual_tokens(peft_model, config, ids)
     return peft_model
+
+
+def _has_modules(model, names) -> bool:
+    return any(name.rsplit(".", 1)[-1] in names for name, _ in model.named_modules())
 
 
 # ---- choosing init tokens ----------------------------------------------------------------------------------------
@@ -95,19 +132,28 @@ def frequent_token_ids(tokenizer, count: int = FREQUENT_TOKENS) -> list[int]:
 
     No frequency table ships with a tokenizer, but BPE assigns ids in merge order, and merges are learned most
     frequent first, so low ids are frequent tokens. Special tokens and the single-byte alphabet (which also sits
-    at the start of the vocabulary) are skipped: single bytes are rarely whole words.
+    at the start of the vocabulary) are skipped: single bytes are rarely whole words. WordPiece vocabularies (BERT)
+    also hold unused placeholders ([unused12]) and word continuations (##ing), skipped too; a single Chinese
+    character is a whole word there (bert-base-chinese is mostly those).
     """
     special = set(tokenizer.all_special_ids)
+    word_piece = type(getattr(getattr(tokenizer, "backend_tokenizer", None), "model", None)).__name__ == "WordPiece"
     out = []
     for i in range(len(tokenizer)):
         if i in special:
             continue
         piece = tokenizer.convert_ids_to_tokens(i)
-        if piece is not None and len(piece) > 1:
+        if piece is None or _PLACEHOLDER.fullmatch(piece) or (word_piece and piece.startswith("##")):
+            continue
+        if len(piece) > 1 or _CJK.fullmatch(piece):
             out.append(i)
             if len(out) == count:
                 break
     return out
+
+
+_PLACEHOLDER = re.compile(r"\[unused\d+\]|<extra_id_\d+>")  # BERT's and T5's reserved vocabulary entries
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def template_init_text(template) -> str:
@@ -133,20 +179,34 @@ def _set_virtual_tokens(peft_model, config: TuneConfig, ids: list[int] | None) -
         if ids is None:  # random, at the scale of real token embeddings (PEFT's N(0, 1) is far off that scale)
             weight.normal_(0.0, float(word_embeddings.float().std()))
         else:
-            weight.copy_(word_embeddings[torch.tensor(ids, device=word_embeddings.device)].to(weight.dtype))
+            rows = torch.tensor(ids, device=word_embeddings.device)
+            rows = rows.repeat(weight.shape[0] // len(ids))  # PEFT's seq2seq default keeps a copy per submodule
+            weight.copy_(word_embeddings[rows].to(weight.dtype))
 
 
 def _prefix_key_values(peft_model, ids: list[int]) -> torch.Tensor:
     """(n, layers*2*kv_dim) keys and values of `ids` at positions 0..n-1, laid out as PEFT's prefix expects.
 
     A prefix initialised so behaves like the init text written in front of the prompt (Li & Liang 2021 found
-    activations of real words the best prefix init).
+    activations of real words the best prefix init). Causal LMs: exactly so. Masked LMs: the keys/values the
+    encoder computes for the text on its own (which, unlike written text, does not see the input after it).
+    Seq2seq: the decoder self-attention's keys/values of the text as decoder input, with the text as the encoder's.
     """
+    from transformers import DynamicCache, EncoderDecoderCache
+
     base = peft_model.get_base_model()
-    device = base.get_input_embeddings().weight.device
+    family = family_of_model(base)
+    tokens = torch.tensor([ids], device=base.get_input_embeddings().weight.device)
     with torch.no_grad():
-        out = base(input_ids=torch.tensor([ids], device=device), use_cache=True)
-    cache = out.past_key_values
+        if family == MASKED:  # an encoder keeps no cache unless handed one; its layers fill the one they are given
+            cache = DynamicCache()
+            base.base_model(input_ids=tokens, past_key_values=cache)
+        elif family == SEQ2SEQ:
+            cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+            base(input_ids=tokens, decoder_input_ids=tokens, past_key_values=cache, use_cache=True)
+            cache = cache.self_attention_cache
+        else:
+            cache = base(input_ids=tokens, use_cache=True).past_key_values
     layers = []
     for layer in range(len(cache.layers)):
         keys, values = cache.layers[layer].keys, cache.layers[layer].values  # (1, kv_heads, n, head_dim)
@@ -158,9 +218,14 @@ def _prefix_key_values(peft_model, ids: list[int]) -> torch.Tensor:
 # ---- probes -------------------------------------------------------------------------------------------------------
 
 
+def _method(peft_model):
+    return method_for_peft_type(getattr(peft_parts(peft_model)[1], "peft_type", None))
+
+
 def virtual_token_vectors(peft_model) -> torch.Tensor | None:
     """The (n, dim) vectors the model sees as virtual tokens (prompt encoder output), or None for LoRA."""
-    if not getattr(peft_model, "_is_prompt_learning", False):
+    method = _method(peft_model)
+    if method is None or not method.virtual_tokens:
         return None
     with torch.no_grad():
         return peft_model.get_prompt_embedding_to_save(peft_model.active_adapter).float()
@@ -171,9 +236,10 @@ def nearest_tokens(peft_model, tokenizer, k: int = 3) -> list[list[str]] | None:
 
     Prefix tuning's virtual tokens are key/values, not embeddings, so they have no nearest words.
     """
+    method = _method(peft_model)
     vectors = virtual_token_vectors(peft_model)
     embeddings = peft_model.get_base_model().get_input_embeddings().weight.detach().float()
-    if vectors is None or vectors.shape[1] != embeddings.shape[1]:
+    if vectors is None or not method.embedding_vectors or vectors.shape[1] != embeddings.shape[1]:
         return None
     sims = torch.nn.functional.normalize(vectors.to(embeddings.device), dim=1) @ \
         torch.nn.functional.normalize(embeddings, dim=1).T

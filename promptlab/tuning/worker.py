@@ -281,13 +281,13 @@ def _accelerator(config):
 def _examples(parts, lm):
     """Labelled training examples, the fixed validation rows (seed 0: the same for every run) and their examples."""
     from promptlab.data.sampling import evaluation_rows
-    from promptlab.scoring.experiment import build_examples
+    from promptlab.scoring.experiment import build_examples, render_options
     from promptlab.tuning.loop import is_labelled
 
-    chat = lm.wrap_chat if parts.template.chat else None
-    train = [e for e in build_examples(parts.template, parts.train_rows, wrap=chat) if is_labelled(e)]
+    options = render_options(lm, parts.template)  # the chat template, the mask token; refuses a misfit template
+    train = [e for e in build_examples(parts.template, parts.train_rows, **options) if is_labelled(e)]
     val_rows = evaluation_rows(parts.eval_rows, parts.config.eval_size)
-    return train, val_rows, build_examples(parts.template, val_rows, wrap=chat)
+    return train, val_rows, build_examples(parts.template, val_rows, **options)
 
 
 def _measure_baselines(run: Run, lm, parts, val_rows) -> None:

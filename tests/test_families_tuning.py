@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import signal
 import zipfile
 
@@ -139,15 +138,13 @@ def test_generation_on_t5_trains_on_the_answer_and_reports_generation_metrics(ta
     assert {"exact_match", "rouge_l", "val_loss"} <= set(evals[-1])
 
 
-def test_a_template_the_family_cannot_serve_fails_the_run_with_what_to_do(task, runs_dir, tiny_bert_dir,
-                                                                          tiny_model_dir):
+def test_a_template_the_family_cannot_serve_is_refused_before_any_run_exists(task, runs_dir, tiny_bert_dir,
+                                                                             tiny_model_dir):
     for model, template, message in ((tiny_bert_dir, TEMPLATE, "masked LM: it scores the answer at a mask slot"),
                                      (tiny_model_dir, CLOZE, "cloze template .* needs a masked LM")):
-        run_id = submit({**make_spec(task, model, max_steps=2), "template": template}, runs_dir, launch=False)
-        assert main(layout.run_path(run_id, runs_dir)) == 2
-        info = store.get_run(run_id, runs_dir)
-        assert info.status == "failed" and info.step == 0
-        assert re.search(message, info.error), info.error
+        with pytest.raises(ValueError, match=message):
+            submit({**make_spec(task, model, max_steps=2), "template": template}, runs_dir, launch=False)
+    assert store.list_runs(runs_dir) == []
 
 
 def test_killed_worker_resumes_to_the_same_end_and_the_exported_bundle_scores_the_same(family, task, tmp_path):

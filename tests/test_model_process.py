@@ -136,3 +136,18 @@ def test_scoring_keeps_to_one_thread_while_a_job_trains(monkeypatch, runs_dir, t
     slot.close()
     assert queue.slots_in_use(runs_dir) == 0
     assert asked and set(asked) == {1}
+
+
+def test_a_shared_masked_lm_renders_its_own_mask_token(tiny_roberta_dir):
+    """Cloze templates through the app's shared model: `{{ mask }}` renders as the model's token (<mask> here),
+    known from the model process, and the scores are this process's."""
+    from promptlab.prompts.values import Template
+
+    cloze = Template("cloze", "{{ text }} It was {{ mask }}.", "{{ label }}", ("negative", "positive"))
+    rows = [{"text": f"a {'great' if i % 2 else 'bad'} movie", "label": ("negative", "positive")[i % 2]}
+            for i in range(6)]
+    shared = SharedLM(LocalModels(), str(tiny_roberta_dir))
+    assert (shared.family, shared.mask_token) == ("masked", "<mask>")
+    here = score_template(load_lm(str(tiny_roberta_dir)), cloze, rows)
+    there = score_template(shared, cloze, rows)
+    assert "<mask>" in there.table["prompt"][0] and there.metrics == pytest.approx(here.metrics)

@@ -27,7 +27,7 @@ class Call:
     """One LM call: `method` on the model `model_id` (plus `adapter`), with its arguments.
 
     loglikelihood: args=(requests,) -> list[LogLikelihood]; generate: args=(prompts,), kwargs max_new_tokens, stop
-    -> list[str]; wrap_chat: args=(prompts,) -> list[str]; describe: () -> {"name": ...}.
+    -> list[str]; wrap_chat: args=(prompts,) -> list[str]; describe: () -> {"name", "family", "mask_token"}.
     `threads`: torch CPU threads for this call (0: every core)."""
 
     method: str
@@ -83,7 +83,7 @@ class LoadedModels:
             return lm.generate(*call.args, **call.kwargs)
         if call.method == "wrap_chat":
             return [lm.wrap_chat(prompt) for prompt in call.args[0]]
-        return {"name": lm.name}
+        return {"name": lm.name, "family": lm.family, "mask_token": lm.mask_token}
 
 
 class LocalModels:

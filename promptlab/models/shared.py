@@ -33,6 +33,7 @@ Progress = Callable[[int, int], None]
 
 TARGET_CALL_S = 0.5  # a call this long keeps turns short for others and the per-call overhead (~1 ms) negligible
 MAX_CONTEXTS_PER_CALL = 1024
+_DESCRIPTIONS: dict = {}  # (backend, model, adapter) -> its describe() answer: a model does not change
 
 
 class Cancelled(ValueError):
@@ -165,6 +166,22 @@ class SharedLM:
             if progress:
                 progress(len(out), len(prompts))
         return out
+
+    @property
+    def family(self) -> str:
+        """"causal", "seq2seq" or "masked": what templates the model can serve (asked once per model)."""
+        return self._description()["family"]
+
+    @property
+    def mask_token(self) -> str | None:
+        """The masked LM's mask token (what a cloze template's {{ mask }} renders as), else None."""
+        return self._description()["mask_token"]
+
+    def _description(self) -> dict:
+        key = (id(self.backend), self.model_id, self.adapter)
+        if key not in _DESCRIPTIONS:
+            _DESCRIPTIONS[key] = self._call("describe")
+        return _DESCRIPTIONS[key]
 
     def wrap_chat(self, prompt: str) -> str:
         """As `LM.wrap_chat` (remembered: demonstrations repeat)."""

@@ -10,8 +10,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-METHODS = ("prompt_tuning", "p_tuning", "prefix_tuning", "lora")
-PROMPT_METHODS = ("prompt_tuning", "p_tuning", "prefix_tuning")  # methods with virtual tokens
+from promptlab.models.peft_methods import METHODS as PEFT_METHODS
+
+METHODS = tuple(PEFT_METHODS)  # the facts of each method: promptlab.models.peft_methods
+PROMPT_METHODS = tuple(name for name, method in PEFT_METHODS.items() if method.virtual_tokens)
 INITS = ("template", "class_labels", "sample_vocab", "random")
 ENCODERS = ("mlp", "lstm")
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -125,7 +127,7 @@ class TuneConfig:
 
     @property
     def uses_virtual_tokens(self) -> bool:
-        return self.method in PROMPT_METHODS
+        return PEFT_METHODS[self.method].virtual_tokens
 
     def objective_for(self, mode: str) -> str:
         """The loss for a template mode ("rank" or "generate"): "choices" or "lm"."""
@@ -302,9 +304,9 @@ def _problems(c: TuneConfig) -> list[str]:
         p.append(f"lora_dropout must be in [0, 1) (got {c.lora_dropout})")
     if c.method == "lora" and (c.lora_r < 1 or c.lora_alpha <= 0 or not c.lora_target_modules):
         p.append("lora needs lora_r >= 1, lora_alpha > 0 and at least one target module")
-    if c.method == "prefix_tuning" and c.gradient_checkpointing:
+    if c.method in PEFT_METHODS and c.gradient_checkpointing and not PEFT_METHODS[c.method].gradient_checkpointing:
         p.append(
-            "prefix_tuning cannot use gradient_checkpointing (PEFT injects the prefix as past key/values, which "
+            f"{c.method} cannot use gradient_checkpointing (PEFT injects the prefix as past key/values, which "
             "checkpointing drops): turn gradient_checkpointing off or pick another method"
         )
     if c.method == "prefix_tuning" and c.prefix_projection and c.init != "random":

@@ -89,11 +89,25 @@ def prepare_spec(spec: dict) -> dict:
         "config": config.to_dict(),
     }
     parts = load_parts(out)
+    _check_family(out["model"], parts.template)
     out.update(train_split=parts.train_split, eval_split=parts.eval_split, label_column=parts.dataset.label_column)
     n_train = len(parts.train_rows)
     parts.config.check_data(n_train=n_train, mode=parts.template.mode)
     out["total_steps"] = parts.config.total_steps(n_train, parts.config.num_processes)
     return out
+
+
+def _check_family(model_id: str, template) -> None:
+    """A template the model's family cannot serve (a cloze template on a decoder-only model, ...) is refused now,
+    before a worker starts (the family is read from the model's config alone)."""
+    from promptlab.models.families import template_problem
+    from promptlab.models.registry import model_family
+    from promptlab.prompts.render import is_cloze
+
+    problem = template_problem(model_family(model_id), mode=template.mode, cloze=is_cloze(template),
+                               model=f"Model {model_id}")
+    if problem:
+        raise ValueError(f"{template.name}: {problem}")
 
 
 def _absolute_if_local(source: str) -> str:

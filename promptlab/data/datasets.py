@@ -121,8 +121,8 @@ def load_dataset(source: str, *, label_column: str | None = None, budget: Budget
     This reads whatever path it is given, in this process: for the user's own data. Data named by strangers goes
     through `promptlab.data.bounded.load_untrusted`.
 
-    >>> load_dataset("data/reviews.csv", label_column="stars").splits.keys()
-    dict_keys(['data'])
+    >>> sorted(load_dataset("demo-reviews").splits)
+    ['train', 'validation']
     """
     source = os.fspath(source)
     name, tables = _load_tables(source, budget or Budget.from_settings())

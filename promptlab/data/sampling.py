@@ -2,7 +2,11 @@
 caller (the app's tabs, the CLI, the tuning worker and its baselines, benchmarks), so the same data, sizes and
 seeds always select the same rows.
 
->>> shots = sample_shots(ds.rows("train"), 4, seed=0, method="balanced", label_column="label")  # doctest: +SKIP
+>>> rows = [{"text": f"row {i}", "label": "pos" if i % 2 else "neg"} for i in range(10)]
+>>> evaluation_rows(rows, 3)
+[{'text': 'row 2', 'label': 'neg'}, {'text': 'row 6', 'label': 'neg'}, {'text': 'row 7', 'label': 'pos'}]
+>>> sample_shots(rows, 2, seed=0, method="balanced", label_column="label")
+[{'text': 'row 8', 'label': 'neg'}, {'text': 'row 7', 'label': 'pos'}]
 """
 
 from __future__ import annotations
@@ -49,8 +53,9 @@ def sample_shots(
     `random`: seeded draw. `balanced`: classes as equal as possible (round robin over classes in seeded order,
     then a seeded order). `fixed`: exactly `pool[i] for i in indices`.
 
-    >>> sample_shots(train, 2, seed=0, exclude=[query])
-    [{'text': ..., 'label': 'positive'}, {'text': ..., 'label': 'negative'}]
+    >>> rows = [{"text": f"row {i}"} for i in range(10)]
+    >>> sample_shots(rows, 2, seed=0, exclude=[rows[0]])
+    [{'text': 'row 6'}, {'text': 'row 7'}]
     """
     if k < 0:
         raise ValueError(f"the number of demonstrations must be 0 or more, got {k}")
@@ -74,7 +79,8 @@ def sample_rows(rows: list[dict], n: int, seed: int) -> list[dict]:
     """A seeded subset of `n` rows in their original order (all rows when n >= len(rows)).
 
     A smaller n picks a subset of what a larger n picks with the same seed.
-    >>> sample_rows(ds.rows("validation"), 50, seed=0)
+    >>> sample_rows([{"i": i} for i in range(10)], 3, seed=0)
+    [{'i': 2}, {'i': 6}, {'i': 7}]
     """
     if n < 0:
         raise ValueError(f"the number of rows must be 0 or more, got {n}")

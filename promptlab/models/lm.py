@@ -57,9 +57,8 @@ def pick_dtype(device: torch.device, dtype: str = "auto") -> torch.dtype:
 def load_lm(model_id: str = DEFAULT_MODEL, *, adapter: str | os.PathLike | None = None, device: str = "auto",
             dtype: str = "auto") -> LM:
     """Load a model by registry name, local directory or hub id, optionally with a PEFT adapter on top. The family
-    (causal, seq2seq, masked) comes from the model's config.
-
-    >>> lm = load_lm("smollm2-135m-instruct")            # doctest: +SKIP
+    (causal, seq2seq, masked) comes from the model's config: `load_lm("smollm2-135m-instruct")` (bundled),
+    `load_lm("google/flan-t5-base")` (the Hub), `load_lm(model_dir, adapter="runs/<run id>/adapter")`.
     """
     import transformers
 

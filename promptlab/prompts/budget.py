@@ -63,8 +63,11 @@ def render_budget(seconds: float):
     first render past it raises `BudgetSpent`, a ValueError saying so. Nested blocks never extend an outer one.
     The budget belongs to the current thread (a context variable), so concurrent requests each have their own.
 
-    >>> with render_budget(2.0):  # doctest: +SKIP
-    ...     problems = validate(template, columns, rows)
+    >>> from promptlab.prompts.sandbox import render_source
+    >>> with render_budget(2.0):
+    ...     render_source("{{ greeting }}, world", {"greeting": "Hello"})
+    'Hello, world'
+
     """
     token = _request.set(_Request(seconds, _request.get()))
     try:

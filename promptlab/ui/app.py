@@ -154,4 +154,4 @@ def run_selection(run) -> dict:
         raise ValueError(run.error or f"Run {run.run_id} names no data.")
     dataset = state.get_dataset(spec["data"], spec.get("label_column"), of_a_run=True)
     return data.selection(dataset, spec["data"], spec.get("train_split"), spec.get("eval_split"),
-                          spec.get("eval_size"))
+                          spec.get("eval_size"), spec.get("holdout"))

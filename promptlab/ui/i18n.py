@@ -238,6 +238,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "studio.load_failed": ("Could not load the template", "无法加载模板"),
     "studio.run_failed": ("Could not score the template", "无法为模板评分"),
     "studio.save_failed": ("Could not save the template", "无法保存模板"),
+    # column mapping: a template's placeholders renamed to the data's columns
+    "studio.map_title": ("Column mapping", "列映射"),
+    "studio.map_missing": ("This data has no column {names}. Pick the column each placeholder means and apply: "
+                           "the placeholders are renamed in the template, so what you see is what is scored.",
+                           "此数据没有列 {names}。请为每个占位符选择对应的列并应用：模板中的占位符会被重命名，"
+                           "所见即所评。"),
+    "studio.map_applied": ("Mapped to this data's columns: {pairs}. The editor shows the mapped template; pick "
+                           "another column and apply to change it.",
+                           "已映射到此数据的列：{pairs}。编辑器显示的是映射后的模板；选择其他列并应用即可更改。"),
+    "studio.map_more": ("{n} more placeholder(s): rename them in the template by hand.",
+                        "还有 {n} 个占位符：请在模板中手动重命名。"),
+    "studio.map_slot": ("{{{{ {name} }}}} reads column", "{{{{ {name} }}}} 读取的列"),
+    "studio.map_apply": ("Apply mapping", "应用映射"),
+    "studio.map_pick": ("Pick a column for a placeholder first", "请先为占位符选择一列"),
+    "studio.map_failed": ("Could not map the columns", "无法映射列"),
     # ---- compare ----
     "compare.intro": ("Score several prompts on the same rows, shots and seeds: library templates, your draft, and "
                       "trained soft prompts.",
@@ -245,6 +260,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare.pick": ("Prompts to compare", "要对比的提示"),
     "compare.refresh": ("Refresh list", "刷新列表"),
     "compare.draft": ("✎ current draft (studio)", "✎ 当前草稿（工作室）"),
+    "compare.mapped_label": ("{name} (mapped: {pairs})", "{name}（已映射：{pairs}）"),
     "compare.draft_short": ("draft", "草稿"),
     "compare.run_label": ("{name} + {method} [{run}]", "{name} + {method} [{run}]"),
     "compare.rows_info": ("Scores the {n} evaluation rows of `{split}` ({data}) chosen in the Data tab.",

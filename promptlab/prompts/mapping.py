@@ -40,6 +40,7 @@ _PARSER_ENV = Environment(keep_trailing_newline=True)
 _RESERVED = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if",
                        "else", "loop", "self", "caller", "varargs", "kwargs"})
 LONGER = 2.0  # how much longer the main text column's values are than any other text column's
+MAX_COMPARED = 100  # characters of a column name compared with a placeholder's
 CLOSE_NAME = 0.8  # difflib ratio from which a column's name is taken for a placeholder's (hypothesis ~ hypotheses)
 
 
@@ -223,7 +224,8 @@ def propose_mapping(template: Template, columns, label_column: str | None = None
     if template.mode == "rank" and label_column in free and len(label) == 1:
         take(label[0], label_column)
     for placeholder in list(missing):
-        close = [c for c in free if difflib.SequenceMatcher(None, placeholder, c).ratio() >= CLOSE_NAME]
+        close = [c for c in free if len(c) <= MAX_COMPARED  # difflib is quadratic in the names' length
+                 and difflib.SequenceMatcher(None, placeholder, c).ratio() >= CLOSE_NAME]
         if len(close) == 1:
             take(placeholder, close[0])
     texts = [c for c in free if c != label_column and _is_text(c, rows)]

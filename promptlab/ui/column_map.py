@@ -68,7 +68,7 @@ def show(draft, sel, mapped, lang: str):
     missing = [name for name in sorted(read - set(columns)) if name not in done.values()]
     if not done and not missing:
         return hidden
-    proposal = mapping.propose_mapping(draft, columns, sel.get("label_column"), state.eval_rows(sel, SAMPLE_ROWS))
+    proposal = mapping.propose_mapping(draft, columns, sel.get("label_column"), _sample(sel))
     slots = [(old, new, new) for old, new in done.items()] + [(name, name, proposal.get(name)) for name in missing]
     choices = [c for c in columns if mapping.usable_column(c)]
     updates = [gr.update(visible=True, label=t("studio.map_slot", lang, name=old), choices=choices, value=value)
@@ -117,8 +117,7 @@ def map_loaded(*values):
     template = editor.template_from_fields(*fields)
     if not sel or not template.prompt.strip():
         return (*[gr.skip()] * len(fields), None)
-    proposal = mapping.fitting_mapping(template, sel.get("columns") or [], sel.get("label_column"),
-                                       state.eval_rows(sel, SAMPLE_ROWS))
+    proposal = mapping.fitting_mapping(template, sel.get("columns") or [], sel.get("label_column"), _sample(sel))
     if not proposal:
         return (*[gr.skip()] * len(fields), None)
     try:
@@ -133,3 +132,12 @@ def _pairs(mapped, template) -> dict:
     if isinstance(mapped, dict) and template is not None and mapped.get("template") == template.name:
         return dict(mapped.get("pairs") or {})
     return {}
+
+
+def _sample(sel: dict) -> list[dict]:
+    """A few of the rows scored, to tell text columns (none when the data cannot be read now: the Data tab says
+    why)."""
+    try:
+        return state.eval_rows(sel, SAMPLE_ROWS)
+    except ValueError:
+        return []

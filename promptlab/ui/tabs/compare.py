@@ -48,7 +48,10 @@ def template_choices(lang: str, sel: dict | None) -> list[tuple[str, str]]:
     library = state.library()
     if not sel:
         return [(name, f"tpl:{name}") for name in sorted(library)]
-    rows = state.eval_rows(sel, FIT_ROWS)
+    try:
+        rows = state.eval_rows(sel, FIT_ROWS)
+    except ValueError:  # the data cannot be read now (the Data tab says why): offer every template
+        return template_choices(lang, None)
     choices = []
     for name in sorted(library):
         found = fitting(library[name], sel, rows)

@@ -184,7 +184,11 @@ def show_holdout(sel: dict | None):
     """The holdout controls for a selection: shown only for single-split data, set as the selection has them."""
     if not sel:
         return [gr.skip()] * 4
-    if not splits.can_hold_out(_loaded(sel)):
+    try:
+        single = splits.can_hold_out(_loaded(sel))
+    except ValueError:  # the data cannot be read now: the tab's own display says why
+        return [gr.skip()] * 4
+    if not single:
         return [gr.update(visible=False), gr.skip(), gr.skip(), gr.skip()]
     holdout = splits.Holdout.from_value(sel.get("holdout"))
     return [gr.update(visible=True), gr.update(value=holdout is not None),

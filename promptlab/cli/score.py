@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
-from promptlab.cli.args import non_negative, positive
+from promptlab.cli.args import add_holdout, non_negative, positive
 
 
 def add_parser(sub) -> None:
@@ -27,6 +27,7 @@ def add_parser(sub) -> None:
     score.add_argument("--seeds", type=positive, default=1, help="demonstration seeds for few-shot (default 1)")
     score.add_argument("--sampler", choices=("random", "balanced"), default="random")
     score.add_argument("--label-column", help="label column (default: detected)")
+    add_holdout(score)
     score.add_argument("--model", action="append", default=None,
                        help="registry name, local folder or hub id; repeat it to score with several models")
     score.add_argument("--adapter", help="a tuning run id or a PEFT adapter folder to put on the (one) model")
@@ -39,6 +40,7 @@ def add_parser(sub) -> None:
 def run(args) -> None:
     from promptlab.data.datasets import load_dataset
     from promptlab.data.sampling import demonstration_pool, evaluation_rows, sample_shots
+    from promptlab.data.splits import holdout_for, overlap, with_holdout
     from promptlab.models.lm import load_lm
     from promptlab.models.registry import DEFAULT_MODEL
     from promptlab.prompts.files import find_template
@@ -48,6 +50,8 @@ def run(args) -> None:
 
     template = find_template(args.template)
     dataset = load_dataset(args.data, label_column=args.label_column)
+    holdout = holdout_for(dataset, args.val_fraction, args.split_seed)
+    dataset = with_holdout(dataset, holdout)
     split = args.split or dataset.default_eval_split
     rows = evaluation_rows(dataset.rows(split), args.limit)
     problems = validate(template, dataset.columns, rows[:50])
@@ -55,8 +59,14 @@ def run(args) -> None:
         raise ValueError(f"Template {template.name!r} does not fit {args.data}:\n"
                          + "\n".join(f"  - {p}" for p in problems))
     protocol = Protocol(shots=args.shots, seeds=args.seeds, sampler=args.sampler)
-    pool = demonstration_pool(dataset.rows(args.train_split or dataset.default_train_split), dataset.label_column) \
-        if args.shots else []
+    train_split = args.train_split or dataset.default_train_split
+    pool = demonstration_pool(dataset.rows(train_split), dataset.label_column) if args.shots else []
+    shared = overlap(pool, rows, dataset.label_column) if args.shots else None
+    if shared:
+        print(f"warning: {shared} of the {len(rows)} rows scored are also in '{train_split}', where the "
+              "demonstrations come from: a row is never its own demonstration, but it sees its neighbours' labels, "
+              "so the scores can be optimistic." + (" Hold out a validation split (--val-fraction)."
+                                                    if len(dataset.splits) == 1 else ""), file=sys.stderr)
     # Too few rows for the demonstrations is said now, not after seconds of model loading.
     sample_shots(pool, args.shots, seed=0, method=args.sampler, label_column=dataset.label_column)
     model_ids = list(dict.fromkeys(args.model or [DEFAULT_MODEL]))
@@ -74,6 +84,7 @@ def run(args) -> None:
         results.append({
             "template": template.name, "data": args.data, "split": split, "model": lm.name, "family": lm.family,
             "n": report.n, "shots": args.shots, "seeds": args.seeds if args.shots else 1, "mode": report.mode,
+            "holdout": holdout.to_dict() if holdout else None, "overlap": shared,
             "seconds": round(report.seconds, 3), "metrics": report.metrics, "per_seed": report.per_seed,
             "confusion": report.confusion.to_dict() if report.confusion is not None else None,
         })
@@ -107,6 +118,9 @@ def check_families(template, model_ids) -> None:
 def _print_report(result: dict) -> None:
     print(f"{result['template']} on {result['data']} [{result['split']}], {result['n']} rows, "
           f"{result['shots']}-shot, model {result['model']} ({result['family']}), {result['seconds']:.1f} s")
+    if result.get("holdout"):
+        print(f"  validation split: {result['holdout']['fraction']:.0%} of the data's one split held out (stratified "
+              f"by label, seed {result['holdout']['seed']}); --val-fraction 0 scores the whole split")
     metrics = result["metrics"]
     for key, value in metrics.items():
         if key.endswith(("_std", "_min", "_max")):

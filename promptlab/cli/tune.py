@@ -9,6 +9,7 @@ import json
 import sys
 import time
 
+from promptlab.cli.args import add_holdout
 from promptlab.cli.runs import summary
 from promptlab.runs import store
 from promptlab.runs.queue import ACTIVE
@@ -35,6 +36,7 @@ def add_parser(sub) -> None:
     p.add_argument("--train-split")
     p.add_argument("--eval-split")
     p.add_argument("--label-column")
+    add_holdout(p)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other TuneConfig setting, e.g. --set schedule=cosine (repeatable)")
     p.add_argument("--runs-dir", help="runs folder (default: $PROMPTLAB_RUNS or ./runs)")
@@ -102,15 +104,23 @@ def _auto_preset() -> str:
         return "cpu"
 
 
-def _tune(args) -> int:
+def spec_from_args(args) -> dict:
+    """The job spec the flags describe (validated when submitted)."""
+    from promptlab.data.splits import DEFAULT_FRACTION
     from promptlab.prompts.files import dump_template, find_template
-    from promptlab.tuning.spec import submit
 
     template = find_template(args.template)
-    spec = {"template": dump_template(template), "data": args.data, "model": args.model,
+    return {"template": dump_template(template), "data": args.data, "model": args.model,
             "train_split": args.train_split, "eval_split": args.eval_split, "label_column": args.label_column,
+            "holdout": None if args.val_fraction == 0 else  # applied to data with one split only
+            {"fraction": args.val_fraction or DEFAULT_FRACTION, "seed": args.split_seed},
             "config": config_from_args(args).to_dict()}
-    run_id = submit(spec, args.runs_dir)
+
+
+def _tune(args) -> int:
+    from promptlab.tuning.spec import submit
+
+    run_id = submit(spec_from_args(args), args.runs_dir)
     if not args.wait:
         info = store.get_run(run_id, args.runs_dir)
         print(json.dumps(summary(info)) if args.json else run_id)

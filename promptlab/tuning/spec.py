@@ -2,7 +2,11 @@
 
     {"template": "<YAML text>", "data": "../shared/datasets/sst2", "model": "smollm2-135m-instruct",
      "train_split": "train", "eval_split": "validation", "eval_size": 200, "label_column": "label",
-     "config": {...TuneConfig fields...}, "total_steps": 200}
+     "holdout": null, "config": {...TuneConfig fields...}, "total_steps": 200}
+
+"holdout" ({"fraction": 0.2, "seed": 0}) holds a validation split out of data with one split (a single file), as
+`promptlab.data.splits` does for the app and `promptlab score`; left out of a spec, single-split data gets the
+default one, and the prepared spec records what was applied (null for data with splits of its own).
 
 `prepare_spec` validates everything that can be checked without torch (template, data, config, and the config
 against the data), so a bad job is refused before a process is launched. Torch-free.
@@ -19,7 +23,7 @@ from promptlab.tuning.config import TuneConfig
 
 MAX_NAME = 200  # characters of a job's name
 SPEC_KEYS = ("template", "data", "model", "train_split", "eval_split", "eval_size", "label_column", "config",
-             "total_steps", "name")
+             "total_steps", "name", "holdout")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Parts:
     eval_split: str
     train_rows: list[dict]
     eval_rows: list[dict]  # the whole eval split; the run evaluates a fixed subset of it
+    holdout: dict | None = None  # the validation split held out of single-split data (`data.splits`), if any
 
 
 def submit(spec: dict, runs_dir=None, *, launch: bool = True, owner: str | None = None,
@@ -60,6 +65,8 @@ def prepare_spec(spec: dict) -> dict:
     Raises ValueError (readable) on any problem: unknown keys, a template that does not parse, data that does not
     load, missing splits, an invalid config, or a config that does not fit the data (e.g. batch > examples).
     """
+    from promptlab.data.splits import Holdout
+
     if not isinstance(spec, dict):
         raise ValueError(f"A job spec must be a mapping, not {type(spec).__name__}.")
     unknown = sorted(set(spec) - set(SPEC_KEYS))
@@ -86,11 +93,13 @@ def prepare_spec(spec: dict) -> dict:
         "eval_split": spec.get("eval_split") or None,
         "eval_size": config.eval_size,
         "label_column": spec.get("label_column") or None,
+        "holdout": spec["holdout"] if "holdout" in spec else Holdout().to_dict(),  # applied to single splits only
         "config": config.to_dict(),
     }
     parts = load_parts(out)
     _check_family(out["model"], parts.template)
-    out.update(train_split=parts.train_split, eval_split=parts.eval_split, label_column=parts.dataset.label_column)
+    out.update(train_split=parts.train_split, eval_split=parts.eval_split, label_column=parts.dataset.label_column,
+               holdout=parts.holdout)
     n_train = len(parts.train_rows)
     parts.config.check_data(n_train=n_train, mode=parts.template.mode)
     out["total_steps"] = parts.config.total_steps(n_train, parts.config.num_processes)
@@ -120,11 +129,15 @@ def load_parts(spec: dict) -> Parts:
     """Parse the template, load the data and pick the splits of a (prepared) spec."""
     from promptlab.data.datasets import load_dataset
     from promptlab.data.sampling import sample_rows
+    from promptlab.data.splits import Holdout, can_hold_out, with_holdout
     from promptlab.prompts.files import parse_template
 
     template = parse_template(spec["template"], "the job's template")
     config = TuneConfig.from_dict(spec["config"])
     dataset = load_dataset(spec["data"], label_column=spec.get("label_column"))
+    holdout = Holdout.from_value(spec.get("holdout"))  # checked even where it does not apply
+    holdout = holdout if can_hold_out(dataset) else None
+    dataset = with_holdout(dataset, holdout)
     train_split = spec.get("train_split") or dataset.default_train_split
     eval_split = spec.get("eval_split") or dataset.default_eval_split
     train = dataset.rows(train_split)
@@ -139,6 +152,8 @@ def load_parts(spec: dict) -> Parts:
     if train_split == eval_split:
         raise ValueError(f"The train and eval splits are both '{train_split}': pick different splits, so that the "
                          "validation scores are not measured on the training rows. "
-                         f"Splits: {', '.join(dataset.splits)}.")
-    return Parts(template, dataset, config, train_split, eval_split, train, evals)
+                         f"Splits: {', '.join(dataset.splits)}. Data with one split can hold a validation split "
+                         "out ('holdout' in the spec, --val-fraction in the CLI).")
+    return Parts(template, dataset, config, train_split, eval_split, train, evals,
+                 holdout.to_dict() if holdout else None)
 

@@ -94,7 +94,7 @@ def assemble() -> gr.Blocks:
                          ).success(data.show, [page.data, page.lang], data_tab.shown, show_progress="hidden"
                                    ).success(state.on_gpu(compare.compare), compare_tab.inputs, compare_tab.outputs,
                                              concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
-        compare_page.select(compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
+        compare_page.select(compare.refresh_choices, [compare_tab.pick, page.lang, page.data], compare_tab.pick)
         page.tabs.select(None, None, None, js=RESIZE_PLOTS)
         runs_page.select(runs.list_table, [runs_tab.picked, page.lang], runs_tab.listed, show_progress="hidden")
         # A fresh page starts ready to use: the demo task, a template written for it, and the newest run.
@@ -102,7 +102,7 @@ def assemble() -> gr.Blocks:
         # First who is asking (their browser's secret owns their runs on a public app), then what is theirs.
         app.load(state.remember_owner, owner, owner).then(
             tune.watch_latest, [page.lang], tune_tab.watch).then(
-            compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
+            compare.refresh_choices, [compare_tab.pick, page.lang, page.data], compare_tab.pick)
         app.load(data.load_source, [data_tab.demo, page.data, page.lang], page.data).then(
             data.show, [page.data, page.lang], data_tab.shown).then(
             template_for_task, [page.data, page.lang], page.editor + [studio_tab.pick]).then(
@@ -154,4 +154,4 @@ def run_selection(run) -> dict:
         raise ValueError(run.error or f"Run {run.run_id} names no data.")
     dataset = state.get_dataset(spec["data"], spec.get("label_column"), of_a_run=True)
     return data.selection(dataset, spec["data"], spec.get("train_split"), spec.get("eval_split"),
-                          spec.get("eval_size"))
+                          spec.get("eval_size"), spec.get("holdout"))

@@ -157,6 +157,31 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "文件大小 {size}，超过上限 {limit}。请使用较小的数据样本。"),
     "data.still_using": (" Still using {name}, as loaded before.", "仍在使用之前加载的 {name}。"),
     "data.load_failed": ("Could not load the data", "无法加载数据"),
+    # the validation split held out of single-split data, and overlap of scored and demonstration rows
+    "data.holdout": ("Hold out a validation split", "划出验证集"),
+    "data.holdout_info": ("This data has one split: score on held-out rows, draw demonstrations and tune on the "
+                          "rest", "此数据只有一个划分：在划出的行上评测，其余的行用作示例和训练"),
+    "data.val_fraction": ("Validation share", "验证集比例"),
+    "data.split_seed": ("Split seed", "划分随机种子"),
+    "data.holdout_note": ("**Validation split**: {val} of {total} rows held out for scoring ({pct}, {how}, seed "
+                          "{seed}); the other {train} are for demonstrations and tuning.",
+                          "**验证集**：从 {total} 行中划出 {val} 行用于评测（{pct}，{how}，随机种子 {seed}）；其余 {train} "
+                          "行用于示例和训练。"),
+    "data.stratified": ("each label in proportion, by {label}", "按 {label} 分层，各标签比例不变"),
+    "data.not_stratified": ("at random", "随机划分"),
+    "data.overlap_same": ("**The rows scored are also the demonstration rows**: demonstrations and tuning come from "
+                          "{split}, the split being scored. A scored row is never shown itself as a demonstration, "
+                          "but it sees its neighbours' labels, so few-shot scores can be optimistic, and tuning "
+                          "needs rows of its own. Hold out a validation split, or pick different train and eval "
+                          "splits.",
+                          "**评测的行同时也是示例行**：示例和训练都取自正在评测的划分 {split}。评测行不会把自己当作示例，"
+                          "但能看到相邻行的标签，因此少样本得分可能偏高；训练也需要单独的行。请划出验证集，或选择不同的"
+                          "训练划分和评测划分。"),
+    "data.overlap_rows": ("**{n} of the {total} rows scored also appear in {train}** (same values, label and ids "
+                          "aside), where demonstrations and tuning come from: such a row can be shown its own twin, "
+                          "with its label, so scores on it can be optimistic.",
+                          "**评测的 {total} 行中有 {n} 行也出现在 {train} 中**（不计标签和编号列，其余取值相同），"
+                          "而示例和训练取自该划分：这样的行可能把自己的副本连同标签当作示例，得分可能偏高。"),
     # ---- template studio ----
     "studio.intro": ("Write the prompt as a Jinja template over the data's columns, e.g. `{{ text }}`. Problems "
                      "and rendered prompts update as you type.",
@@ -213,6 +238,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "studio.load_failed": ("Could not load the template", "无法加载模板"),
     "studio.run_failed": ("Could not score the template", "无法为模板评分"),
     "studio.save_failed": ("Could not save the template", "无法保存模板"),
+    # column mapping: a template's placeholders renamed to the data's columns
+    "studio.map_title": ("Column mapping", "列映射"),
+    "studio.map_missing": ("This data has no column {names}. Pick the column each placeholder means and apply: "
+                           "the placeholders are renamed in the template, so what you see is what is scored.",
+                           "此数据没有列 {names}。请为每个占位符选择对应的列并应用：模板中的占位符会被重命名，"
+                           "所见即所评。"),
+    "studio.map_applied": ("Mapped to this data's columns: {pairs}. The editor shows the mapped template; pick "
+                           "another column and apply to change it.",
+                           "已映射到此数据的列：{pairs}。编辑器显示的是映射后的模板；选择其他列并应用即可更改。"),
+    "studio.map_more": ("{n} more placeholder(s): rename them in the template by hand.",
+                        "还有 {n} 个占位符：请在模板中手动重命名。"),
+    "studio.map_slot": ("{{{{ {name} }}}} reads column", "{{{{ {name} }}}} 读取的列"),
+    "studio.map_apply": ("Apply mapping", "应用映射"),
+    "studio.map_pick": ("Pick a column for a placeholder first", "请先为占位符选择一列"),
+    "studio.map_failed": ("Could not map the columns", "无法映射列"),
     # ---- compare ----
     "compare.intro": ("Score several prompts on the same rows, shots and seeds: library templates, your draft, and "
                       "trained soft prompts.",
@@ -220,6 +260,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare.pick": ("Prompts to compare", "要对比的提示"),
     "compare.refresh": ("Refresh list", "刷新列表"),
     "compare.draft": ("✎ current draft (studio)", "✎ 当前草稿（工作室）"),
+    "compare.mapped_label": ("{name} (mapped: {pairs})", "{name}（已映射：{pairs}）"),
     "compare.draft_short": ("draft", "草稿"),
     "compare.run_label": ("{name} + {method} [{run}]", "{name} + {method} [{run}]"),
     "compare.rows_info": ("Scores the {n} evaluation rows of `{split}` ({data}) chosen in the Data tab.",

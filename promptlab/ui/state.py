@@ -22,6 +22,7 @@ from promptlab import settings
 from promptlab.data.bounded import check_source, load_untrusted
 from promptlab.data.cache import DatasetCache
 from promptlab.data.sampling import demonstration_pool, evaluation_rows
+from promptlab.data.splits import with_holdout
 from promptlab.models.loaded import LocalModels
 from promptlab.models.process import ModelProcess
 from promptlab.models.registry import DEFAULT_MODEL
@@ -175,10 +176,10 @@ def library() -> dict[str, Template]:
 # ---- the visitor's data selection (a small dict in a gr.State; the Dataset itself is in the shared cache) ----
 
 def dataset_of(sel: dict | None):
-    """The selection's Dataset (from the shared cache)."""
+    """The selection's Dataset (from the shared cache), with its validation split held out where it has one."""
     if not sel:
         raise ValueError("No data loaded yet: pick a task in the Data tab first.")
-    return get_dataset(sel["source"], sel.get("label_column"))
+    return with_holdout(get_dataset(sel["source"], sel.get("label_column")), sel.get("holdout"))
 
 
 def eval_rows(sel: dict, n: int | None = None) -> list[dict]:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from promptlab import plots
 from promptlab.models.shared import BudgetExceeded, Cancelled
+from promptlab.prompts import mapping
 from promptlab.prompts.files import find_template, parse_template
 from promptlab.prompts.render import validate
 from promptlab.runs import store
@@ -26,30 +27,79 @@ from promptlab.ui.format import fmt, guarded, md_text, plot_text, sampler_choice
 from promptlab.ui.i18n import t
 from promptlab.ui.page import CompareHandles, Page
 
+FIT_ROWS = 20  # rows a library template must render to be offered for the selected data
 
-def candidate_choices(lang: str, owner: str | None = None, *, runs: bool = True) -> list[tuple[str, str]]:
-    """Everything that can be compared: the draft, the library, and every run (`owner`'s) that has an adapter."""
+
+def candidate_choices(lang: str, owner: str | None = None, *, runs: bool = True,
+                      sel: dict | None = None) -> list[tuple[str, str]]:
+    """Everything that can be compared: the draft, the library templates that fit the selected data (`sel`; as
+    they are, or after the automatic column mapping, marked so), and every run (`owner`'s) that has an adapter."""
     choices = [(t("compare.draft", lang), "draft")]
-    choices += [(name, f"tpl:{name}") for name in sorted(state.library())]
+    choices += template_choices(lang, sel)
     for run in store.list_runs(owner=owner) if runs else ():
         if run.status == "done" or (run.best and run.status != "queued"):
             choices.append((run_label(run, lang), f"run:{run.run_id}"))
     return choices
 
 
+def template_choices(lang: str, sel: dict | None) -> list[tuple[str, str]]:
+    """The library templates that fit `sel`'s data, by name, a mapped one as "name (mapped: sentence → text)";
+    every template when no data is selected."""
+    library = state.library()
+    if not sel:
+        return [(name, f"tpl:{name}") for name in sorted(library)]
+    try:
+        rows = state.eval_rows(sel, FIT_ROWS)
+    except ValueError:  # the data cannot be read now (the Data tab says why): offer every template
+        return template_choices(lang, None)
+    choices = []
+    for name in sorted(library):
+        found = fitting(library[name], sel, rows)
+        if found is not None:
+            label = t("compare.mapped_label", lang, name=name, pairs=mapping.describe(found)) if found else name
+            choices.append((label, f"tpl:{name}"))
+    return choices
+
+
+def fitting(template, sel: dict, rows) -> dict | None:
+    """The column mapping with which a library template fits the selected data ({} when it fits as it is; None when
+    it does not fit): its placeholders are columns, and it renders `rows` with no problem (every gold target among
+    its answer choices, as the Studio checks)."""
+    columns = sel.get("columns") or []
+    found = mapping.fitting_mapping(template, columns, sel.get("label_column"), rows)
+    if found is None:
+        return None
+    try:
+        mapped = mapping.rename_placeholders(template, found)
+    except ValueError:
+        return None
+    return found if not validate(mapped, columns, rows) else None
+
+
+def mapped_template(template, sel: dict | None):
+    """A library template as Compare scores it on `sel`'s data: its placeholders renamed to the data's columns
+    when the automatic mapping makes it fit (the name says so), else as it is (validation names what is missing)."""
+    found = mapping.fitting_mapping(template, sel.get("columns") or [], sel.get("label_column"),
+                                    state.eval_rows(sel, FIT_ROWS)) if sel else None
+    if not found:
+        return template.name, template
+    return f"{template.name} [{mapping.describe(found)}]", mapping.rename_placeholders(template, found)
+
+
 def run_label(run, lang: str) -> str:
     return t("compare.run_label", lang, name=run.template, method=run.method, run=run.run_id)
 
 
-def resolve(pick: str, draft, lang: str, owner: str | None = None):
-    """A candidate value -> (display name, Template, adapter dir or None)."""
+def resolve(pick: str, draft, lang: str, owner: str | None = None, sel: dict | None = None):
+    """A candidate value -> (display name, Template, adapter dir or None); a library template mapped to `sel`'s
+    columns where it needs it."""
     if pick == "draft":
         if draft is None or not draft.prompt.strip():
             raise ValueError(t("studio.fix_first", lang))
         return f"{draft.name} ({t('compare.draft_short', lang)})", draft, None
     kind, _, key = pick.partition(":")
     if kind == "tpl":
-        return key, find_template(key), None
+        return (*mapped_template(find_template(key), sel), None)
     if kind == "run":
         run = store.get_run(key, owner=owner)
         template = parse_template(run.spec["template"])
@@ -91,7 +141,8 @@ def build(page: Page) -> CompareHandles:
     result = gr.State(None)  # this visitor's last comparison, to filter and re-render it without rescoring
 
     for event in (refresh.click, page.lang.change):
-        event(refresh_choices, [picks, page.lang], picks, show_progress="hidden")
+        event(refresh_choices, [picks, page.lang, page.data], picks, show_progress="hidden")
+    page.data.change(choices_for_data, [picks, page.lang, page.data], picks, show_progress="hidden")
     inputs = [*page.editor, picks, page.data, shots, seeds, sampler, page.lang]
     outputs = [result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree, failures]
     for change in (page.data.change, page.lang.change):
@@ -105,9 +156,17 @@ def build(page: Page) -> CompareHandles:
     return CompareHandles(pick=picks, inputs=inputs, outputs=outputs)
 
 
-def refresh_choices(current, lang: str, request: gr.Request = None):
+def refresh_choices(current, lang: str, sel: dict | None = None, request: gr.Request = None):
     # Only the choices: a visitor may be picking while this runs, and resetting the value would drop the pick.
-    return gr.update(choices=candidate_choices(lang, state.owner_of(request)))
+    return gr.update(choices=candidate_choices(lang, state.owner_of(request), sel=sel))
+
+
+def choices_for_data(current, lang: str, sel: dict | None = None, request: gr.Request = None):
+    """On new data: the prompts that fit it, and the picks that still do (a pick no longer offered would be
+    refused by the dropdown)."""
+    choices = candidate_choices(lang, state.owner_of(request), sel=sel)
+    offered = {value for _, value in choices}
+    return gr.update(choices=choices, value=[pick for pick in current or [] if pick in offered])
 
 
 def rows_text(sel, lang: str) -> str:
@@ -132,7 +191,7 @@ def compare(draft, picks, sel, shots, seeds, sampler, lang, request: gr.Request 
     for i, pick in enumerate(picks):
         progress((i, len(picks)), desc=t("progress.loading_model", lang))
         try:
-            name, template, adapter = resolve(pick, draft, lang, state.owner_of(request))
+            name, template, adapter = resolve(pick, draft, lang, state.owner_of(request), sel)
             check_fits(template, sel, rows)
             desc = t("progress.scoring_one", lang, name=name, i=i + 1, n=len(picks))
             reports[name] = state.score(template, rows, protocol, visitor=state.visitor(request), budget=budget,

@@ -1,5 +1,7 @@
 """Data tab: pick a task (built-in demo, local file or folder, upload, Hugging Face name), see what is in it, and
-choose the splits and eval size that the other tabs use.
+choose the splits and eval size that the other tabs use. Data with one split (a single file) gets a validation split
+held out of it (`data.splits`: seeded, stratified, on by default), which the visitor can turn off or change; when
+the rows scored are also demonstration rows, the tab says so.
 
 The visitor's choice is one small dict in `page.data` (the *selection*); the loaded `Dataset` itself lives in the
 shared cache of `ui.state`, so the state stays tiny and two visitors on the same task share one copy.
@@ -14,7 +16,8 @@ import gradio as gr
 import pandas as pd
 
 from promptlab import plots
-from promptlab.data import datasets
+from promptlab.data import datasets, splits
+from promptlab.data.sampling import evaluation_rows
 from promptlab.ui import state
 from promptlab.ui.format import guarded, md_code, md_text, plot_text
 from promptlab.ui.i18n import t
@@ -26,14 +29,18 @@ DEFAULT_EVAL_SIZE = 100
 
 
 def selection(dataset, source: str, train: str | None = None, eval_split: str | None = None,
-              eval_size: int | None = None) -> dict:
-    """The visitor's data choice: enough to find the dataset again and to pick its rows."""
+              eval_size: int | None = None, holdout=None) -> dict:
+    """The visitor's data choice: enough to find the dataset again and to pick its rows. `dataset` is the data as
+    loaded; `holdout` (a `splits.Holdout`, its dict, or None) holds a validation split out of single-split data."""
+    holdout = splits.Holdout.from_value(holdout) if splits.can_hold_out(dataset) else None
+    dataset = splits.with_holdout(dataset, holdout)
     train = train if train in dataset.splits else dataset.default_train_split
     eval_split = eval_split if eval_split in dataset.splits else dataset.default_eval_split
     available = len(dataset.rows(eval_split))
     size = int(eval_size) if eval_size else DEFAULT_EVAL_SIZE
     return {"source": source, "name": dataset.name, "label_column": dataset.label_column, "train": train,
-            "eval": eval_split, "eval_size": max(1, min(size, available)), "columns": list(dataset.columns)}
+            "eval": eval_split, "eval_size": max(1, min(size, available)), "columns": list(dataset.columns),
+            "holdout": holdout.to_dict() if holdout else None}
 
 
 def build(page: Page) -> DataHandles:
@@ -55,6 +62,7 @@ def build(page: Page) -> DataHandles:
         eval_split = L(gr.Dropdown, label_key="data.eval_split", choices=[], interactive=True)
         eval_size = L(gr.Slider, label_key="data.eval_size", minimum=1, maximum=DEFAULT_EVAL_SIZE, step=1,
                       value=DEFAULT_EVAL_SIZE, elem_id="data-eval-size")
+    holdout = build_holdout(page)
     with gr.Row():
         distribution = L(gr.Plot, label_key="data.distribution", show_label=False, scale=2,
                          elem_id="data-distribution")
@@ -73,6 +81,10 @@ def build(page: Page) -> DataHandles:
         widget.input(change_splits, [train, eval_split, eval_size, *chosen], page.data).success(
             show, chosen, shown, show_progress="hidden")
     page.lang.change(show, chosen, shown, show_progress="hidden")
+    for widget in holdout[1:]:
+        widget.input(change_holdout, [*holdout[1:], *chosen], page.data, trigger_mode="always_last").success(
+            show, chosen, shown, show_progress="hidden")
+    page.data.change(show_holdout, page.data, holdout, show_progress="hidden")
     return DataHandles(demo=demo, shown=shown)
 
 
@@ -101,7 +113,8 @@ def load_source(source: str, current: dict | None, lang: str) -> dict:
         raise ValueError(t("data.no_source", lang))
     if not state.CONFIG.allow_local_files and _is_local_path(source):
         raise ValueError(t("data.local_disabled", lang))
-    return selection(state.get_dataset(source), source)
+    dataset = state.get_dataset(source)
+    return selection(dataset, source, holdout=splits.default_holdout(dataset))
 
 
 def _is_local_path(source: str) -> bool:
@@ -122,7 +135,8 @@ def load_upload(path: str | None, current: dict | None, lang: str) -> dict:
     if size > limit:
         raise ValueError(t("data.too_big", lang, size=_mib(size), limit=_mib(limit)))
     state.remember_upload(path)
-    return selection(state.get_dataset(path), path)
+    dataset = state.get_dataset(path)
+    return selection(dataset, path, holdout=splits.default_holdout(dataset))
 
 
 @keeps_selection
@@ -130,14 +144,70 @@ def change_label_column(label_column: str, current: dict | None, lang: str) -> d
     if not current:
         return gr.skip()
     dataset = state.get_dataset(current["source"], label_column or None)
-    return selection(dataset, current["source"], current["train"], current["eval"], current["eval_size"])
+    return selection(dataset, current["source"], current["train"], current["eval"], current["eval_size"],
+                     current.get("holdout"))
 
 
 @keeps_selection
 def change_splits(train: str, eval_split: str, eval_size: float, current: dict | None, lang: str) -> dict:
     if not current:
         return gr.skip()
-    return selection(state.dataset_of(current), current["source"], train, eval_split, eval_size)
+    return selection(_loaded(current), current["source"], train, eval_split, eval_size, current.get("holdout"))
+
+
+# ---- the validation split held out of single-split data -----------------------------------------------------------
+
+def build_holdout(page: Page) -> list:
+    """The holdout controls (shown for single-split data): [their row, on/off, fraction, seed]."""
+    L = page.labels
+    with gr.Row(visible=False, equal_height=True) as row:
+        on = L(gr.Checkbox, label_key="data.holdout", info_key="data.holdout_info", value=True, scale=2,
+               elem_id="data-holdout")
+        fraction = L(gr.Slider, label_key="data.val_fraction", minimum=0.05, maximum=0.5, step=0.05,
+                     value=splits.DEFAULT_FRACTION, scale=2, elem_id="data-val-fraction")
+        seed = L(gr.Number, label_key="data.split_seed", value=0, precision=0, minimum=0, scale=1,
+                 elem_id="data-split-seed")
+    return [row, on, fraction, seed]
+
+
+@keeps_selection
+def change_holdout(on: bool, fraction: float, seed: float, current: dict | None, lang: str) -> dict:
+    """The selection with the validation split turned on (with this fraction and seed) or off; the splits go back
+    to their defaults (train / validation, or the one split for both)."""
+    if not current:
+        return gr.skip()
+    holdout = splits.Holdout(float(fraction), _whole(seed)) if on else None
+    return selection(_loaded(current), current["source"], eval_size=current["eval_size"], holdout=holdout)
+
+
+def show_holdout(sel: dict | None):
+    """The holdout controls for a selection: shown only for single-split data, set as the selection has them."""
+    if not sel:
+        return [gr.skip()] * 4
+    try:
+        single = splits.can_hold_out(_loaded(sel))
+    except ValueError:  # the data cannot be read now: the tab's own display says why
+        return [gr.skip()] * 4
+    if not single:
+        return [gr.update(visible=False), gr.skip(), gr.skip(), gr.skip()]
+    holdout = splits.Holdout.from_value(sel.get("holdout"))
+    return [gr.update(visible=True), gr.update(value=holdout is not None),
+            gr.update(value=holdout.fraction) if holdout else gr.skip(),
+            gr.update(value=holdout.seed) if holdout else gr.skip()]
+
+
+def _loaded(sel: dict):
+    """The selection's dataset as loaded (before any holdout)."""
+    return state.get_dataset(sel["source"], sel.get("label_column"))
+
+
+def _whole(value) -> int:
+    """A seed as typed: a whole number (gradio gives floats, or None for an empty box)."""
+    if value is None or value == "":
+        return 0
+    if float(value) != int(float(value)):
+        raise ValueError(f"The split seed must be a whole number, got {value}.")
+    return int(float(value))
 
 
 def show(sel: dict | None, lang: str):
@@ -171,19 +241,41 @@ def _show(sel: dict, dataset, lang: str):
 
 
 def summary_markdown(dataset, sel: dict, lang: str) -> str:
-    """Name, splits, columns and labels: every name from the data is shown as text (md_text / md_code)."""
-    splits = ", ".join(f"{md_code(name)} {len(rows)}" for name, rows in dataset.splits.items())
+    """Name, splits, columns and labels, the held-out validation split and any overlap of the rows scored with the
+    demonstration rows: every name from the data is shown as text (md_text / md_code)."""
+    listed = ", ".join(f"{md_code(name)} {len(rows)}" for name, rows in dataset.splits.items())
     lines = [
         f"### {md_text(dataset.name)}",
-        f"**{t('data.splits', lang)}**: {splits}  ",
+        f"**{t('data.splits', lang)}**: {listed}  ",
         f"**{t('data.columns', lang)}**: " + ", ".join(md_code(c) for c in dataset.columns) + "  ",
         f"**{t('data.label_column', lang)}**: " + (md_code(dataset.label_column) if dataset.label_column
                                                     else t("data.no_label", lang)) + "  ",
     ]
     if dataset.labels:
         lines.append(f"**{t('data.labels', lang)}**: " + ", ".join(md_code(x) for x in dataset.labels) + "  ")
+    if sel.get("holdout"):
+        lines.append(holdout_markdown(dataset, sel["holdout"], lang) + "  ")
     lines.append(t("data.using", lang, train=md_code(sel["train"]), eval=md_code(sel["eval"]), n=sel["eval_size"]))
-    return "\n".join(lines)
+    warning = overlap_markdown(dataset, sel, lang)
+    return "\n".join(lines + ([f"\n{warning}"] if warning else []))
+
+
+def holdout_markdown(dataset, holdout: dict, lang: str) -> str:
+    """What the held-out validation split is: its size, share, stratification and seed."""
+    train, val = len(dataset.rows(splits.TRAIN)), len(dataset.rows(splits.VALIDATION))
+    how = t("data.stratified", lang, label=md_code(dataset.label_column)) if dataset.label_column \
+        else t("data.not_stratified", lang)
+    return t("data.holdout_note", lang, val=val, total=train + val, pct=f"{holdout['fraction']:.0%}", how=how,
+             seed=holdout["seed"], train=train)
+
+
+def overlap_markdown(dataset, sel: dict, lang: str) -> str:
+    """A warning when rows scored are also rows demonstrations and tuning are drawn from; "" when none is."""
+    if sel["train"] == sel["eval"]:
+        return "⚠ " + t("data.overlap_same", lang, split=md_code(sel["eval"]))
+    scored = evaluation_rows(dataset.rows(sel["eval"]), sel["eval_size"])
+    n = splits.overlap(dataset.rows(sel["train"]), scored, dataset.label_column)
+    return "⚠ " + t("data.overlap_rows", lang, n=n, total=len(scored), train=md_code(sel["train"])) if n else ""
 
 
 def _plot_counts(counts: dict) -> dict:

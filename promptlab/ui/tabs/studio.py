@@ -17,7 +17,7 @@ from promptlab.prompts import files, render
 from promptlab.prompts.budget import render_budget
 from promptlab.prompts.values import Template
 from promptlab.scoring.experiment import Protocol
-from promptlab.ui import editor, private_files, state
+from promptlab.ui import column_map, editor, private_files, state
 from promptlab.ui.editor import fields_from_template, takes_editor
 from promptlab.ui.format import (
     display_table,
@@ -77,6 +77,7 @@ def build(page: Page) -> StudioHandles:
         with gr.Column(scale=2):
             # latex_delimiters=[]: a "$$" in a template or a cell is text, not a formula.
             placeholders = gr.Markdown(elem_id="studio-placeholders", latex_delimiters=[])
+            columns = column_map.build(page)  # placeholders the data lacks -> its columns
             problems = gr.Markdown(elem_id="studio-problems", latex_delimiters=[])
             rendered = gr.Markdown(elem_id="studio-rendered", max_height=420, latex_delimiters=[])
     L(gr.Markdown, value_key="studio.run_title")
@@ -111,6 +112,7 @@ def build(page: Page) -> StudioHandles:
     page.lang.change(check, [*fields, page.data, page.lang], checked, show_progress="hidden")
 
     load.click(load_template, [pick, page.lang], fields).then(
+        column_map.map_loaded, [*fields, page.data, page.lang], [*fields, columns.mapped]).then(
         check, [*fields, page.data, page.lang], checked, show_progress="hidden")
     blank.click(new_blank, [page.data, page.lang], fields).then(
         check, [*fields, page.data, page.lang], checked, show_progress="hidden")
@@ -121,6 +123,8 @@ def build(page: Page) -> StudioHandles:
     page.lang.change(show_preview, [last, page.lang], [metrics, results], show_progress="hidden")
     save.click(save_to_library, [*fields, page.lang], [saved, pick])
     page.editor = fields
+    column_map.wire(columns, page, fields,
+                    lambda event: event.then(check, [*fields, page.data, page.lang], checked, show_progress="hidden"))
     return StudioHandles(pick=pick, checked=checked)
 
 

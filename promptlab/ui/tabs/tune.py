@@ -128,7 +128,7 @@ def job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch) -> dict
     config = tuning_config.preset(preset, method, **overrides)
     return {"template": dump_template(draft), "data": sel["source"], "model": state.model_id(),
             "train_split": sel["train"], "eval_split": sel["eval"], "eval_size": int(sel["eval_size"]),
-            "label_column": sel.get("label_column"), "config": config.to_dict()}
+            "label_column": sel.get("label_column"), "holdout": sel.get("holdout"), "config": config.to_dict()}
 
 
 @guarded("tune.launch_failed")

@@ -16,10 +16,14 @@ from __future__ import annotations
 import functools
 import re
 
+from jinja2 import Environment
+from jinja2.exceptions import TemplateSyntaxError
+
 from promptlab.prompts.values import CHOICE_SEPARATOR, Problem, RenderError, Template
 
 MAX_NAMES_SHOWN = 30  # class labels listed in a message (TREC's fine labels are 47)
 _INTEGER = re.compile(r"\s*-?[0-9]+\s*")  # a class number read from text ("1", "-1": unlabelled on the Hub)
+_LEXER = Environment()  # only splits text into tokens (templates render in the sandbox)
 _PIPES = "\x00pipes\x00"  # stands for a "|||" inside a row's value while the rendered prompt is split at "|||"
 
 
@@ -77,6 +81,20 @@ def split_rendered(text: str) -> tuple[str, str]:
                                   "input from the target once.", "Keep one '|||' between the input and the target."))
     prompt, target = (part.replace(_PIPES, CHOICE_SEPARATOR).strip() for part in (*parts, "")[:2])
     return prompt, target
+
+
+def target_names(prompt: str) -> frozenset[str]:
+    """The names a prompt in PromptSource form reads after its "|||" and not before (e.g. `label`): lexed, since
+    neither part need be a template by itself. Content-free calibration gives them a value that renders."""
+    head, _, tail = prompt.partition(CHOICE_SEPARATOR)
+    return frozenset(_names(tail) - _names(head))
+
+
+def _names(source: str) -> set[str]:
+    try:
+        return {value for _, kind, value in _LEXER.lex(source) if kind == "name"}
+    except TemplateSyntaxError:
+        return set()
 
 
 def target_problem(prompt: str, target: str, choices) -> Problem | None:

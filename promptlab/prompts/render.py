@@ -12,7 +12,14 @@ import re
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
 from promptlab.prompts.budget import size
-from promptlab.prompts.conventions import form_problems, guard_pipes, split_rendered, target_problem, with_class_numbers
+from promptlab.prompts.conventions import (
+    form_problems,
+    guard_pipes,
+    split_rendered,
+    target_names,
+    target_problem,
+    with_class_numbers,
+)
 from promptlab.prompts.sandbox import (
     GLOBALS,
     MAX_CHARS,
@@ -275,21 +282,13 @@ def render_content_free(t: Template, shots=(), filler: str = "N/A", mask: str = 
     _check_sizes(t)
     choices = _choices(t, {})
     row = dict.fromkeys(_safe_undeclared(t.prompt) | _safe_undeclared(t.instruction), filler)
+    if t.split_at_render:  # what only the target reads is no input: class 0 renders (the target is not used)
+        row.update(dict.fromkeys(target_names(t.prompt) & row.keys(), 0))
     context = _context(row, choices, mask)
     instruction = _render("instruction", t.instruction, context) if t.instruction else ""
-    prompt = _assemble(t, instruction, shots, _content_free_query(t, context))
+    query = _split_render(t, context)[0] if t.split_at_render else _render("prompt", t.prompt, context)
+    prompt = _assemble(t, instruction, shots, query)
     return Example(prompt, "", choices, None, t.target_delimiter)
-
-
-def _content_free_query(t: Template, context: dict) -> str:
-    """The prompt with content-free inputs. In PromptSource form the target part may not take a filler (e.g.
-    answer_choices[label] with label "N/A"): then the input part alone, when it is a template by itself."""
-    if not t.split_at_render:
-        return _render("prompt", t.prompt, context)
-    try:
-        return _split_render(t, context)[0]
-    except RenderError:
-        return _render("prompt", t.prompt.split(CHOICE_SEPARATOR)[0], context).strip()
 
 
 # ---------------------------------------------------------------------------------------------------------------

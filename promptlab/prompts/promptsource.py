@@ -77,7 +77,12 @@ _PromptSourceLoader.add_constructor("!Template", _as_mapping)
 _PromptSourceLoader.add_constructor("!TemplateMetadata", _as_mapping)
 
 
-def import_promptsource(path_or_text, class_labels: dict | None = None) -> list[Template]:
+def is_promptsource(text: str) -> bool:
+    """Does this YAML text look like a PromptSource templates.yaml (a top-level 'templates:' mapping)?"""
+    return re.search(r"^templates\s*:", text, re.MULTILINE) is not None
+
+
+def import_promptsource(path_or_text, class_labels: dict | None = None, source: str | None = None) -> list[Template]:
     """Templates from a PromptSource `templates.yaml` (a file path, or its text), in file order.
 
     Each `jinja` field is split at "|||" into our prompt and target where both halves are templates by themselves;
@@ -89,11 +94,13 @@ def import_promptsource(path_or_text, class_labels: dict | None = None) -> list[
     `{{ answer_choices[label] }}`; PromptLab's datasets carry label *names* ("positive"). `class_labels` maps a
     column to its names in class order ({"label": ["negative", "positive"]}; default: KNOWN_CLASS_LABELS for the
     file's dataset); each template that reads such a column gets them, and reads a name as its class number.
+    `source` names the file in messages when the text is given.
 
     >>> [t.name for t in import_promptsource(text)]  # doctest: +SKIP
     ['sst2-positive-negative-after', 'sst2-review']
     """
-    text, source = _read(path_or_text)
+    text, read_from = _read(path_or_text)
+    source = source or read_from
     if len(text) > MAX_PROMPTSOURCE_CHARS:
         raise ValueError(f"{source}: {len(text):,} characters is too long for a PromptSource file; the limit is "
                          f"{MAX_PROMPTSOURCE_CHARS:,}.")

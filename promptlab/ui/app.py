@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from promptlab.runs import store
-from promptlab.ui import editor, state
+from promptlab.ui import editor, library_view, state
 from promptlab.ui.editor import takes_editor
 from promptlab.ui.format import guarded, md_code
 from promptlab.ui.i18n import LANGUAGES, Labels, t
@@ -101,6 +101,7 @@ def assemble() -> gr.Blocks:
         app.load(header, page.lang, model_info)
         # First who is asking (their browser's secret owns their runs on a public app), then what is theirs.
         app.load(state.remember_owner, owner, owner).then(
+            library_view.refresh, [studio_tab.pick, page.lang], studio_tab.library).then(
             tune.watch_latest, [page.lang], tune_tab.watch).then(
             compare.refresh_choices, [compare_tab.pick, page.lang], compare_tab.pick)
         app.load(data.load_source, [data_tab.demo, page.data, page.lang], page.data).then(

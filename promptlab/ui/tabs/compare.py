@@ -14,7 +14,7 @@ import pandas as pd
 
 from promptlab import plots
 from promptlab.models.shared import BudgetExceeded, Cancelled
-from promptlab.prompts.files import find_template, parse_template
+from promptlab.prompts.files import parse_template
 from promptlab.prompts.render import validate
 from promptlab.runs import store
 from promptlab.scoring.compare import examples_table, metrics_table
@@ -30,7 +30,7 @@ from promptlab.ui.page import CompareHandles, Page
 def candidate_choices(lang: str, owner: str | None = None, *, runs: bool = True) -> list[tuple[str, str]]:
     """Everything that can be compared: the draft, the library, and every run (`owner`'s) that has an adapter."""
     choices = [(t("compare.draft", lang), "draft")]
-    choices += [(name, f"tpl:{name}") for name in sorted(state.library())]
+    choices += [(name, f"tpl:{name}") for name in sorted(state.library(owner))]
     for run in store.list_runs(owner=owner) if runs else ():
         if run.status == "done" or (run.best and run.status != "queued"):
             choices.append((run_label(run, lang), f"run:{run.run_id}"))
@@ -49,7 +49,10 @@ def resolve(pick: str, draft, lang: str, owner: str | None = None):
         return f"{draft.name} ({t('compare.draft_short', lang)})", draft, None
     kind, _, key = pick.partition(":")
     if kind == "tpl":
-        return key, find_template(key), None
+        templates = state.library(owner)  # by name only: a path (tpl:/x.yaml) must not read the server's files
+        if key not in templates:
+            raise ValueError(t("compare.unknown_template", lang, name=key))
+        return key, templates[key], None
     if kind == "run":
         run = store.get_run(key, owner=owner)
         template = parse_template(run.spec["template"])

@@ -198,3 +198,29 @@ def test_the_default_own_folder_is_in_the_cache(monkeypatch, tmp_path):
     assert settings.user_templates_dir() == tmp_path / "cache" / "templates"
     assert library.own_dir("x").parent == tmp_path / "cache" / "templates" / "visitors"
     assert not os.path.exists(tmp_path / "cache")  # nothing is created by asking
+
+
+def test_an_imported_promptsource_template_scores_and_tunes_by_name(tmp_path, task, tiny_model_dir):
+    """The command line end to end: import a PromptSource file (integer-label templates), then `score` and `tune`
+    find it by name and use it on data with label names (the class labels travel in the run's spec)."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "templates.yaml"
+    source.write_text(PROMPTSOURCE.replace("my_reviews", "glue").replace("templates:", "subset: sst2\ntemplates:")
+                      .replace("text", "sentence"), encoding="utf-8")
+
+    def cli(*args):
+        done = subprocess.run([sys.executable, "-m", "promptlab.cli", *args], capture_output=True, text=True,
+                              timeout=300, env=os.environ)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "label: negative, positive" in cli("templates", "import", str(source))  # glue/sst2: known names
+    scored = json.loads(cli("score", "--template", "sst2-good-or-bad", "--data", str(task), "--model",
+                            str(tiny_model_dir), "--limit", "8", "--json"))
+    assert scored["n"] == 8 and 0 <= scored["metrics"]["acc"] <= 1
+    tuned = json.loads(cli("tune", "--template", "sst2-liked", "--data", str(task), "--model", str(tiny_model_dir),
+                           "--method", "prompt_tuning", "--steps", "2", "--preset", "test", "--eval-size", "8",
+                           "--runs-dir", str(tmp_path / "runs"), "--wait", "--json"))
+    assert tuned["status"] == "done" and 0 <= tuned["baselines"]["zero_shot_acc"] <= 1

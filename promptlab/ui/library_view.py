@@ -31,6 +31,11 @@ def shown():
     return gr.update(visible=True)
 
 
+def cleared() -> str:
+    """A past action's message, cleared when the language switches (the list and its info are shown anew)."""
+    return ""
+
+
 def choices(lang: str, owner: str | None) -> list[tuple[str, str]]:
     """The dropdown's (label, name) pairs: shipped templates by name, yours marked as yours."""
     return [(name if entry.shipped else t("studio.yours_label", lang, name=name), name)

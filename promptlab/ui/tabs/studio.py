@@ -127,6 +127,8 @@ def build(page: Page) -> StudioHandles:
         library_view.describe, [lib.pick, page.lang], lib.info, show_progress="hidden")
     overwrite.click(overwrite_in_library, [*fields, asked, page.lang], [saved, lib.pick, overwrite, asked]).success(
         library_view.describe, [lib.pick, page.lang], lib.info, show_progress="hidden")
+    page.lang.change(library_view.cleared, None, saved, show_progress="hidden")  # its question too: ask again
+    page.lang.change(library_view.hidden, None, overwrite, show_progress="hidden")
     page.editor = fields
     return StudioHandles(pick=lib.pick, checked=checked, library=[lib.pick, lib.info])
 
@@ -189,6 +191,9 @@ def _wire_library(page: Page, lib: _Library, fields: list, checked: list) -> Non
     lib.pick.change(library_view.describe, [lib.pick, page.lang], lib.info, show_progress="hidden")
     lib.pick.change(library_view.hidden, None, lib.confirm_delete, show_progress="hidden")  # asked about one pick
     page.lang.change(library_view.refresh, [lib.pick, page.lang], [lib.pick, lib.info], show_progress="hidden")
+    page.lang.change(library_view.cleared, None, lib.message, show_progress="hidden")
+    for question in (lib.confirm_delete, lib.imported_replace):
+        page.lang.change(library_view.hidden, None, question, show_progress="hidden")
     lib.upload.upload(library_view.import_file, [lib.upload, page.lang],
                       [*fields, lib.message, lib.imported_row, lib.imported_pick, lib.imported]).success(**recheck)
     lib.imported_load.click(library_view.load_imported, [lib.imported, lib.imported_pick, page.lang],

@@ -134,8 +134,8 @@ def pick_runs_for_compare(draft, run_ids, lang: str, request: gr.Request = None)
     run_ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
     if not run_ids:
         raise ValueError(t("runs.none_picked", lang))
-    library = state.library()
     owner = state.owner_of(request)
+    library = state.library(owner)
     picks, runs = [], [store.get_run(run_id, owner=owner) for run_id in run_ids]
     for run in runs:
         if run.template in library:

@@ -169,8 +169,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "studio.instruction_info": ("Put before the demonstrations; also the soft prompt's default init text",
                                 "放在示例之前；也是软提示默认的初始化文本"),
     "studio.prompt": ("Prompt", "提示"),
-    "studio.prompt_info": ("What the model reads for one row (PromptSource form: input ||| target, with the target "
-                           "field empty)", "模型对每一行读取的内容（PromptSource 形式：input ||| target，目标栏留空）"),
+    "studio.prompt_info": ("What the model reads for one row", "模型对每一行读取的内容"),
     "studio.target": ("Target", "目标"),
     "studio.target_info": ("The gold answer, usually {{ label }}", "标准答案，通常为 {{ label }}"),
     "studio.choices": ("Answer choices", "候选答案"),

@@ -144,6 +144,18 @@ def test_a_broken_file_of_yours_is_reported_and_can_be_replaced(own_folder):
     assert library.templates()["broken"].prompt == "{{ text }}"
 
 
+def test_two_files_of_yours_with_one_name_list_one_and_report_the_other(own_folder):
+    own_folder.mkdir(parents=True)
+    save_template(Template("twin", "first {{ text }}"), own_folder / "a.yaml")
+    save_template(Template("twin", "second {{ text }}"), own_folder / "b.yaml")
+    view = library.read()
+    assert view.entries["twin"].template.prompt == "first {{ text }}" and view.entries["twin"].path.name == "a.yaml"
+    assert [(p.name, why) for p, why in view.skipped] == [
+        ("b.yaml", "it is named like another file of yours, 'twin'; rename it.")]
+    library.delete("twin")  # the one listed
+    assert library.templates()["twin"].prompt == "second {{ text }}"
+
+
 # ---- the command line ----------------------------------------------------------------------------------------
 
 def test_cli_imports_lists_renames_and_deletes(tmp_path, own_folder, capsys):

@@ -25,7 +25,7 @@ from promptlab.prompts.files import Library, dump_template, library_file_name, p
 from promptlab.prompts.promptsource import MAX_PROMPTSOURCE_CHARS, import_promptsource, is_promptsource
 from promptlab.prompts.values import Template
 
-MAX_OWN_TEMPLATES = 500  # per person: a public app's disk is shared (a template file is at most 100,000 characters)
+MAX_OWN_TEMPLATES = 200  # per person: a public app's disk and page loads are shared (a file: <= 100,000 chars)
 
 
 class Exists(ValueError):
@@ -75,7 +75,8 @@ def read(owner: str | None = None) -> View:
     skipped = list(shipped.skipped) + list(own.skipped)
     for template, path in zip(own.templates, own.paths):
         if template.name in entries:
-            skipped.append((path, f"it is named like the shipped template '{template.name}'; rename it."))
+            other = "the shipped template" if entries[template.name].shipped else "another file of yours,"
+            skipped.append((path, f"it is named like {other} '{template.name}'; rename it."))
         else:
             entries[template.name] = Entry(template, False, path)
     return View(entries, tuple(skipped))
@@ -171,6 +172,7 @@ def _own_library(owner: str | None):
 
 
 def _own_by_name(owner: str | None) -> dict[str, Path]:
+    """Your templates' files by name (of two files with one name, the first, as `read` lists it)."""
     own = _own_library(owner)
     return {template.name: path for template, path in reversed(list(zip(own.templates, own.paths)))}
 

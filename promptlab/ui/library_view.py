@@ -36,28 +36,30 @@ def cleared() -> str:
     return ""
 
 
-def choices(lang: str, owner: str | None) -> list[tuple[str, str]]:
+def choices(lang: str, owner: str | None, view: library.View | None = None) -> list[tuple[str, str]]:
     """The dropdown's (label, name) pairs: shipped templates by name, yours marked as yours."""
+    view = view or library.read(owner)
     return [(name if entry.shipped else t("studio.yours_label", lang, name=name), name)
-            for name, entry in library.read(owner).entries.items()]
+            for name, entry in view.entries.items()]
 
 
 def refresh(current: str | None, lang: str, request: gr.Request = None):
     """The list as this visitor sees it now, and what it says about the picked template: (dropdown, info)."""
     owner = state.owner_of(request)
-    listed = choices(lang, owner)
-    kept = current if current in {name for _, name in listed} else None
+    view = library.read(owner)
+    listed = choices(lang, owner, view)
+    kept = current if current in view.entries else None
     pick = gr.update(choices=listed) if kept == current else gr.update(choices=listed, value=None)
-    return pick, info(kept, lang, owner)
+    return pick, info(kept, lang, owner, view)
 
 
 def describe(name: str | None, lang: str, request: gr.Request = None) -> str:
     return info(name, lang, state.owner_of(request))
 
 
-def info(name: str | None, lang: str, owner: str | None) -> str:
+def info(name: str | None, lang: str, owner: str | None, view: library.View | None = None) -> str:
     """How many templates are shipped and yours, and whether the picked one is read-only."""
-    entries = library.read(owner).entries
+    entries = (view or library.read(owner)).entries
     own = sum(not entry.shipped for entry in entries.values())
     lines = [t("studio.library_counts", lang, shipped=len(entries) - own, own=own)]
     if name in entries:

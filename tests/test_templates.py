@@ -495,3 +495,87 @@ def test_template_files_that_are_no_regular_utf8_files(tmp_path):
     (tmp_path / "latin1.yaml").write_bytes("name: caf\xe9\nprompt: x\n".encode("latin-1"))
     with pytest.raises(ValueError, match=r"latin1\.yaml: it is not UTF-8 text \(byte 9\)\. Save it as UTF-8\.$"):
         load_template(tmp_path / "latin1.yaml")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# PromptSource's conventions (issue 13): class numbers, and "input ||| target" rendered whole, then split
+
+CLASSY = Template("classy", "Review: {{ text }}\nSentiment:", "{{ answer_choices[label] }}", ("bad", "good"),
+                  class_labels={"label": ["negative", "positive"]})
+
+
+def test_class_labels_turn_label_names_into_class_numbers():
+    """answer_choices[label] failed on every row with a label name (PromptLab's datasets)."""
+    targets = [render(CLASSY, {"text": "x", "label": label}).target for label in ("negative", "positive")]
+    assert targets == ["bad", "good"]
+    assert render(CLASSY, {"text": "x", "label": 1}).gold == 1  # numbers stay numbers
+    assert render(CLASSY, {"text": "x", "label": " 0 "}).target == "bad"  # integer labels read from a CSV
+    demo = render(CLASSY, {"text": "x", "label": "positive"}, shots=[{"text": "y", "label": "negative"}])
+    assert demo.prompt == "Review: y\nSentiment: bad\n\nReview: x\nSentiment:"
+    with pytest.raises(ValueError, match=r"^class_labels: Column 'label' holds 'neutral', which is not one of the "
+                                         r"template's class labels for it \(negative, positive\)\. List the data's "
+                                         r"label names in class order"):
+        render(CLASSY, {"text": "x", "label": "neutral"})
+    assert render(CLASSY, {"text": "x", "label": None}).gold is None  # an unlabelled row stays unlabelled
+
+
+def test_class_labels_are_checked_and_reported_per_row():
+    rows = [{"text": "a", "label": "positive"}, {"text": "b", "label": "neutral"}, {"text": "c", "label": "meh"}]
+    assert [str(p) for p in validate(CLASSY, ["text", "label"], rows)] == [
+        "class_labels: Column 'label' holds 'neutral', which is not one of the template's class labels for it "
+        "(negative, positive). (row 2) List the data's label names in class order (the first is class 0), e.g. "
+        "label: negative ||| positive.",
+        "class_labels: Column 'label' holds 'meh', which is not one of the template's class labels for it "
+        "(negative, positive). (row 3) List the data's label names in class order (the first is class 0), e.g. "
+        "label: negative ||| positive."]
+    doubled = Template("t", "{{ text }}", "{{ answer_choices[label] }}", ("a", "b"), class_labels={"label": ["x", "x"]})
+    assert "Class label 'x' of column 'label' appears more than once." in str(validate(doubled, None)[0])
+
+
+def test_class_labels_in_yaml_round_trip_and_bad_ones_are_explained():
+    text = dump_template(CLASSY)
+    assert "class_labels:\n  label: [negative, positive]\n" in text and parse_template(text) == CLASSY
+    with pytest.raises(ValueError, match=r"line 3, field 'class_labels': must map each column to its label names "
+                                         r"in class order, e\.g\. class_labels: \{label: \[negative, positive\]\}"):
+        parse_template("name: t\nprompt: x\nclass_labels: [negative, positive]\n")
+    with pytest.raises(ValueError, match=r"'label' must be a column name with a list of label names"):
+        parse_template("name: t\nprompt: x\nclass_labels: {label: negative}\n")
+    with pytest.raises(ValueError, match=r"column 'label': label name 1 is False, not text"):
+        parse_template("name: t\nprompt: x\nclass_labels: {label: [no, yes]}\n")
+
+
+WHOLE = Template("whole", "{% if text %}Review: {{ text }}\nSentiment: ||| {{ answer_choices[label] }}{% endif %}",
+                 answer_choices=("bad", "good"), class_labels={"label": ["negative", "positive"]})
+
+
+def test_a_prompt_with_the_separator_is_rendered_whole_then_split():
+    """An {% if %} that opens before '|||' and closes after it failed with "unknown tag 'endif'" (TREC)."""
+    assert WHOLE.split_at_render and validate(WHOLE, ["text", "label"], [{"text": "a", "label": "positive"}]) == []
+    example = render(WHOLE, {"text": "fun", "label": "positive"})
+    assert (example.prompt, example.target, example.gold) == ("Review: fun\nSentiment:", "good", 1)
+    shot = render(WHOLE, {"text": "fun", "label": "positive"}, shots=[{"text": "dull", "label": "negative"}])
+    assert shot.prompt == "Review: dull\nSentiment: bad\n\nReview: fun\nSentiment:"
+    # a row the template does not apply to renders nothing, as in PromptSource: no prompt, no gold, no problem
+    assert render(WHOLE, {"text": "", "label": "negative"}).prompt == ""
+    assert validate(WHOLE, ["text", "label"], [{"text": "", "label": "negative"}]) == []
+    with pytest.raises(ValueError, match="The template renders nothing for a demonstration row"):
+        render(WHOLE, {"text": "fun", "label": "positive"}, shots=[{"text": "", "label": "negative"}])
+    # a value's own '|||' is text, not the separator
+    assert render(WHOLE, {"text": "a ||| b", "label": "negative"}).prompt == "Review: a ||| b\nSentiment:"
+    assert render_content_free(WHOLE).prompt == "Review: N/A\nSentiment:"  # label: only the target reads it
+
+
+def test_problems_of_the_whole_form():
+    both = Template("t", "{{ text }} ||| {{ label }}", "{{ label }}", ("a", "b"))
+    assert not both.split_at_render
+    assert any("The prompt has '|||' (PromptSource form: input ||| target) and the target field is set too."
+               in str(p) for p in validate(both, None))
+    twice = Template("t", "{{ text }} ||| a ||| b", answer_choices=("a", "b"))
+    assert any("The prompt has '|||' 2 times" in str(p) for p in validate(twice, None))
+    loop = Template("t", "{% for x in [1, 2] %}{{ text }} ||| {% endfor %}")
+    with pytest.raises(ValueError, match=r"The prompt rendered '\|\|\|' 2 times"):
+        render(loop, {"text": "a"})
+    wrong = Template("t", "{{ text }} ||| {{ text }}", answer_choices=("a", "b"))
+    assert [str(p) for p in validate(wrong, ["text"], [{"text": "c"}])] == [
+        "prompt: The target 'c' (after '|||') is not one of the answer choices: a, b. (row 1) Make the part after "
+        "'|||' render one of the choices."]

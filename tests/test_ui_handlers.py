@@ -199,10 +199,12 @@ def test_the_seed_picks_the_demonstrations(tiny_session, demo):
 
 
 def test_save_to_library(tmp_path, monkeypatch):
-    monkeypatch.setenv("PROMPTLAB_TEMPLATES", str(tmp_path))
+    """Saved templates go to the user's library (issue 13: not into the shipped one); tests/test_library_ui.py
+    has the rest of the library's handlers."""
+    monkeypatch.setenv("PROMPTLAB_USER_TEMPLATES", str(tmp_path))
     template = Template("mine", "Q: {{ text }}", "{{ label }}", ("a", "b"))
-    message, pick = studio.save_to_library(*fields(template), "en")
-    assert (tmp_path / "mine.yaml").is_file() and pick["value"] == "mine" and "mine.yaml" in message
+    message, pick, overwrite, asked = studio.save_to_library(*fields(template), "en")
+    assert (tmp_path / "mine.yaml").is_file() and pick["value"] == "mine" and "mine" in message
 
 
 # ---- compare --------------------------------------------------------------------------------------------------

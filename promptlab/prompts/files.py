@@ -31,7 +31,7 @@ _SHOW.maxstring = _SHOW.maxother = 60
 _SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict = 2, 4, 4
 
 _DUMP_ORDER = ("name", "description", "task", "language", "reference", "instruction", "prompt", "target",
-               "answer_choices", "target_delimiter", "fewshot_delimiter", "chat")
+               "answer_choices", "class_labels", "target_delimiter", "fewshot_delimiter", "chat")
 
 
 @functools.cache
@@ -95,6 +95,8 @@ def _field_value(key: str, value, where: str):
         return value
     if value is None:
         return _defaults()[key]
+    if key == "class_labels":
+        return _class_labels_value(value, where)
     if key == "answer_choices" and isinstance(value, list):
         choices = tuple(_choice_value(i, item, where) for i, item in enumerate(value, 1))
         _check_length(sum(map(len, choices)), where)
@@ -118,13 +120,30 @@ def _check_length(length: int, where: str) -> None:
                          f"{MAX_SOURCE_CHARS:,}.")
 
 
-def _choice_value(index: int, item, where: str) -> str:
+def _choice_value(index: int, item, where: str, what: str = "choice") -> str:
     if isinstance(item, str):
         return item
     if isinstance(item, int) and not isinstance(item, bool):
         return str(item)
-    raise ValueError(f"{where}: choice {index} is {_SHOW.repr(item)}, not text (YAML reads yes/no/on/off/true/false as "
+    raise ValueError(f"{where}: {what} {index} is {_SHOW.repr(item)}, not text (YAML reads yes/no/on/off/true/false as "
                      f"booleans). Fix: quote it, e.g. [\"yes\", \"no\"].")
+
+
+def _class_labels_value(value, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """class_labels: a mapping of column -> its label names in class order, e.g. {label: [negative, positive]}."""
+    example = "e.g. class_labels: {label: [negative, positive]}"
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: must map each column to its label names in class order, {example}, not "  # noqa: TRY004
+                         f"{_SHOW.repr(value)}.")
+    pairs = []
+    for column, names in value.items():
+        if not isinstance(column, str) or not isinstance(names, list):
+            raise ValueError(f"{where}: {_SHOW.repr(column)} must be a column name with a list of label names, "  # noqa: TRY004
+                             f"{example}.")
+        pairs.append((column, tuple(_choice_value(i, name, f"{where}, column '{column}'", "label name")
+                                    for i, name in enumerate(names, 1))))
+    _check_length(sum(len(column) + sum(map(len, names)) for column, names in pairs), where)
+    return tuple(pairs)
 
 
 def load_template(path) -> Template:
@@ -176,6 +195,8 @@ def dump_template(t: Template) -> str:
     """The template as YAML, leaving out fields at their defaults; parse_template(dump_template(t)) == t."""
     defaults = _defaults()
     data = {k: getattr(t, k) for k in _DUMP_ORDER if k in ("name", "prompt") or getattr(t, k) != defaults[k]}
+    if t.class_labels:
+        data["class_labels"] = dict(t.class_labels)
     return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=float("inf"))
 
 
@@ -191,6 +212,7 @@ class Library:
 
     templates: tuple[Template, ...]
     skipped: tuple[tuple[Path, str], ...] = ()
+    paths: tuple[Path, ...] = ()  # the file of each template, in the same order
 
 
 def read_library(directory=None) -> Library:
@@ -198,13 +220,14 @@ def read_library(directory=None) -> Library:
     read is skipped and listed in `skipped` with its error, so one broken file never hides the others."""
     directory = Path(directory) if directory is not None else settings.templates_dir()
     paths = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
-    templates, skipped = [], []
+    found, skipped = [], []
     for path in paths:
         try:
-            templates.append(load_template(path))
+            found.append((load_template(path), path))
         except ValueError as e:
             skipped.append((path, str(e)))
-    return Library(tuple(sorted(templates, key=lambda t: t.name)), tuple(skipped))
+    found.sort(key=lambda pair: pair[0].name)
+    return Library(tuple(t for t, _ in found), tuple(skipped), tuple(p for _, p in found))
 
 
 def list_templates(directory=None) -> list[Template]:
@@ -231,28 +254,32 @@ def library_file_name(name: str) -> str:
 
 
 def find_template(name_or_path) -> Template:
-    """A template from a file path, or by name from the shipped library: find_template("sst2-review-sentiment").
-    A library template is found whatever other files there are broken."""
+    """A template from a file path, or by name: a shipped one (find_template("sst2-review-sentiment")), else one
+    you saved or imported (the local library, `settings.user_templates_dir()`). A library template is found whatever
+    other files there are broken."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or _is_file(path):
         return load_template(path)
-    name, directory = str(name_or_path), settings.templates_dir()
-    named = directory / _library_file(name) if _library_file(name) else None
-    if named is not None and _is_file(named):  # the library's convention: a template's file is named after it
-        template = load_template(named)
-        if template.name == name:
-            return template
-    library = read_library(directory)
-    for template in library.templates:
-        if template.name == name:
-            return template
-    close = difflib.get_close_matches(name[:100], [t.name for t in library.templates], n=3, cutoff=0.5)
+    name, folders = str(name_or_path), (settings.templates_dir(), settings.user_templates_dir())
+    for directory in folders:
+        named = directory / _library_file(name) if _library_file(name) else None
+        if named is not None and _is_file(named):  # the library's convention: a template's file is named after it
+            template = load_template(named)
+            if template.name == name:
+                return template
+    libraries = [read_library(directory) for directory in folders]
+    for library in libraries:
+        for template in library.templates:
+            if template.name == name:
+                return template
+    names = [t.name for library in libraries for t in library.templates]
+    close = difflib.get_close_matches(name[:100], names, n=3, cutoff=0.5)
     guess = f" Did you mean: {', '.join(close)}?" if close else ""
-    broken = f" ({len(library.skipped)} files there could not be read: " \
-             f"{', '.join(p.name for p, _ in library.skipped[:3])}; `promptlab templates list` says why.)" \
-        if library.skipped else ""
-    raise ValueError(f"Unknown template {_SHOW.repr(name)}.{guess} Give a shipped template's name or a .yaml "
-                     f"file path; shipped templates are in {directory}.{broken}")
+    skipped = [p for library in libraries for p, _ in library.skipped]
+    broken = f" ({len(skipped)} files there could not be read: {', '.join(p.name for p in skipped[:3])}; " \
+             "`promptlab templates list` says why.)" if skipped else ""
+    raise ValueError(f"Unknown template {_SHOW.repr(name)}.{guess} Give a shipped template's name, one you saved, or "
+                     f"a .yaml file path; shipped templates are in {folders[0]}, yours in {folders[1]}.{broken}")
 
 
 def _library_file(name: str) -> str | None:

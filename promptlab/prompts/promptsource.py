@@ -20,6 +20,11 @@ A PromptSource file looks like this::
 The custom `!Template` / `!TemplateMetadata` tags are read as plain mappings by a SafeLoader subclass: the file is
 data and never constructs Python objects. Files are read up to MAX_PROMPTSOURCE_CHARS; values that should be text
 must be text (a YAML alias can make a list that is small in memory but enormous written out).
+
+Imported templates work on the data they were written for (`promptlab.prompts.conventions`): a template that reads
+a label column gets that column's class names in class order (`class_labels`: from the caller, else from
+KNOWN_CLASS_LABELS for the file's dataset), and a `jinja` that cannot be cut at "|||" into two templates (an
+{% if %} that opens before it and closes after it) is kept whole, rendered and then split, as PromptSource does.
 """
 
 from __future__ import annotations
@@ -29,11 +34,35 @@ from dataclasses import replace
 from pathlib import Path
 
 import yaml
+from jinja2 import Environment, nodes
+from jinja2.exceptions import TemplateSyntaxError
 
 from promptlab.prompts.files import read_text
+from promptlab.prompts.render import variables
+from promptlab.prompts.sandbox import compile_source, undeclared_variables
 from promptlab.prompts.values import CHOICE_SEPARATOR, Template
 
+_PARSER = Environment()  # parses only (to find the names a template sets); templates render in the sandbox
+
 MAX_PROMPTSOURCE_CHARS = 1_000_000  # PromptSource's largest templates.yaml files are a few hundred KB
+
+# The class names, in class order, of the Hugging Face datasets PromptSource's templates were written for (their
+# ClassLabel features as PromptSource used them: its integers index these). Checked against PromptSource's own files
+# and rendering in tests/test_promptsource.py; for any other dataset, give them to `import_promptsource`.
+KNOWN_CLASS_LABELS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
+    ("glue", "sst2"): {"label": ("negative", "positive")},
+    ("ag_news", ""): {"label": ("World", "Sports", "Business", "Sci/Tech")},
+    ("super_glue", "rte"): {"label": ("entailment", "not_entailment")},
+    ("emotion", ""): {"label": ("sadness", "joy", "love", "anger", "fear", "surprise")},
+    ("trec", ""): {
+        "label_coarse": ("DESC", "ENTY", "ABBR", "HUM", "NUM", "LOC"),
+        "label_fine": ("manner", "cremat", "animal", "exp", "ind", "gr", "title", "def", "date", "reason", "event",
+                       "state", "desc", "count", "other", "letter", "religion", "food", "country", "color", "termeq",
+                       "city", "body", "dismed", "mount", "money", "product", "period", "substance", "sport",
+                       "plant", "techmeth", "volsize", "instru", "abb", "speed", "word", "lang", "perc", "code",
+                       "dist", "temp", "symbol", "ord", "veh", "weight", "currency"),
+    },
+}
 
 
 class _PromptSourceLoader(yaml.SafeLoader):
@@ -48,22 +77,30 @@ _PromptSourceLoader.add_constructor("!Template", _as_mapping)
 _PromptSourceLoader.add_constructor("!TemplateMetadata", _as_mapping)
 
 
-def import_promptsource(path_or_text) -> list[Template]:
+def is_promptsource(text: str) -> bool:
+    """Does this YAML text look like a PromptSource templates.yaml (a top-level 'templates:' mapping)?"""
+    return re.search(r"^templates\s*:", text, re.MULTILINE) is not None
+
+
+def import_promptsource(path_or_text, class_labels: dict | None = None, source: str | None = None) -> list[Template]:
     """Templates from a PromptSource `templates.yaml` (a file path, or its text), in file order.
 
-    Each `jinja` field is split at "|||" into our prompt and target; literal answer choices ("a ||| b") become a
-    tuple, choices that contain Jinja stay an expression string. Names become kebab-case and are prefixed by the
-    subset (or dataset), e.g. "sst2-positive-negative-after".
+    Each `jinja` field is split at "|||" into our prompt and target where both halves are templates by themselves;
+    otherwise (an {% if %} across the "|||") it stays whole in the prompt, which is then rendered and split. Literal
+    answer choices ("a ||| b") become a tuple, choices that contain Jinja stay an expression string. Names become
+    kebab-case and are prefixed by the subset (or dataset), e.g. "sst2-positive-negative-after".
 
     Labels: PromptSource's datasets carry integer labels, so its targets index the choices, e.g.
-    `{{ answer_choices[label] }}`. PromptLab's datasets carry label *names* ("positive"), for which that target
-    fails with a clear error. The text is kept as-is: render such a template with integer labels, or edit its
-    target to `{{ label }}` or a mapping such as `{{ {"negative": "bad", "positive": "good"}[label] }}`.
+    `{{ answer_choices[label] }}`; PromptLab's datasets carry label *names* ("positive"). `class_labels` maps a
+    column to its names in class order ({"label": ["negative", "positive"]}; default: KNOWN_CLASS_LABELS for the
+    file's dataset); each template that reads such a column gets them, and reads a name as its class number.
+    `source` names the file in messages when the text is given.
 
     >>> [t.name for t in import_promptsource(text)]  # doctest: +SKIP
     ['sst2-positive-negative-after', 'sst2-review']
     """
-    text, source = _read(path_or_text)
+    text, read_from = _read(path_or_text)
+    source = source or read_from
     if len(text) > MAX_PROMPTSOURCE_CHARS:
         raise ValueError(f"{source}: {len(text):,} characters is too long for a PromptSource file; the limit is "
                          f"{MAX_PROMPTSOURCE_CHARS:,}.")
@@ -77,11 +114,15 @@ def import_promptsource(path_or_text) -> list[Template]:
         raise ValueError(f"{source}: not a PromptSource templates file (expected a 'templates:' "  # noqa: TRY004
                          "mapping of !Template entries under 'dataset:' and 'subset:').")
     task = _text(data.get("subset") or data.get("dataset"), f"{source}: subset")
+    dataset = (_text(data.get("dataset"), f"{source}: dataset"), _text(data.get("subset"), f"{source}: subset"))
+    classes = {**KNOWN_CLASS_LABELS.get(dataset, {}), **_class_labels(class_labels)}
     templates, names = [], set()
     for key, entry in data["templates"].items():
         if not isinstance(entry, dict) or "jinja" not in entry:
             raise ValueError(f"{source}: template {key} has no 'jinja' field.")
         template = _convert(entry, task, data, f"{source}: template {_text(entry.get('name', key), source)!r}")
+        read = variables(template)
+        template = replace(template, class_labels=tuple((c, n) for c, n in classes.items() if c in read))
         if template.name in names:  # PromptSource names are unique per dataset, but slugs may collide
             template = replace(template, name=f"{template.name}-{_slug(_text(key, source))[:8]}")
         names.add(template.name)
@@ -115,10 +156,22 @@ def _text(value, where: str) -> str:
     return str(value)
 
 
+def _class_labels(given: dict | None) -> dict[str, tuple[str, ...]]:
+    if given is None:
+        return {}
+    if not isinstance(given, dict) or not all(isinstance(names, (list, tuple)) for names in given.values()):
+        raise ValueError("class_labels must map each column to its label names in class order, e.g. "  # noqa: TRY004
+                         "{'label': ['negative', 'positive']}.")
+    return {str(column): tuple(map(str, names)) for column, names in given.items()}
+
+
 def _convert(entry: dict, task: str, data: dict, where: str) -> Template:
-    parts = _text(entry["jinja"], f"{where}: jinja").split(CHOICE_SEPARATOR)
+    jinja = _text(entry["jinja"], f"{where}: jinja")
+    parts = jinja.split(CHOICE_SEPARATOR)
     if len(parts) > 2:
         raise ValueError(f"{where}: its jinja has more than one '|||'; expected 'input ||| target'.")
+    if len(parts) == 2 and not _splits_cleanly(*parts):
+        parts = [jinja]  # kept whole: rendered, then split at "|||" (Template.split_at_render)
     metadata = entry.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise ValueError(f"{where}: its metadata is not a mapping.")
@@ -133,6 +186,18 @@ def _convert(entry: dict, task: str, data: dict, where: str) -> Template:
         reference=_text(entry.get("reference"), f"{where}: reference"),
         description=_description(entry, data, metadata, where),
     )
+
+
+def _splits_cleanly(head: str, tail: str) -> bool:
+    """Can "head ||| tail" be cut into a prompt and a target template that render what the whole does? Each half
+    must be a template by itself, and the target must not read a name the prompt sets ({% set %}, {% for %})."""
+    try:
+        compile_source(head)  # the sandbox's checks (size, nesting) first
+        compile_source(tail)
+    except TemplateSyntaxError:
+        return False
+    set_in_head = {node.name for node in _PARSER.parse(head).find_all(nodes.Name) if node.ctx != "load"}
+    return not set_in_head & undeclared_variables(tail)
 
 
 def _choices(value) -> tuple[str, ...] | str:

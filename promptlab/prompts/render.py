@@ -12,6 +12,14 @@ import re
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
 from promptlab.prompts.budget import size
+from promptlab.prompts.conventions import (
+    form_problems,
+    guard_pipes,
+    split_rendered,
+    target_names,
+    target_problem,
+    with_class_numbers,
+)
 from promptlab.prompts.sandbox import (
     GLOBALS,
     MAX_CHARS,
@@ -116,7 +124,8 @@ def _undefined_problem(field: str, error: UndefinedError, context: dict) -> Prob
                        f"Columns: {columns}.")
     if "'list object'" in str(error):  # e.g. PromptSource's answer_choices[label] with a label name
         hint = "A list is indexed by position: answer_choices[label] needs an integer label (PromptSource " \
-               "style); with label names use {{ label }} or a mapping."
+               "style). With label names, list them in class order under class_labels (e.g. label: negative ||| " \
+               "positive), or use {{ label }} or a mapping."
     else:
         hint = 'A mapping such as {"positive": "great"}[label] needs a key for every value in the data.'
     return Problem(field, f"{_short(error)}.", hint)
@@ -183,6 +192,11 @@ def _context(row: dict, choices, mask: str = DEFAULT_MASK_TEXT) -> dict:
     return {**row, "answer_choices": list(choices), MASK: mask}
 
 
+def _split_render(t: Template, context: dict) -> tuple[str, str]:
+    """(prompt, target) of a prompt in PromptSource form, rendered as one text and split (`conventions`)."""
+    return split_rendered(_render("prompt", t.prompt, guard_pipes(context)))
+
+
 def is_cloze(t: Template) -> bool:
     """The template's prompt has a {{ mask }} answer slot (a cloze template, scored by masked LMs)."""
     try:
@@ -201,11 +215,18 @@ def _target(t: Template, row: dict, context: dict) -> str | None:
 
 
 def _demonstration(t: Template, shot: dict) -> str:
+    shot = with_class_numbers(t, shot)
     context = _context(shot, _choices(t, shot))
-    target = _target(t, shot, context)
+    prompt, target = _split_render(t, context) if t.split_at_render else (None, _target(t, shot, context))
+    if prompt == "":
+        raise RenderError(Problem("prompt", "The template renders nothing for a demonstration row: it applies to "
+                                  "some rows only (an {% if %} around it, as in PromptSource's fine-grained "
+                                  "templates).", "Use zero shots with this template."))
     if not target:
         raise RenderError(Problem("target", "A demonstration has no target (its label is missing or the template "
                                   "has no target).", "Use labelled rows as demonstrations, or use zero shots."))
+    if prompt is not None:
+        return prompt + t.target_delimiter + target
     if is_cloze(t):  # the answer fills the slot
         return _render("prompt", t.prompt, {**context, MASK: target})
     return _render("prompt", t.prompt, context) + t.target_delimiter + target
@@ -237,11 +258,15 @@ def render(t: Template, row: dict, shots=(), mask: str = DEFAULT_MASK_TEXT) -> E
     ('Review: great fun\\nSentiment:', 'positive', ('negative', 'positive'), 1)
     """
     _check_sizes(t)
+    row = with_class_numbers(t, row)
     choices = _choices(t, row)
     context = _context(row, choices, mask)
-    target = _target(t, row, context)
+    if t.split_at_render:
+        query, target = _split_render(t, context)
+    else:
+        query, target = None, _target(t, row, context)
     instruction = _render("instruction", t.instruction, context) if t.instruction else ""
-    prompt = _assemble(t, instruction, shots, _render("prompt", t.prompt, context))
+    prompt = _assemble(t, instruction, shots, _render("prompt", t.prompt, context) if query is None else query)
     gold = choices.index(target) if target in choices else None
     return Example(prompt, target or "", choices, gold, t.target_delimiter)
 
@@ -257,9 +282,12 @@ def render_content_free(t: Template, shots=(), filler: str = "N/A", mask: str = 
     _check_sizes(t)
     choices = _choices(t, {})
     row = dict.fromkeys(_safe_undeclared(t.prompt) | _safe_undeclared(t.instruction), filler)
+    if t.split_at_render:  # what only the target reads is no input: class 0 renders (the target is not used)
+        row.update(dict.fromkeys(target_names(t.prompt) & row.keys(), 0))
     context = _context(row, choices, mask)
     instruction = _render("instruction", t.instruction, context) if t.instruction else ""
-    prompt = _assemble(t, instruction, shots, _render("prompt", t.prompt, context))
+    query = _split_render(t, context)[0] if t.split_at_render else _render("prompt", t.prompt, context)
+    prompt = _assemble(t, instruction, shots, query)
     return Example(prompt, "", choices, None, t.target_delimiter)
 
 
@@ -322,10 +350,10 @@ def validate(t: Template, columns, rows=()) -> list[Problem]:
         literal = _choice_problems(t.answer_choices)
         problems += literal
         broken.update(["answer_choices"] if literal else [])  # reported once here, not again for every row
-    if t.mode == "rank" and not t.target.strip():
+    if t.mode == "rank" and not t.target.strip() and not t.split_at_render:
         problems.append(Problem("target", "The template has answer choices but no target, so the gold choice is "
                                 "unknown.", "Set the target to the gold choice, e.g. {{ label }}."))
-    return problems + _mask_problems(t) + _row_problems(t, rows, broken)
+    return problems + form_problems(t) + _mask_problems(t) + _row_problems(t, rows, broken)
 
 
 def _mask_problems(t: Template) -> list[Problem]:
@@ -424,6 +452,11 @@ def _rows_text(numbers: list[int]) -> str:
 
 def _check_row(t: Template, row: dict, broken: set):
     """Each field is tried on its own, so one failure does not hide another."""
+    try:
+        row = with_class_numbers(t, row)
+    except RenderError as e:
+        yield e.problem
+        return
     choices, context = (), _context(row, ())
     try:
         if "answer_choices" not in broken:
@@ -431,6 +464,9 @@ def _check_row(t: Template, row: dict, broken: set):
             context = _context(row, choices)
     except RenderError as e:
         yield e.problem
+    if t.split_at_render:
+        yield from _check_split_row(t, choices, context, broken)
+        return
     for field, source in (("instruction", t.instruction), ("prompt", t.prompt), ("target", t.target)):
         if not source or field in broken:
             continue
@@ -443,3 +479,20 @@ def _check_row(t: Template, row: dict, broken: set):
             yield Problem("target", f"The target '{text}' is not one of the answer choices: {', '.join(choices)}.",
                           "Make the target render one of the choices, e.g. map label names with "
                           '{{ {"negative": "bad", "positive": "good"}[label] }}.')
+
+
+def _check_split_row(t: Template, choices, context: dict, broken: set):
+    """A row of a template in PromptSource form: its instruction, then the prompt's input and target at once."""
+    try:
+        if t.instruction and "instruction" not in broken:
+            _render("instruction", t.instruction, context)
+    except RenderError as e:
+        yield e.problem
+    if "prompt" in broken:
+        return
+    try:
+        problem = target_problem(*_split_render(t, context), choices)
+    except RenderError as e:
+        problem = e.problem
+    if problem is not None:
+        yield problem

@@ -12,7 +12,18 @@ CHOICE_SEPARATOR = "|||"  # between answer choices rendered by a Jinja expressio
 class Template:
     """A hard prompt. `answer_choices` is a tuple of literal choices, or a Jinja expression over the row that
     renders choices separated by "|||". Example: Template("sst2-review", "Review: {{ sentence }}\\nSentiment:",
-    "{{ label }}", ("negative", "positive"))."""
+    "{{ label }}", ("negative", "positive")).
+
+    Two PromptSource conventions, so its templates work on the data they were written for:
+
+    * `class_labels` names columns whose values the template reads as class numbers, with the label names in class
+      order: {"label": ("negative", "positive")} gives the template 1 for a row labelled "positive", so
+      `{{ answer_choices[label] }}` works on data whose labels are names (PromptLab's datasets). Stored as
+      (column, names) pairs; a dict is accepted.
+    * A prompt that contains "|||" and no target is PromptSource's whole "input ||| target" text: it is rendered
+      as one text and split at "|||" afterwards (`split_at_render`), so an {% if %} may open before the "|||" and
+      close after it.
+    """
 
     name: str
     prompt: str
@@ -26,10 +37,19 @@ class Template:
     chat: bool = False
     reference: str = ""
     description: str = ""
+    class_labels: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self):
         if isinstance(self.answer_choices, list):  # lists are unhashable and compare unequal to tuples
             object.__setattr__(self, "answer_choices", tuple(self.answer_choices))
+        pairs = self.class_labels.items() if isinstance(self.class_labels, dict) else self.class_labels
+        object.__setattr__(self, "class_labels", tuple((str(column), tuple(map(str, names)))
+                                                       for column, names in pairs))
+
+    @property
+    def split_at_render(self) -> bool:
+        """The prompt is PromptSource's whole "input ||| target" Jinja: render it, then split at "|||"."""
+        return CHOICE_SEPARATOR in self.prompt and not self.target.strip()
 
     @property
     def mode(self) -> str:

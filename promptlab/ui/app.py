@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from promptlab.runs import store
-from promptlab.ui import editor, state
+from promptlab.ui import editor, library_view, state
 from promptlab.ui.editor import takes_editor
 from promptlab.ui.format import guarded, md_code
 from promptlab.ui.i18n import LANGUAGES, Labels, t
@@ -101,6 +101,7 @@ def assemble() -> gr.Blocks:
         app.load(header, page.lang, model_info)
         # First who is asking (their browser's secret owns their runs on a public app), then what is theirs.
         app.load(state.remember_owner, owner, owner).then(
+            library_view.refresh, [studio_tab.pick, page.lang], studio_tab.library).then(
             tune.watch_latest, [page.lang], tune_tab.watch).then(
             compare.refresh_choices, [compare_tab.pick, page.lang, page.data], compare_tab.pick)
         app.load(data.load_source, [data_tab.demo, page.data, page.lang], page.data).then(
@@ -133,8 +134,8 @@ def pick_runs_for_compare(draft, run_ids, lang: str, request: gr.Request = None)
     run_ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
     if not run_ids:
         raise ValueError(t("runs.none_picked", lang))
-    library = state.library()
     owner = state.owner_of(request)
+    library = state.library(owner)
     picks, runs = [], [store.get_run(run_id, owner=owner) for run_id in run_ids]
     for run in runs:
         if run.template in library:

@@ -11,18 +11,18 @@ from promptlab.prompts.values import Template
 
 # Editor fields in the order of `template_from_fields`' parameters.
 FIELD_NAMES = ("name", "instruction", "prompt", "target", "answer_choices", "target_delimiter",
-               "fewshot_delimiter", "chat", "language", "task", "description", "reference")
+               "fewshot_delimiter", "chat", "language", "task", "description", "reference", "class_labels")
 
 
 def template_from_fields(name, instruction, prompt, target, choices, target_delimiter, fewshot_delimiter, chat,
-                         language, task, description, reference="") -> Template:
+                         language, task, description, reference="", class_labels="") -> Template:
     """The editor's widget values as an engine Template (delimiters are typed escaped, e.g. "\\n\\n")."""
     return Template(
         name=(name or "").strip() or "untitled", prompt=prompt or "", target=target or "",
         answer_choices=text_to_choices(choices), instruction=instruction or "", task=(task or "").strip(),
         language=(language or "en").strip() or "en", target_delimiter=unescape(target_delimiter or ""),
         fewshot_delimiter=unescape(fewshot_delimiter or ""), chat=bool(chat), description=description or "",
-        reference=reference or "",
+        reference=reference or "", class_labels=text_to_class_labels(class_labels),
     )
 
 
@@ -31,7 +31,7 @@ def fields_from_template(template: Template) -> tuple:
     return (template.name, template.instruction, template.prompt, template.target,
             choices_to_text(template.answer_choices), escape(template.target_delimiter),
             escape(template.fewshot_delimiter), template.chat, template.language, template.task,
-            template.description, template.reference)
+            template.description, template.reference, class_labels_to_text(template.class_labels))
 
 
 def escape(text: str) -> str:
@@ -65,12 +65,29 @@ def text_to_choices(text: str):
     return tuple(part.strip() for part in text.split("|||") if part.strip())
 
 
+def class_labels_to_text(class_labels) -> str:
+    """Class labels as typed in the editor: one line per column, "label: negative ||| positive"."""
+    return "\n".join(f"{column}: {' ||| '.join(names)}" for column, names in class_labels)
+
+
+def text_to_class_labels(text: str) -> tuple:
+    """The editor's class labels back to engine form; a line without "column:" is the `label` column's."""
+    pairs = []
+    for line in (text or "").splitlines():
+        column, colon, names = line.partition(":")
+        column, names = (column.strip(), names) if colon else ("label", line)
+        parts = tuple(part.strip() for part in names.split("|||") if part.strip())
+        if column and parts:
+            pairs.append((column, parts))
+    return tuple(pairs)
+
+
 def takes_editor(fn):
     """`fn(template, *rest)` as a gradio handler whose first inputs are the editor's fields (FIELD_NAMES order):
     the template is built from them at the click.
 
     >>> handler = takes_editor(lambda template, lang: template.prompt)
-    >>> handler("t", "", "Review: {{ text }}", "", "", " ", "\\n\\n", False, "en", "", "", "", "en")
+    >>> handler("t", "", "Review: {{ text }}", "", "", " ", "\\n\\n", False, "en", "", "", "", "", "en")
     'Review: {{ text }}'
     """
     signature = inspect.signature(fn)

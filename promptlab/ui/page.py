@@ -30,6 +30,7 @@ class DataHandles:
 class StudioHandles:
     pick: object                           # the library dropdown
     checked: list = field(default_factory=list)  # outputs of the live check (page.draft first)
+    library: list = field(default_factory=list)  # outputs of ui.library_view.refresh (the list, what it holds)
 
 
 @dataclass

@@ -27,8 +27,8 @@ from promptlab.models.loaded import LocalModels
 from promptlab.models.process import ModelProcess
 from promptlab.models.registry import DEFAULT_MODEL
 from promptlab.models.shared import Budget, FairShare, SharedLM
+from promptlab.prompts import library as user_library
 from promptlab.prompts.budget import render_budget
-from promptlab.prompts.files import list_templates
 from promptlab.prompts.values import Template
 from promptlab.runs.queue import slots_in_use
 
@@ -168,9 +168,9 @@ def on_gpu(fn):
     return spaces.GPU(duration=120)(fn)
 
 
-def library() -> dict[str, Template]:
-    """The template library folder, by name."""
-    return {template.name: template for template in list_templates(settings.templates_dir())}
+def library(owner: str | None = None) -> dict[str, Template]:
+    """The templates `owner` (`owner_of`) can use, by name: the shipped ones and their own saved ones."""
+    return user_library.templates(owner)
 
 
 # ---- the visitor's data selection (a small dict in a gr.State; the Dataset itself is in the shared cache) ----

@@ -20,7 +20,7 @@ from promptlab.settings import REPO_ROOT
 
 FIELDS = dict(name="hard", instruction="", prompt="Review: {{ text }}\nSentiment:", target="{{ label }}",
               choices="negative ||| positive", target_delimiter=" ", fewshot_delimiter="\\n\\n", chat=False,
-              language="en", task="", description="", reference="")
+              language="en", task="", description="", reference="", class_labels="")
 
 
 @pytest.fixture(scope="module")

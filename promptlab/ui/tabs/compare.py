@@ -15,7 +15,7 @@ import pandas as pd
 from promptlab import plots
 from promptlab.models.shared import BudgetExceeded, Cancelled
 from promptlab.prompts import mapping
-from promptlab.prompts.files import find_template, parse_template
+from promptlab.prompts.files import parse_template
 from promptlab.prompts.render import validate
 from promptlab.runs import store
 from promptlab.scoring.compare import examples_table, metrics_table
@@ -35,23 +35,23 @@ def candidate_choices(lang: str, owner: str | None = None, *, runs: bool = True,
     """Everything that can be compared: the draft, the library templates that fit the selected data (`sel`; as
     they are, or after the automatic column mapping, marked so), and every run (`owner`'s) that has an adapter."""
     choices = [(t("compare.draft", lang), "draft")]
-    choices += template_choices(lang, sel)
+    choices += template_choices(lang, sel, owner)
     for run in store.list_runs(owner=owner) if runs else ():
         if run.status == "done" or (run.best and run.status != "queued"):
             choices.append((run_label(run, lang), f"run:{run.run_id}"))
     return choices
 
 
-def template_choices(lang: str, sel: dict | None) -> list[tuple[str, str]]:
-    """The library templates that fit `sel`'s data, by name, a mapped one as "name (mapped: sentence → text)";
-    every template when no data is selected."""
-    library = state.library()
+def template_choices(lang: str, sel: dict | None, owner: str | None = None) -> list[tuple[str, str]]:
+    """The library templates (shipped and `owner`'s) that fit `sel`'s data, by name, a mapped one as "name (mapped:
+    sentence → text)"; every template when no data is selected."""
+    library = state.library(owner)
     if not sel:
         return [(name, f"tpl:{name}") for name in sorted(library)]
     try:
         rows = state.eval_rows(sel, FIT_ROWS)
     except ValueError:  # the data cannot be read now (the Data tab says why): offer every template
-        return template_choices(lang, None)
+        return template_choices(lang, None, owner)
     choices = []
     for name in sorted(library):
         found = fitting(library[name], sel, rows)
@@ -99,7 +99,10 @@ def resolve(pick: str, draft, lang: str, owner: str | None = None, sel: dict | N
         return f"{draft.name} ({t('compare.draft_short', lang)})", draft, None
     kind, _, key = pick.partition(":")
     if kind == "tpl":
-        return (*mapped_template(find_template(key), sel), None)
+        templates = state.library(owner)  # by name only: a path (tpl:/x.yaml) must not read the server's files
+        if key not in templates:
+            raise ValueError(t("compare.unknown_template", lang, name=key))
+        return (*mapped_template(templates[key], sel), None)
     if kind == "run":
         run = store.get_run(key, owner=owner)
         template = parse_template(run.spec["template"])

@@ -9,15 +9,15 @@ Tune) takes the template from the fields themselves (`editor.takes_editor`), so 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import gradio as gr
 
-from promptlab import settings
 from promptlab.prompts import files, render
 from promptlab.prompts.budget import render_budget
 from promptlab.prompts.values import Template
 from promptlab.scoring.experiment import Protocol
-from promptlab.ui import column_map, editor, private_files, state
+from promptlab.ui import column_map, editor, library_view, private_files, state
 from promptlab.ui.editor import fields_from_template, takes_editor
 from promptlab.ui.format import (
     display_table,
@@ -30,6 +30,7 @@ from promptlab.ui.format import (
     track,
 )
 from promptlab.ui.i18n import t
+from promptlab.ui.library_view import load_template, overwrite_in_library, save_to_library  # noqa: F401
 from promptlab.ui.page import Page, StudioHandles
 
 log = logging.getLogger("promptlab.ui")
@@ -48,11 +49,8 @@ def blank_template(sel: dict | None) -> Template:
 def build(page: Page) -> StudioHandles:
     L = page.labels
     L(gr.Markdown, value_key="studio.intro")
-    with gr.Row(equal_height=True):
-        pick = L(gr.Dropdown, label_key="studio.library", choices=sorted(state.library()), scale=3,
-                 elem_id="studio-library")
-        load = L(gr.Button, value_key="studio.load", scale=1, elem_id="studio-load")
-        blank = L(gr.Button, value_key="studio.blank", scale=1, elem_id="studio-blank")
+    lib = _library_row(L)
+    load, blank = lib.load, lib.blank
     with gr.Row():
         with gr.Column(scale=3):
             name = L(gr.Textbox, label_key="studio.name", elem_id="studio-name")
@@ -74,6 +72,8 @@ def build(page: Page) -> StudioHandles:
                 with gr.Row():
                     description = L(gr.Textbox, label_key="studio.description")
                     reference = L(gr.Textbox, label_key="studio.reference")
+                class_labels = L(gr.Textbox, label_key="studio.class_labels", info_key="studio.class_labels_info",
+                                 lines=1, elem_id="studio-class-labels")
         with gr.Column(scale=2):
             # latex_delimiters=[]: a "$$" in a template or a cell is text, not a formula.
             placeholders = gr.Markdown(elem_id="studio-placeholders", latex_delimiters=[])
@@ -99,10 +99,13 @@ def build(page: Page) -> StudioHandles:
         with gr.Row():
             download = L(gr.DownloadButton, label_key="studio.download", value=None)
             save = L(gr.Button, value_key="studio.save", elem_id="studio-save")
-        saved = gr.Markdown(latex_delimiters=[])
+            overwrite = L(gr.Button, value_key="studio.overwrite", variant="stop", visible=False,
+                          elem_id="studio-overwrite")
+        saved = gr.Markdown(latex_delimiters=[], elem_id="studio-saved")
+    asked = gr.State(None)  # the name "Overwrite it?" asked about
 
     fields = [name, instruction, prompt, target, choices, target_delimiter, fewshot_delimiter, chat, language,
-              task, description, reference]
+              task, description, reference, class_labels]
     checked = [page.draft, placeholders, problems, rendered, yaml_view, download]
     for field in fields:
         field.input(check, [*fields, page.data, page.lang], checked, trigger_mode="always_last",
@@ -111,9 +114,10 @@ def build(page: Page) -> StudioHandles:
     page.data.change(check, [*fields, page.data, page.lang], checked, show_progress="hidden")
     page.lang.change(check, [*fields, page.data, page.lang], checked, show_progress="hidden")
 
-    load.click(load_template, [pick, page.lang], fields).then(
+    load.click(load_template, [lib.pick, page.lang], fields).then(
         column_map.map_loaded, [*fields, page.data, page.lang], [*fields, columns.mapped]).then(
         check, [*fields, page.data, page.lang], checked, show_progress="hidden")
+    _wire_library(page, lib, fields, checked)
     blank.click(new_blank, [page.data, page.lang], fields).then(
         check, [*fields, page.data, page.lang], checked, show_progress="hidden")
     last = gr.State(None)  # this visitor's last preview, re-rendered when the language changes
@@ -121,19 +125,89 @@ def build(page: Page) -> StudioHandles:
               [metrics, results, last], concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
     stop.click(state.stop_request, None, None, show_progress="hidden")
     page.lang.change(show_preview, [last, page.lang], [metrics, results], show_progress="hidden")
-    save.click(save_to_library, [*fields, page.lang], [saved, pick])
+    save.click(save_to_library, [*fields, page.lang], [saved, lib.pick, overwrite, asked]).success(
+        library_view.describe, [lib.pick, page.lang], lib.info, show_progress="hidden")
+    overwrite.click(overwrite_in_library, [*fields, asked, page.lang], [saved, lib.pick, overwrite, asked]).success(
+        library_view.describe, [lib.pick, page.lang], lib.info, show_progress="hidden")
+    page.lang.change(library_view.cleared, None, saved, show_progress="hidden")  # its question too: ask again
+    page.lang.change(library_view.hidden, None, overwrite, show_progress="hidden")
     page.editor = fields
     column_map.wire(columns, page, fields,
                     lambda event: event.then(check, [*fields, page.data, page.lang], checked, show_progress="hidden"))
-    return StudioHandles(pick=pick, checked=checked)
+    return StudioHandles(pick=lib.pick, checked=checked, library=[lib.pick, lib.info])
 
 
-@guarded("studio.load_failed")
-def load_template(name: str, lang: str):
-    templates = state.library()
-    if name not in templates:
-        raise ValueError(t("studio.pick_first", lang))
-    return fields_from_template(templates[name])
+@dataclass
+class _Library:
+    """The library's components: laid out by `_library_row`, wired by `_wire_library` (handlers: library_view)."""
+
+    pick: gr.Dropdown
+    load: gr.Button
+    blank: gr.Button
+    upload: gr.UploadButton
+    info: gr.Markdown
+    imported_row: gr.Row           # the templates of an imported PromptSource file
+    imported_pick: gr.Dropdown
+    imported_load: gr.Button
+    imported_all: gr.Button
+    imported_replace: gr.Button
+    new_name: gr.Textbox
+    rename: gr.Button
+    delete: gr.Button
+    confirm_delete: gr.Button
+    message: gr.Markdown
+    imported: gr.State             # that file's templates, as YAML texts
+
+
+def _library_row(L) -> _Library:
+    """The library row: the list (this visitor's, read again on every page load), load, start blank, import; the
+    templates of an imported PromptSource file; rename and delete (yours only)."""
+    with gr.Row(equal_height=True):
+        pick = L(gr.Dropdown, label_key="studio.library", choices=library_view.choices("en", None), scale=3,
+                 elem_id="studio-library")
+        load = L(gr.Button, value_key="studio.load", scale=1, elem_id="studio-load")
+        blank = L(gr.Button, value_key="studio.blank", scale=1, elem_id="studio-blank")
+        upload = L(gr.UploadButton, label_key="studio.import", file_types=[".yaml", ".yml"], type="filepath",
+                   scale=1, elem_id="studio-import")
+    info = gr.Markdown(elem_id="studio-library-info", latex_delimiters=[])
+    with gr.Row(equal_height=True, visible=False) as imported_row:
+        imported_pick = L(gr.Dropdown, label_key="studio.ps_pick", scale=3, elem_id="studio-imported-pick")
+        imported_load = L(gr.Button, value_key="studio.ps_load", scale=1, elem_id="studio-imported-load")
+        imported_all = L(gr.Button, value_key="studio.ps_all", scale=1, elem_id="studio-imported-all")
+        imported_replace = L(gr.Button, value_key="studio.ps_overwrite", variant="stop", visible=False, scale=1,
+                             elem_id="studio-imported-replace")
+    with L(gr.Accordion, label_key="studio.manage", open=False, elem_id="studio-manage"), gr.Row(equal_height=True):
+        new_name = L(gr.Textbox, label_key="studio.new_name", scale=2, elem_id="studio-new-name")
+        rename = L(gr.Button, value_key="studio.rename", scale=1, elem_id="studio-rename")
+        delete = L(gr.Button, value_key="studio.delete", variant="stop", scale=1, elem_id="studio-delete")
+        confirm_delete = L(gr.Button, value_key="studio.confirm_delete", variant="stop", visible=False, scale=1,
+                           elem_id="studio-confirm-delete")
+    message = gr.Markdown(elem_id="studio-library-message", latex_delimiters=[])
+    return _Library(pick, load, blank, upload, info, imported_row, imported_pick, imported_load, imported_all,
+                    imported_replace, new_name, rename, delete, confirm_delete, message, gr.State(None))
+
+
+def _wire_library(page: Page, lib: _Library, fields: list, checked: list) -> None:
+    """The library's events besides Load and Save: what the picked template is, the language switch, import,
+    rename and delete (each refreshes the list)."""
+    recheck = dict(fn=check, inputs=[*fields, page.data, page.lang], outputs=checked, show_progress="hidden")
+    listed = [lib.message, lib.pick, lib.info]
+    lib.pick.change(library_view.describe, [lib.pick, page.lang], lib.info, show_progress="hidden")
+    lib.pick.change(library_view.hidden, None, lib.confirm_delete, show_progress="hidden")  # asked about one pick
+    page.lang.change(library_view.refresh, [lib.pick, page.lang], [lib.pick, lib.info], show_progress="hidden")
+    page.lang.change(library_view.cleared, None, lib.message, show_progress="hidden")
+    for question in (lib.confirm_delete, lib.imported_replace):
+        page.lang.change(library_view.hidden, None, question, show_progress="hidden")
+    lib.upload.upload(library_view.import_file, [lib.upload, page.lang],
+                      [*fields, lib.message, lib.imported_row, lib.imported_pick, lib.imported]).success(**recheck)
+    lib.imported_load.click(library_view.load_imported, [lib.imported, lib.imported_pick, page.lang],
+                            fields).success(**recheck)
+    lib.imported_all.click(library_view.import_all, [lib.imported, page.lang], [*listed, lib.imported_replace])
+    lib.imported_replace.click(library_view.replace_all, [lib.imported, page.lang], [*listed, lib.imported_replace])
+    lib.rename.click(library_view.rename, [lib.pick, lib.new_name, fields[0], page.lang],
+                     [*listed, lib.new_name, fields[0]])
+    lib.delete.click(library_view.ask_delete, [lib.pick, page.lang], [lib.message, lib.confirm_delete])
+    lib.confirm_delete.click(library_view.delete, [lib.pick, page.lang], [*listed, lib.confirm_delete])
 
 
 @guarded("studio.load_failed")
@@ -231,13 +305,3 @@ def show_preview(last: dict | None, lang: str):
             gr.update(value=display_table(last["table"], lang), visible=True))
 
 
-@guarded("studio.save_failed")
-@takes_editor
-def save_to_library(template, lang: str):
-    if not template.prompt.strip():
-        raise ValueError(t("studio.fix_first", lang))
-    folder = settings.templates_dir()
-    path = folder / files.library_file_name(template.name)  # the name becomes a file name: its rule, said
-    folder.mkdir(parents=True, exist_ok=True)
-    files.save_template(template, path)
-    return t("studio.saved", lang, path=md_code(path)), gr.update(choices=sorted(state.library()), value=template.name)

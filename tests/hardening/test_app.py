@@ -154,6 +154,9 @@ def test_compare_csv_download_neutralises_formula_cells(app_url, tmp_path):
                     "plain words,positive\n-2+3,negative\n")
     client = Client(app_url, verbose=False)
     client.predict(handle_file(str(path)), "en", api_name="/load_upload")
+    client.predict(False, 0.2, 0, "en", api_name="/change_holdout")  # no validation split: score all 4 rows
+    client.predict("en", api_name="/show")  # the tab shows the one split (API calls do not run chained events)
+    client.predict("data", "data", 4, "en", api_name="/change_splits")
     draft(client, name="=cmd|' /C calc'!A0")
     out = client.predict(*client.editor, ["draft"], 0, 1, "random", "en", api_name="/compare")  # the file's 4 rows
     metrics_csv, examples_csv = out[4], out[5]

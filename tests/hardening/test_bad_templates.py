@@ -142,7 +142,8 @@ def test_cli_scores_after_refusing_and_with_ssti_in_data_cells(run_cli, tmp_path
     folder = tmp_path / "ssti-data"
     write_jsonl(folder / "validation.jsonl", [{"text": "{{ 7*7 }} {{ cycler.__init__ }}", "label": "positive"},
                                               *rows(3)])
-    result = run_cli("score", "--template", template_file, "--data", folder, "--model", tiny_model_dir, "--json")
+    result = run_cli("score", "--template", template_file, "--data", folder, "--model", tiny_model_dir, "--json",
+                     "--val-fraction", "0")  # one split, scored whole (no validation split held out)
     assert result.code == 0, result.err
     import json
 

@@ -62,7 +62,8 @@ def test_the_tune_plots_baselines_are_comparés_scores(finished_run):
 def test_score_in_compare_uses_the_runs_own_rows_whatever_is_loaded(finished_run):
     run, _ = finished_run
     other = data.load_source("demo-reviews-zh", None, "en")  # the visitor has moved on to other data
-    picks, _, sel = app.pick_runs_for_compare(*fields_from_template(DRAFT), run.run_id, "en")
+    picks, _, sel, models = app.pick_runs_for_compare(*fields_from_template(DRAFT), run.run_id, "en")
+    assert models["value"] == [run.spec["model"]]  # the run's own base model, whatever is picked now
     assert picks["value"] == ["draft", f"run:{run.run_id}"]
     assert sel["source"] != other["source"] and sel["eval_size"] == 12
     parts = load_parts(run.spec)

@@ -57,7 +57,10 @@ def chart(result: dict, lang: str):
 
 
 def confusion(result: dict, lang: str):
-    matrices = {plot_text(name): None if m is None else m.rename(index=plot_text, columns=plot_text)
+    # With several models the titles are "prompt · model": broken into lines (plots.wrap escapes them), so that
+    # three side by side do not run into each other.
+    title_of = (lambda name: plots.wrap(name, 30)) if several_models(result) else plot_text
+    matrices = {title_of(name): None if m is None else m.rename(index=plot_text, columns=plot_text)
                 for name, m in result["confusion"].items()}
     title = t("compare.confusion", lang)
     if result.get("protocol"):

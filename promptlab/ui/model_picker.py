@@ -26,11 +26,12 @@ log = logging.getLogger("promptlab.ui")
 def build(page: Page):
     """The picker and its information line, in the header; `page.model` is the visitor's choice."""
     page.model = gr.State(None)
-    picker = page.labels(gr.Dropdown, label_key="models.pick",
-                         info_key="models.pick_info" if state.may_type_models() else "models.pick_info_offered",
-                         choices=choices("local", "en"), value=state.model_id(),
-                         allow_custom_value=state.may_type_models(), elem_id="pl-model-pick", scale=2)
-    info = gr.Markdown(elem_id="pl-model", latex_delimiters=[])
+    with gr.Column(scale=4, min_width=360):
+        picker = page.labels(gr.Dropdown, label_key="models.pick",
+                             info_key="models.pick_info" if state.may_type_models() else "models.pick_info_offered",
+                             choices=choices("local", "en"), value=state.model_id(),
+                             allow_custom_value=state.may_type_models(), elem_id="pl-model-pick")
+        info = gr.Markdown(elem_id="pl-model", latex_delimiters=[])
     return picker, info
 
 

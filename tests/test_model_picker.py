@@ -148,3 +148,17 @@ def test_compares_models_follow_the_header_unless_several_are_picked(app_state, 
     assert compare.follow_model(str(tiny_t5_dir), [str(tiny_model_dir)], "en")["value"] == [str(tiny_t5_dir)]
     both = [str(tiny_model_dir), str(tiny_t5_dir)]
     assert compare.follow_model(str(tiny_t5_dir), both, "en")["value"] == both
+
+
+def test_tune_trains_the_picked_model(app_state, tiny_t5_dir, monkeypatch):
+    """The Tune tab names the model the header shows, and a job launched there trains it."""
+    from promptlab.ui.tabs import tune
+
+    sel = data.load_source("demo-reviews", None, "en")
+    draft = Template("t", "Review: {{ text }}\nSentiment:", "{{ label }}", ("negative", "positive"))
+    picked(str(tiny_t5_dir))
+    assert tiny_t5_dir.name in tune.describe_job(draft, sel, "en")
+    launched = []
+    monkeypatch.setattr(tune, "submit", lambda spec, **kw: launched.append(spec) or "run-1")
+    tune.start_job(*fields(draft), sel, "prompt_tuning", "template", 4, "test", 0.03, 2, 2, "en")
+    assert launched[0]["model"] == str(tiny_t5_dir)

@@ -159,6 +159,15 @@ def test_a_prompt_the_models_family_cannot_serve_fails_alone_named(two_models, t
     assert f"cloze \\(draft\\) · {llama}" in failures.replace("\\-", "-") and "needs a masked LM" in failures
 
 
+def test_a_model_that_cannot_be_used_fails_once_by_name(two_models, tmp_path):
+    models, sel = two_models
+    (tmp_path / "not-a-model").mkdir()
+    out = compare.compare(*fields_from_template(DRAFT), THREE[:2], sel, 0, 1, "random", "en",
+                          [models[0], str(tmp_path / "not-a-model")], progress=Progress())
+    assert len(out[0]["metrics"]) == 2 and "1 prompt(s) or model(s) could not be scored" in out[9]
+    assert out[9].count("config\\.json is missing") == 1 and "**not\\-a\\-model**" in out[9]
+
+
 # ---- which seed, and is it real ----------------------------------------------------------------------------------
 
 def test_each_table_says_which_shots_and_seed_it_shows_and_the_query_row_is_shown(two_models):

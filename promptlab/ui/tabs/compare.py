@@ -23,13 +23,12 @@ from promptlab.scoring.compare import examples_table, metrics_table, paired_test
 from promptlab.scoring.experiment import Protocol
 from promptlab.scoring.metrics import bars
 from promptlab.ui import compare_report, model_picker, private_files, state
-from promptlab.ui.compare_view import (  # noqa: F401 - shown_examples, shown_metrics: this tab's API for tests
+from promptlab.ui.compare_view import (
     protocol_note,
     render,
     several_models,
     shown_examples,
     shown_grid,
-    shown_metrics,
     shown_significance,
     status_markdown,
 )
@@ -204,7 +203,8 @@ def plan_cells(draft, picks, models, sel, rows, lang: str, owner):
     failed, prompts, usable = {}, [], []
     for model in dict.fromkeys(str(m).strip() for m in models if m and str(m).strip()):
         try:
-            usable.append(state.check_model(model, lang))
+            state.family_of(state.check_model(model, lang))  # no model there, or no LM: said once, before loading
+            usable.append(model)
         except ValueError as error:
             failed[state.model_label(model)] = str(error)
     for pick in picks:
@@ -267,11 +267,6 @@ def pick_name(pick: str, draft, lang: str) -> str:
     if pick == "draft":
         return draft.name if draft is not None else t("compare.draft_short", lang)
     return pick.partition(":")[2]
-
-
-def failures_markdown(failed: dict[str, str], lang: str) -> str:
-    """Which prompts could not be scored, and why."""
-    return status_markdown(None, failed, lang)
 
 
 def filter_examples(result, only_disagree: bool, lang: str, only_models: bool = False):

@@ -189,3 +189,11 @@ def test_a_shared_masked_lm_renders_its_own_mask_token(tiny_roberta_dir):
     here = score_template(load_lm(str(tiny_roberta_dir)), cloze, rows)
     there = score_template(shared, cloze, rows)
     assert "<mask>" in there.table["prompt"][0] and there.metrics == pytest.approx(here.metrics)
+
+
+def test_a_weights_file_without_a_readable_header_counts_by_its_size(tmp_path):
+    """The estimate never fails on a damaged file (loading it says what is wrong): it counts the bytes."""
+    (tmp_path / "model.safetensors").write_bytes(b"\x05\0\0\0\0\0\0\0{bad}" + b"x" * 95)
+    assert weights_bytes(tmp_path) == 108
+    (tmp_path / "model.safetensors").write_bytes(b"\xff" * 64)  # a header length beyond any real one
+    assert weights_bytes(tmp_path, itemsize=2) == 32

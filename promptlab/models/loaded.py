@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import math
 import struct
 import threading
 from collections import OrderedDict
@@ -76,20 +77,18 @@ def weights_bytes(folder: str | Path, itemsize: int = 4) -> int:
 
 
 def _values(path: Path) -> int:
-    """How many values the tensors of one safetensors file hold (its header: 8 bytes of length, then JSON)."""
-    with open(path, "rb") as f:
-        (length,) = struct.unpack("<Q", f.read(8) or b"\0" * 8)
-        if not 0 < length <= 100 * MB:  # not a safetensors header: count the file by its size instead
-            return path.stat().st_size // 4
-        header = json.loads(f.read(length))
-    total = 0
-    for name, info in header.items():
-        if name != "__metadata__":
-            count = 1
-            for dim in info.get("shape", ()):
-                count *= int(dim)
-            total += count
-    return total
+    """How many values the tensors of one safetensors file hold (its header: 8 bytes of length, then JSON); a file
+    whose header cannot be read counts by its size (as fp32 values: loading it will say what is wrong)."""
+    try:
+        with open(path, "rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            if not 0 < length <= 100 * MB:
+                raise ValueError("not a safetensors header")
+            header = json.loads(f.read(length))
+        return sum(math.prod(int(d) for d in info.get("shape", ())) for name, info in header.items()
+                   if name != "__metadata__")
+    except (OSError, ValueError, TypeError, AttributeError, struct.error):
+        return path.stat().st_size // 4
 
 
 def megabytes(n: int) -> str:

@@ -65,8 +65,11 @@ def confusion(result: dict, lang: str):
     title = t("compare.confusion", lang)
     if result.get("protocol"):
         title += f" ({seed_text(result['protocol'], lang)})"
-    return plots.confusion_matrices(matrices, title=title, gold_label=t("col.gold", lang),
-                                    predicted_label=t("plot.predicted", lang))
+    fig = plots.confusion_matrices(matrices, title=title, gold_label=t("col.gold", lang),
+                                   predicted_label=t("plot.predicted", lang))
+    if several_models(result):  # two-line subplot titles: room under the figure's title
+        fig.update_layout(margin={"t": 100}, height=fig.layout.height + 50)
+    return fig
 
 
 def shown_metrics(table: pd.DataFrame, lang: str) -> pd.DataFrame:

@@ -67,8 +67,9 @@ def confusion(result: dict, lang: str):
         title += f" ({seed_text(result['protocol'], lang)})"
     fig = plots.confusion_matrices(matrices, title=title, gold_label=t("col.gold", lang),
                                    predicted_label=t("plot.predicted", lang))
-    if several_models(result):  # two-line subplot titles: room under the figure's title
+    if several_models(result):  # two-line subplot titles, three abreast: smaller, with room under the title
         fig.update_layout(margin={"t": 100}, height=fig.layout.height + 50)
+        fig.update_annotations(font={"size": 11})
     return fig
 
 

@@ -118,6 +118,18 @@ def served_model() -> str | None:
     return os.environ.get("PROMPTLAB_MODEL") or None
 
 
+def offered_models() -> list[str]:
+    """Models the operator offers visitors beside the registry's and the served one ($PROMPTLAB_MODELS: registry
+    names, hub ids or server folders, separated by commas). On a public app these are the only other choices."""
+    return [m.strip() for m in os.environ.get("PROMPTLAB_MODELS", "").split(",") if m.strip()]
+
+
+def model_memory_mb() -> float:
+    """Memory the loaded models may take together, in MB ($PROMPTLAB_MODEL_MEMORY_MB, default 4000; 0: no limit).
+    A model that does not fit makes the least recently used ones unload; one that alone exceeds it is refused."""
+    return max(0.0, _finite("PROMPTLAB_MODEL_MEMORY_MB", 4000.0))
+
+
 # ---- reading data on a visitor's behalf --------------------------------------------------------------------------
 
 def data_max_cells() -> int:

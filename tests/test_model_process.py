@@ -10,7 +10,7 @@ import pytest
 from test_scoring import ROWS, SENTIMENT
 
 from promptlab.models.lm import load_lm
-from promptlab.models.loaded import Call, LoadedModels, LocalModels
+from promptlab.models.loaded import Call, LoadedModels, LocalModels, Unloaded, weights_bytes
 from promptlab.models.process import ModelProcess
 from promptlab.models.requests import Request
 from promptlab.models.shared import SharedLM
@@ -95,15 +95,53 @@ def test_the_serving_process_never_imports_torch_to_score(tiny_model_dir):
     assert out.stdout.split() == ["1", "False"], out.stderr[-2000:]
 
 
-def test_loaded_models_keeps_the_most_recent(tiny_model_dir, tmp_path):
-    models = LoadedModels(limit=1)
-    first = models.get(str(tiny_model_dir))
-    assert models.get(str(tiny_model_dir)) is first
-    import shutil
+def test_models_stay_loaded_while_they_fit_and_the_least_recently_used_makes_room(tiny_model_dir, tiny_t5_dir,
+                                                                                      tiny_bert_dir):
+    """Sizes (fp32): Llama 0.39 MB, BERT 0.40 MB, T5 0.73 MB. A 1.2 MB budget holds Llama and BERT; T5 then unloads
+    the one used least recently (BERT: Llama was used after it), and says so."""
+    llama, t5, bert = str(tiny_model_dir), str(tiny_t5_dir), str(tiny_bert_dir)
+    models, notes = LoadedModels(memory_mb=1.2), []
+    first = models.get(llama, notes=notes)
+    models.get(bert, notes=notes)
+    assert models.get(llama, notes=notes) is first and notes == []  # both fit: nothing unloaded
+    models.get(t5, notes=notes)
+    assert notes == [Unloaded(bert, t5)] and str(notes[0]) == f"Unloaded {bert} to make room for {t5}."
+    assert [m for m, _, _ in models.loaded()] == [llama, t5]
+    assert models.get(llama) is first  # still loaded: not loaded again
+    sizes = {m: size for m, _, size in models.loaded()}
+    assert sizes[llama] == pytest.approx(weights_bytes(tiny_model_dir), rel=0.01)  # the estimate is the size
 
-    shutil.copytree(tiny_model_dir, tmp_path / "copy")
-    models.get(str(tmp_path / "copy"))  # another model evicts the first
-    assert models.get(str(tiny_model_dir)) is not first
+
+def test_a_model_that_alone_exceeds_the_budget_is_refused_before_it_loads(tiny_model_dir, tiny_t5_dir):
+    models = LoadedModels(memory_mb=0.5)
+    models.get(str(tiny_model_dir))
+    with pytest.raises(ValueError, match=r"needs about 0.73 MB for its weights, more than this server's model "
+                                         r"memory budget of 0.5 MB \(PROMPTLAB_MODEL_MEMORY_MB\)"):
+        models.get(str(tiny_t5_dir))
+    assert [m for m, _, _ in models.loaded()] == [str(tiny_model_dir)]  # nothing was unloaded for it
+
+
+def test_the_budget_comes_from_the_settings(monkeypatch):
+    monkeypatch.setenv("PROMPTLAB_MODEL_MEMORY_MB", "250")
+    assert LoadedModels().budget == 250_000_000
+    monkeypatch.setenv("PROMPTLAB_MODEL_MEMORY_MB", "0")
+    assert LoadedModels().budget is None  # no limit
+
+
+def test_the_process_says_which_model_it_unloaded(tiny_model_dir, tiny_t5_dir):
+    """Through the model process: a SharedLM on a second model that does not fit beside the first collects the note;
+    the load call tells each model's size and the budget."""
+    models = ModelProcess(str(tiny_model_dir), memory_mb=1.0)
+    try:
+        t5 = SharedLM(models, str(tiny_t5_dir))
+        t5.loglikelihood([Request("Review: fine\nSentiment:", " positive")])
+        assert t5.notes == [Unloaded(str(tiny_model_dir), str(tiny_t5_dir))]
+        answer = models.call(Call("load", str(tiny_model_dir)), notes := [])
+        assert notes == [Unloaded(str(tiny_t5_dir), str(tiny_model_dir))]
+        assert answer["family"] == "causal" and answer["budget"] == 1_000_000
+        assert answer["loaded"] == [[str(tiny_model_dir), None, answer["bytes"]]] and answer["bytes"] > 300_000
+    finally:
+        models.close()
 
 
 def test_local_models_answer_like_the_process(process, tiny_model_dir):
@@ -121,9 +159,9 @@ def test_scoring_keeps_to_one_thread_while_a_job_trains(monkeypatch, runs_dir, t
     asked = []
 
     class Recorder(LocalModels):
-        def call(self, call):
+        def call(self, call, notes=None):
             asked.append(call.threads)
-            return super().call(call)
+            return super().call(call, notes)
 
     monkeypatch.setattr(state, "_local", Recorder())
     assert queue.slots_in_use(runs_dir) == 0
@@ -151,3 +189,11 @@ def test_a_shared_masked_lm_renders_its_own_mask_token(tiny_roberta_dir):
     here = score_template(load_lm(str(tiny_roberta_dir)), cloze, rows)
     there = score_template(shared, cloze, rows)
     assert "<mask>" in there.table["prompt"][0] and there.metrics == pytest.approx(here.metrics)
+
+
+def test_a_weights_file_without_a_readable_header_counts_by_its_size(tmp_path):
+    """The estimate never fails on a damaged file (loading it says what is wrong): it counts the bytes."""
+    (tmp_path / "model.safetensors").write_bytes(b"\x05\0\0\0\0\0\0\0{bad}" + b"x" * 95)
+    assert weights_bytes(tmp_path) == 108
+    (tmp_path / "model.safetensors").write_bytes(b"\xff" * 64)  # a header length beyond any real one
+    assert weights_bytes(tmp_path, itemsize=2) == 32

@@ -22,7 +22,7 @@ class SlowBackend:
         self.served: list[tuple[str, int]] = []
         self.lock = threading.Lock()
 
-    def call(self, call):
+    def call(self, call, notes=None):
         assert self.lock.acquire(blocking=False), "two calls ran at once"
         try:
             requests = call.args[0]

@@ -9,7 +9,7 @@ import pytest
 from promptlab.ui import state
 from promptlab.ui.app import build_app
 
-MODEL_BOUND = {"preview", "compare"}
+MODEL_BOUND = {"preview", "compare", "pick"}  # pick: the header's model picker loads the model
 
 
 @pytest.fixture(scope="module")

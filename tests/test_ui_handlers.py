@@ -214,7 +214,7 @@ def test_compare_two_templates(tiny_session, demo):
     demo = data.change_splits("train", "validation", 12, demo, "en")  # Compare scores the Data tab's rows
     out = compare.compare(*fields(draft), ["tpl:demo-reviews-sentiment", "draft"], demo, 0, 1, "random", "en",
                           progress=Progress())
-    result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree, failures = out
+    result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree, failures, *_ = out
     assert failures == ""
     per_example = result["examples"]
     assert list(metrics["prompt"]) == ["demo-reviews-sentiment", "demo-reviews-good-bad (draft)"]
@@ -261,7 +261,7 @@ def test_a_broken_prompt_fails_alone_and_is_named(tiny_session, demo):
     demo = data.change_splits("train", "validation", 8, demo, "en")
     out = compare.compare(*fields(broken), ["tpl:demo-reviews-sentiment", "draft", "run:no-such-run"], demo, 0, 1,
                           "random", "en", progress=Progress())
-    result, metrics, *_, failures = out
+    metrics, failures = out[1], out[9]
     assert list(metrics["prompt"]) == ["demo-reviews-sentiment"]
     assert "**broken\\-draft**: prompt, line 1" in failures and "Unknown column 'txet'" in failures
     assert "**no\\-such\\-run**: No run 'no\\-such\\-run'" in failures

@@ -10,7 +10,7 @@ The child answers short `Call`s (a few dozen requests each): templates are rende
 caller, by the same `scoring` code as everywhere else, through `promptlab.models.shared.SharedLM`, which cuts work
 into such calls so that visitors take turns on the model.
 
-    models = ModelProcess("smollm2-135m-instruct")        # starts loading now
+    models = ModelProcess("smollm2-135m-instruct")        # starts loading now; more models load on demand
     models.call(Call("loglikelihood", "smollm2-135m-instruct", args=([Request("Q: hi\\nA:", " yes")],)))
     models.close()
 
@@ -32,12 +32,13 @@ log = logging.getLogger("promptlab.models")
 
 
 class ModelProcess:
-    """A child process that loads `model_id` as soon as it starts, then answers calls one at a time. If the child
+    """A child process that loads `model_id` as soon as it starts, then answers calls one at a time, loading the
+    other models they name on demand and keeping them within `memory_mb` (`loaded.LoadedModels`). If the child
     dies (killed for memory, a crash), the call in flight fails with a readable message and the next call starts a
     fresh child."""
 
-    def __init__(self, model_id: str, device: str = "auto"):
-        self.model_id, self.device = model_id, device
+    def __init__(self, model_id: str, device: str = "auto", memory_mb: float | None = None):
+        self.model_id, self.device, self.memory_mb = model_id, device, memory_mb
         self._context = multiprocessing.get_context("spawn")  # fork would copy the server's threads and locks
         self._lock = threading.Lock()
         self._start()
@@ -47,8 +48,8 @@ class ModelProcess:
 
     def _start(self) -> None:
         self._conn, child_end = self._context.Pipe()
-        self._process = self._context.Process(target=_serve, args=(child_end, self.model_id, self.device),
-                                              name="promptlab-model", daemon=True)
+        self._process = self._context.Process(target=_serve, name="promptlab-model", daemon=True,
+                                              args=(child_end, self.model_id, self.device, self.memory_mb))
         self._process.start()
         child_end.close()  # so that the child's death reads as EOF here
 
@@ -56,16 +57,19 @@ class ModelProcess:
     def pid(self) -> int | None:
         return self._process.pid
 
-    def call(self, call: Call):
-        """Answer `call` in the child; raises the engine's own exceptions (ValueErrors reach the page as they are)."""
+    def call(self, call: Call, notes: list | None = None):
+        """Answer `call` in the child; raises the engine's own exceptions (ValueErrors reach the page as they are).
+        Models the child unloaded to make room for the call's model are added to `notes` (`loaded.Unloaded`)."""
         with self._lock:
             if not self._process.is_alive():
                 self._start()
             try:
                 self._conn.send(call)
-                kind, payload = self._conn.recv()
+                kind, payload, told = self._conn.recv()
             except (EOFError, BrokenPipeError, ConnectionResetError):
                 raise ValueError(self._died_message()) from None
+        if notes is not None:
+            notes.extend(told)
         if kind == "error":
             raise payload
         return payload
@@ -87,10 +91,10 @@ class ModelProcess:
             self._process.join(timeout=5)
 
 
-def _serve(conn, model_id: str, device: str) -> None:
+def _serve(conn, model_id: str, device: str, memory_mb: float | None = None) -> None:
     """The child's loop: load the model, then answer calls until the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the app; this process then sees EOF and ends
-    models = LoadedModels(device)
+    models = LoadedModels(device, memory_mb)
     try:
         models.warm_up(model_id)
     except Exception:  # reported readably by the first call, which tries again
@@ -100,12 +104,13 @@ def _serve(conn, model_id: str, device: str) -> None:
             call = conn.recv()
         except (EOFError, OSError):
             return
+        notes: list = []
         try:
-            conn.send(("answer", models.answer(call)))
+            conn.send(("answer", models.answer(call, notes), notes))
         except Exception as error:
             if not isinstance(error, ValueError):
                 log.exception("model call failed")
-            conn.send(("error", _transportable(error)))
+            conn.send(("error", _transportable(error), notes))
 
 
 def _transportable(error: Exception) -> Exception:

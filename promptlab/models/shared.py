@@ -11,7 +11,8 @@ carry a budget of model seconds (public servers) and a `cancelled()` check, both
     lm = SharedLM(backend, "smollm2-135m-instruct", visitor=session_id, share=share, budget=Budget(120))
     report = score_template(lm, template, rows)          # the same scorer as the CLI, call by call
 
-`backend` is anything with `call(Call)`: the app's `ModelProcess`, or `LocalModels` in this process.
+`backend` is anything with `call(Call, notes)`: the app's `ModelProcess`, or `LocalModels` in this process; what it
+notes while serving (models unloaded to make room for this one) collects in `lm.notes`.
 Torch-free.
 """
 
@@ -134,6 +135,7 @@ class SharedLM:
         self.name = model_id if adapter is None else f"{model_id} + {Path(adapter).name}"
         self._contexts_per_call = 16
         self._chat: dict[str, str] = {}
+        self.notes: list = []  # what the backend told while serving this LM (`loaded.Unloaded`: models it unloaded)
 
     def loglikelihood(self, requests: Sequence[Request], progress: Progress | None = None) -> list[LogLikelihood]:
         """As `LM.loglikelihood`, in calls of whole contexts (the answer choices of one prompt stay together)."""
@@ -197,7 +199,7 @@ class SharedLM:
         with self.share.turn(self.visitor, self.cancelled):
             started = time.perf_counter()
             try:
-                return self.backend.call(call)
+                return self.backend.call(call, self.notes)
             finally:
                 self.budget.spent += time.perf_counter() - started
 

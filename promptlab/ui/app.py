@@ -6,9 +6,9 @@ from __future__ import annotations
 import gradio as gr
 
 from promptlab.runs import store
-from promptlab.ui import editor, library_view, state
+from promptlab.ui import editor, library_view, model_picker, state
 from promptlab.ui.editor import takes_editor
-from promptlab.ui.format import guarded, md_code
+from promptlab.ui.format import guarded
 from promptlab.ui.i18n import LANGUAGES, Labels, t
 from promptlab.ui.page import Page
 from promptlab.ui.tabs import compare, data, runs, studio, tune
@@ -17,6 +17,7 @@ CSS = """
 #pl-header {align-items: center;}
 #pl-header h1 {margin: 0; font-size: 1.6rem;}
 #pl-lang {max-width: 220px;}
+#pl-model {font-size: 0.9rem;}
 .pl-status {font-size: 0.95rem; line-height: 1.6;}
 .pl-bar {height: 10px; background: #e5e7eb; border-radius: 5px; overflow: hidden; margin-top: 6px;}
 .pl-bar > div {height: 100%; background: #2563eb; transition: width 0.5s;}
@@ -65,7 +66,7 @@ def assemble() -> gr.Blocks:
         page = Page(labels)
         with gr.Row(elem_id="pl-header", equal_height=True):
             labels(gr.Markdown, value_key="app.title", scale=3)
-            model_info = gr.Markdown(elem_id="pl-model")
+            picker, model_info = model_picker.build(page)
             page.lang = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value="en", show_label=False,
                                  container=False, elem_id="pl-lang", scale=1)
         page.data = gr.State(None)          # this visitor's data selection
@@ -85,12 +86,12 @@ def assemble() -> gr.Blocks:
                 runs_tab = runs.build(page)
 
         page.lang.change(labels.updates, page.lang, labels.components, show_progress="hidden")
-        page.lang.change(header, page.lang, model_info, show_progress="hidden")
+        model_picker.wire(page, picker, model_info)
         for button, picked in ((tune_tab.to_compare, tune_tab.watch), (runs_tab.to_compare, runs_tab.picked)):
             # "Score in Compare": the run's own data (its splits and evaluation rows), the run and its hard prompt
             # picked in Compare; switch there, score.
             button.click(pick_runs_for_compare, [*page.editor, picked, page.lang],
-                         [compare_tab.pick, page.tabs, page.data]
+                         [compare_tab.pick, page.tabs, page.data, compare_tab.models]
                          ).success(data.show, [page.data, page.lang], data_tab.shown, show_progress="hidden"
                                    ).success(state.on_gpu(compare.compare), compare_tab.inputs, compare_tab.outputs,
                                              concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
@@ -98,7 +99,7 @@ def assemble() -> gr.Blocks:
         page.tabs.select(None, None, None, js=RESIZE_PLOTS)
         runs_page.select(runs.list_table, [runs_tab.picked, page.lang], runs_tab.listed, show_progress="hidden")
         # A fresh page starts ready to use: the demo task, a template written for it, and the newest run.
-        app.load(header, page.lang, model_info)
+        app.load(model_picker.show, [page.model, page.lang], [picker, model_info])
         # First who is asking (their browser's secret owns their runs on a public app), then what is theirs.
         app.load(state.remember_owner, owner, owner).then(
             library_view.refresh, [studio_tab.pick, page.lang], studio_tab.library).then(
@@ -109,11 +110,6 @@ def assemble() -> gr.Blocks:
             template_for_task, [page.data, page.lang], page.editor + [studio_tab.pick]).then(
             studio.check, [*page.editor, page.data, page.lang], studio_tab.checked)
     return app
-
-
-def header(lang: str) -> str:
-    training = t("app.training_on" if state.CONFIG.allow_training else "app.training_off", lang)
-    return f"{t('app.model', lang)}: {md_code(state.model_id())} · {training}"
 
 
 def template_for_task(sel, lang: str):
@@ -129,8 +125,9 @@ def template_for_task(sel, lang: str):
 @guarded("compare.failed")
 @takes_editor
 def pick_runs_for_compare(draft, run_ids, lang: str, request: gr.Request = None):
-    """The picks, the tab and the data selection for scoring runs in Compare: each run beside its hard prompt, on
-    the first run's own data and evaluation rows (what its curves were measured on), whatever data is loaded now."""
+    """The picks, the tab, the data selection and the models for scoring runs in Compare: each run beside its hard
+    prompt, on the first run's own data and evaluation rows (what its curves were measured on), whatever data is
+    loaded now, with the runs' own base models (whatever model is picked now)."""
     run_ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
     if not run_ids:
         raise ValueError(t("runs.none_picked", lang))
@@ -144,8 +141,11 @@ def pick_runs_for_compare(draft, run_ids, lang: str, request: gr.Request = None)
             picks.append("draft")
         picks.append(f"run:{run.run_id}")
     picks = list(dict.fromkeys(picks))
+    models = list(dict.fromkeys(run.spec.get("model") or state.model_id() for run in runs))
+    offered = model_picker.choices(state.visitor(request), lang)
+    offered += [(m, m) for m in models if m not in {value for _, value in offered}]
     return (gr.update(choices=compare.candidate_choices(lang, owner), value=picks), gr.Tabs(selected="compare"),
-            run_selection(runs[0]))
+            run_selection(runs[0]), gr.update(choices=offered, value=models))
 
 
 def run_selection(run) -> dict:

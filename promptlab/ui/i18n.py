@@ -105,6 +105,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col.rows": ("rows", "行数"),
     "col.input": ("input", "输入"),
     "col.agree": ("agree", "一致"),
+    "col.models_agree": ("models agree", "模型一致"),
+    "col.model": ("model", "模型"),
+    "col.diff": ("difference to the best", "与最佳的差值"),
+    "col.interval": ("95% interval", "95% 区间"),
+    "col.p_value": ("McNemar p", "McNemar p 值"),
+    "col.verdict": ("a real difference?", "差异可信？"),
     "col.shots": ("shots", "示例数"),
     "col.seconds": ("seconds", "秒"),
     "plot.step": ("step", "步数"),
@@ -124,6 +130,35 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status.damaged": ("damaged", "已损坏"),
     "sampler.random": ("random", "随机"),
     "sampler.balanced": ("balanced by label", "按标签均衡"),
+    # ---- models (the header's picker) ----
+    "models.pick": ("Model", "模型"),
+    "models.pick_info": ("A bundled model, or type a local model folder or a Hugging Face model id",
+                         "内置模型，或输入本地模型文件夹或 Hugging Face 模型 ID"),
+    "models.pick_info_offered": ("The models this server offers", "本服务器提供的模型"),
+    "models.loading": ("Loading {model}…", "正在加载 {model}…"),
+    "models.load_failed": ("Could not use this model", "无法使用该模型"),
+    "models.kept": (" Still using {model}.", " 仍在使用 {model}。"),
+    "models.empty": ("Pick or type a model first", "请先选择或输入一个模型"),
+    "models.not_installed": ("{model} is not installed here. Install it with: {hint}",
+                             "{model} 尚未在此安装。安装命令：{hint}"),
+    "models.not_installed_short": ("not installed", "未安装"),
+    "models.not_offered": ("This public server scores only with the models it offers ({offered}); {model} is not "
+                           "one of them.", "此公开服务器只使用它提供的模型（{offered}）；{model} 不在其中。"),
+    "models.no_paths": ("Loading a model from a server folder is turned off here: pick one of the offered models "
+                        "or type a Hugging Face model id.",
+                        "此服务器不允许从服务器文件夹加载模型：请选择提供的模型，或输入 Hugging Face 模型 ID。"),
+    "models.size": ("{size} MB of the {budget} MB for models", "占用 {size} MB（模型内存上限 {budget} MB）"),
+    "models.size_unlimited": ("{size} MB", "占用 {size} MB"),
+    "models.also_loaded": ("also loaded: {models}", "同时已加载：{models}"),
+    "models.with_adapter": ("{model} + soft prompt", "{model} + 软提示"),
+    "models.unloaded": ("Unloaded {old} to make room for {new}.", "已卸载 {old}，为 {new} 腾出内存。"),
+    "family.causal": ("decoder-only (causal LM)", "仅解码器（因果语言模型）"),
+    "family.seq2seq": ("encoder-decoder (seq2seq LM)", "编码器-解码器（seq2seq 语言模型）"),
+    "family.masked": ("masked LM (cloze)", "掩码语言模型（完形填空）"),
+    "supports.causal": ("scores answer choices and generates text", "为候选答案打分，也能生成文本"),
+    "supports.seq2seq": ("scores answer choices and generates text", "为候选答案打分，也能生成文本"),
+    "supports.masked": ("scores the label word at a {{ mask }} slot (cloze templates); cannot generate text",
+                        "在 {{ mask }} 位置为标签词打分（完形填空模板）；不能生成文本"),
     # ---- data ----
     "data.intro": ("Pick a task: the built-in demo, a local file or folder, an upload, or a Hugging Face dataset "
                    "name. The other tabs use the splits and eval size chosen here.",
@@ -318,8 +353,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare.run_label": ("{name} + {method} [{run}]", "{name} + {method} [{run}]"),
     "compare.rows_info": ("Scores the {n} evaluation rows of `{split}` ({data}) chosen in the Data tab.",
                           "对数据页选定的 {data} `{split}` 中 {n} 条评测行评分。"),
-    "compare.some_failed": ("{n} prompt(s) could not be scored; the others are below.",
-                            "{n} 个提示无法评分；其余结果如下。"),
+    "compare.some_failed": ("{n} prompt(s) or model(s) could not be scored; the others are below.",
+                            "{n} 个提示或模型无法评分；其余结果如下。"),
     "compare.seeds": ("Seeds", "种子数"),
     "compare.seeds_info": ("Few-shot only: demonstration sets to average over", "仅少样本：取平均的示例组数"),
     "compare.run": ("Compare", "开始对比"),
@@ -332,6 +367,49 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare.csv_examples": ("Download per-example CSV", "下载逐条结果 CSV"),
     "compare.pick_some": ("Pick at least one prompt to compare", "请至少选择一个提示进行对比"),
     "compare.failed": ("Could not compare", "无法完成对比"),
+    "compare.models": ("Models", "模型"),
+    "compare.models_info": ("Each prompt is scored with each model on the same rows, shots and seeds (a soft "
+                            "prompt with its own base model)",
+                            "每个提示都用每个模型在相同的数据行、示例数和种子下评分（软提示使用其自身的基础模型）"),
+    "compare.grid": ("Prompts × models", "提示 × 模型"),
+    "compare.chart_models": ("{metric} by model (error bars: spread over seeds)",
+                             "各模型的{metric}（误差线：不同种子的波动）"),
+    "compare.only_models_disagree": ("Only rows where the models disagree", "只看模型之间结果不一致的行"),
+    "compare.significance": ("Is the difference real?", "差异是否可信？"),
+    "compare.significance_info": (
+        "Each prompt against the best one, on the same rows of the first seed: the difference with its 95% "
+        "paired-bootstrap interval, and McNemar's exact p. Below 0.05 the difference is unlikely to be chance; an "
+        "interval that contains 0 means these rows cannot tell the two apart.",
+        "每个提示都与最佳提示在第一个种子的相同数据行上比较：给出差值及其 95% 配对自助法区间，以及 McNemar 精确检验的 "
+        "p 值。p 小于 0.05 表示差异不太可能是偶然；区间包含 0 表示这些数据行无法区分两者。"),
+    "compare.report": ("Download HTML report", "下载 HTML 报告"),
+    "compare.zero_shot": ("zero-shot", "零样本"),
+    "compare.shots_seed": ("{shots}-shot, seed {seed}", "{shots} 个示例，种子 {seed}"),
+    "compare.note_zero": ("Zero-shot: no demonstrations, so no seed; every figure below is one pass over the rows.",
+                          "零样本：没有示例，因此没有种子；下面每个数字都来自对这些数据行的一次评测。"),
+    "compare.note_one_seed": ("{shots}-shot with demonstration seed {seed}: every figure, table and matrix below "
+                              "shows that seed.",
+                              "{shots} 个示例，示例种子 {seed}：下面所有数字、表格和矩阵都来自这个种子。"),
+    "compare.note_seeds": ("{shots}-shot: the metrics and the chart average demonstration seeds {first}–{last} (± "
+                           "their spread); the confusion matrices, the significance test and the per-row "
+                           "predictions show seed {first}.",
+                           "{shots} 个示例：指标和图表是示例种子 {first}–{last} 的平均值（± 为波动）；混淆矩阵、显著性"
+                           "检验和逐条预测来自种子 {first}。"),
+    "sig.best": ("best (reference)", "最佳（参照）"),
+    "sig.differs": ("yes: unlikely to be chance", "是：不太可能是偶然"),
+    "sig.chance": ("not shown: could be chance", "未能证明：可能是偶然"),
+    "report.title": ("PromptLab comparison", "PromptLab 对比报告"),
+    "report.setting": ("setting", "设置"),
+    "report.value": ("value", "值"),
+    "report.date": ("date", "日期"),
+    "report.data": ("data [split]", "数据 [划分]"),
+    "report.models": ("models", "模型"),
+    "report.seeds": ("demonstration seeds", "示例种子"),
+    "report.messages": ("Messages", "消息"),
+    "report.templates": ("Templates", "模板"),
+    "report.footer": ("Made with PromptLab: every figure here was scored by the same code as the app and "
+                      "`promptlab score`.", "由 PromptLab 生成：这里每个数字都与应用和 `promptlab score` 使用同一套"
+                      "评分代码。"),
     # ---- tune ----
     "tune.intro": ("Train a soft prompt for the current template and task. The job runs in the background: closing "
                    "this page does not stop it.",

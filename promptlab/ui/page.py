@@ -15,6 +15,7 @@ class Page:
     tabs: object = None                    # gr.Tabs, to jump between tabs
     data: object = None                    # gr.State: the visitor's data selection (see tabs.data.selection)
     draft: object = None                   # gr.State: the visitor's current Template (or None while invalid)
+    model: object = None                   # gr.State: the model the visitor picked (None: the served one)
     runs_changed: object = None            # gr.State bumped when this visitor starts, cancels, resumes or deletes
     editor: list = field(default_factory=list)  # the template editor's fields (ui.editor.FIELD_NAMES order): every
                                                 # action takes its template from them, as they show at the click
@@ -38,6 +39,7 @@ class CompareHandles:
     pick: object                           # the multiselect of prompts to score
     inputs: list = field(default_factory=list)   # of tabs.compare.compare
     outputs: list = field(default_factory=list)
+    models: object = None                  # the multiselect of models to score with
 
 
 @dataclass

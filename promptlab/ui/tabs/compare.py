@@ -1,8 +1,11 @@
 """Compare tab: score several prompts - library templates, the current draft, and trained soft prompts from runs -
-on the same rows, shots and seeds, and show them side by side.
+with one model or several, on the same rows, shots and seeds, and show them side by side: the metrics, the grid of
+prompts x models, bars grouped by model, confusion matrices, the rows where answers (or models) differ, a paired
+test against the best prompt, and an HTML report to send.
 
 A candidate is a string value: "draft", "tpl:<name>" or "run:<run id>". A run is scored as its own template plus
-its adapter, through the same `experiment.score_template` road as the hard prompts, so the comparison is fair.
+its adapter, on its own base model (an adapter fits the model it was trained on), through the same
+`experiment.score_template` road as the hard prompts, so the comparison is fair.
 """
 
 from __future__ import annotations
@@ -12,18 +15,26 @@ import time
 import gradio as gr
 import pandas as pd
 
-from promptlab import plots
 from promptlab.models.shared import BudgetExceeded, Cancelled
 from promptlab.prompts import mapping
 from promptlab.prompts.files import parse_template
 from promptlab.prompts.render import validate
 from promptlab.runs import store
-from promptlab.scoring.compare import examples_table, metrics_table
+from promptlab.scoring.compare import examples_table, metrics_table, paired_tests
 from promptlab.scoring.experiment import Protocol
 from promptlab.scoring.metrics import bars
-from promptlab.ui import private_files, state
+from promptlab.ui import compare_report, model_picker, private_files, state
+from promptlab.ui.compare_view import (
+    protocol_note,
+    render,
+    several_models,
+    shown_examples,
+    shown_grid,
+    shown_significance,
+    status_markdown,
+)
 from promptlab.ui.editor import takes_editor
-from promptlab.ui.format import fmt, guarded, md_text, plot_text, sampler_choices, t_metric, track
+from promptlab.ui.format import guarded, sampler_choices, track
 from promptlab.ui.i18n import t
 from promptlab.ui.page import CompareHandles, Page
 
@@ -91,22 +102,23 @@ def run_label(run, lang: str) -> str:
 
 
 def resolve(pick: str, draft, lang: str, owner: str | None = None, sel: dict | None = None):
-    """A candidate value -> (display name, Template, adapter dir or None); a library template mapped to `sel`'s
-    columns where it needs it."""
+    """A candidate value -> (display name, Template, adapter dir or None, the run's model or None); a library
+    template mapped to `sel`'s columns where it needs it."""
     if pick == "draft":
         if draft is None or not draft.prompt.strip():
             raise ValueError(t("studio.fix_first", lang))
-        return f"{draft.name} ({t('compare.draft_short', lang)})", draft, None
+        return f"{draft.name} ({t('compare.draft_short', lang)})", draft, None, None
     kind, _, key = pick.partition(":")
     if kind == "tpl":
         templates = state.library(owner)  # by name only: a path (tpl:/x.yaml) must not read the server's files
         if key not in templates:
             raise ValueError(t("compare.unknown_template", lang, name=key))
-        return (*mapped_template(templates[key], sel), None)
+        return (*mapped_template(templates[key], sel), None, None)
     if kind == "run":
         run = store.get_run(key, owner=owner)
         template = parse_template(run.spec["template"])
-        return f"{template.name} + {run.method or 'soft'} [{key}]", template, str(store.adapter_dir(key, owner=owner))
+        return (f"{template.name} + {run.method or 'soft'} [{key}]", template,
+                str(store.adapter_dir(key, owner=owner)), run.spec.get("model") or state.model_id())
     raise ValueError(f"Unknown candidate {pick!r}")
 
 
@@ -119,6 +131,9 @@ def build(page: Page) -> CompareHandles:
         picks = L(gr.Dropdown, label_key="compare.pick", choices=candidate_choices("en", runs=False), multiselect=True,
                   value=[], scale=4, elem_id="compare-pick")
         refresh = L(gr.Button, value_key="compare.refresh", scale=1, size="md")
+    models = L(gr.Dropdown, label_key="compare.models", info_key="compare.models_info", multiselect=True,
+               choices=model_picker.choices("local", "en"), value=[state.model_id()],
+               allow_custom_value=state.may_type_models(), elem_id="compare-models")
     rows_info = gr.Markdown(elem_id="compare-rows-info")
     with gr.Row(equal_height=True):
         shots = L(gr.Slider, label_key="studio.shots", minimum=0, maximum=8, step=1, value=0,
@@ -131,32 +146,45 @@ def build(page: Page) -> CompareHandles:
         stop = L(gr.Button, value_key="studio.stop", variant="stop", elem_id="compare-stop", scale=0)
     failures = gr.Markdown(elem_id="compare-failures")
     with gr.Column(visible=False) as shown:  # nothing to show before the first comparison
+        note = gr.Markdown(elem_id="compare-protocol")
+        grid = L(gr.Dataframe, label_key="compare.grid", interactive=False, visible=False, elem_id="compare-grid")
         metrics = L(gr.Dataframe, label_key="compare.metrics", interactive=False, elem_id="compare-metrics")
         with gr.Row():
             bars = L(gr.Plot, label_key="compare.chart", show_label=False, elem_id="compare-chart")
             confusion = L(gr.Plot, label_key="compare.confusion", show_label=False, elem_id="compare-confusion")
-        disagree = L(gr.Checkbox, label_key="compare.only_disagree", value=False, elem_id="compare-disagree")
+        L(gr.Markdown, value_key="compare.significance_info", elem_id="compare-significance-info")
+        significance = L(gr.Dataframe, label_key="compare.significance", interactive=False,
+                         elem_id="compare-significance")
+        with gr.Row():
+            disagree = L(gr.Checkbox, label_key="compare.only_disagree", value=False, elem_id="compare-disagree")
+            models_disagree = L(gr.Checkbox, label_key="compare.only_models_disagree", value=False, visible=False,
+                                elem_id="compare-models-disagree")
         examples = L(gr.Dataframe, label_key="compare.examples", wrap=True, max_height=480, interactive=False,
                      elem_id="compare-examples")
         with gr.Row():
             csv_metrics = L(gr.DownloadButton, label_key="compare.csv_metrics", value=None)
             csv_examples = L(gr.DownloadButton, label_key="compare.csv_examples", value=None)
+            report = L(gr.DownloadButton, label_key="compare.report", value=None, elem_id="compare-report")
     result = gr.State(None)  # this visitor's last comparison, to filter and re-render it without rescoring
 
     for event in (refresh.click, page.lang.change):
         event(refresh_choices, [picks, page.lang, page.data], picks, show_progress="hidden")
+        event(follow_model, [page.model, models, page.lang], models, show_progress="hidden")
     page.data.change(choices_for_data, [picks, page.lang, page.data], picks, show_progress="hidden")
-    inputs = [*page.editor, picks, page.data, shots, seeds, sampler, page.lang]
-    outputs = [result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree, failures]
+    page.model.change(follow_model, [page.model, models, page.lang], models, show_progress="hidden")
+    inputs = [*page.editor, picks, page.data, shots, seeds, sampler, page.lang, models]
+    outputs = [result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree, failures,
+               note, grid, significance, report, models_disagree]
     for change in (page.data.change, page.lang.change):
         change(rows_text, [page.data, page.lang], rows_info, show_progress="hidden")
     run.click(state.on_gpu(compare), inputs, outputs, concurrency_id=state.MODEL_QUEUE,
               concurrency_limit=state.MODEL_EVENTS)
     stop.click(state.stop_request, None, None, show_progress="hidden")
-    disagree.change(filter_examples, [result, disagree, page.lang], examples)
-    page.lang.change(lambda r, d, lang: render(r, lang, d), [result, disagree, page.lang],
-                     [metrics, bars, confusion, examples], show_progress="hidden")
-    return CompareHandles(pick=picks, inputs=inputs, outputs=outputs)
+    for box in (disagree, models_disagree):
+        box.change(filter_examples, [result, disagree, page.lang, models_disagree], examples)
+    page.lang.change(rerender, [result, disagree, page.lang, models_disagree],
+                     [metrics, bars, confusion, examples, note, grid, significance, failures], show_progress="hidden")
+    return CompareHandles(pick=picks, inputs=inputs, outputs=outputs, models=models)
 
 
 def refresh_choices(current, lang: str, sel: dict | None = None, request: gr.Request = None):
@@ -172,6 +200,14 @@ def choices_for_data(current, lang: str, sel: dict | None = None, request: gr.Re
     return gr.update(choices=choices, value=[pick for pick in current or [] if pick in offered])
 
 
+def follow_model(model, current, lang: str, request: gr.Request = None):
+    """The models to compare follow the model picked at the top, unless several are picked here."""
+    visitor = state.visitor(request)
+    current = list(current or [])
+    value = current if len(current) > 1 else [model or state.model_for(visitor)]
+    return gr.update(choices=model_picker.choices(visitor, lang), value=value)
+
+
 def rows_text(sel, lang: str) -> str:
     """Which rows a comparison scores: the Data tab's evaluation subset (one place decides it for every tab)."""
     if not sel:
@@ -181,44 +217,104 @@ def rows_text(sel, lang: str) -> str:
 
 @guarded("compare.failed")
 @takes_editor
-def compare(draft, picks, sel, shots, seeds, sampler, lang, request: gr.Request = None, progress=gr.Progress()):
-    """Score every picked prompt on the Data tab's evaluation rows under one protocol. A prompt that cannot be
-    scored (it does not fit the data, its run has no adapter, ...) fails alone, named; the others still show."""
+def compare(draft, picks, sel, shots, seeds, sampler, lang, models=None, request: gr.Request = None,
+            progress=gr.Progress()):
+    """Score every picked prompt with every picked model (none: the visitor's model) on the Data tab's evaluation
+    rows under one protocol. A prompt or model that cannot be scored (it does not fit the data or the model's
+    family, its run has no adapter, ...) fails alone, named; the others still show."""
     if not picks:
         raise ValueError(t("compare.pick_some", lang))
-    rows = state.eval_rows(sel)
-    pool = state.demonstrations(sel)
+    visitor, owner = state.visitor(request), state.owner_of(request)
+    rows, pool = state.eval_rows(sel), state.demonstrations(sel)
     protocol = Protocol(shots=int(shots), seeds=int(seeds), sampler=sampler)
     budget = state.request_budget()  # the whole comparison is one request
-    reports, templates, failed = {}, {}, {}
-    for i, pick in enumerate(picks):
-        progress((i, len(picks)), desc=t("progress.loading_model", lang))
+    plan, failed = plan_cells(draft, picks, models or [state.model_for(visitor)], sel, rows, lang, owner)
+    reports, templates, cells, notes = {}, {}, {}, []
+    for i, (name, model, template, adapter) in enumerate(plan):
+        key = cell_name(name, model, plan)
+        progress((i, len(plan)), desc=t("progress.loading_model", lang))
         try:
-            name, template, adapter = resolve(pick, draft, lang, state.owner_of(request), sel)
-            check_fits(template, sel, rows)
-            desc = t("progress.scoring_one", lang, name=name, i=i + 1, n=len(picks))
-            reports[name] = state.score(template, rows, protocol, visitor=state.visitor(request), budget=budget,
-                                        adapter=adapter, pool=pool, label_column=sel.get("label_column"),
-                                        progress=track(progress, desc))
-            templates[name] = template
+            desc = t("progress.scoring_one", lang, name=key, i=i + 1, n=len(plan))
+            reports[key] = state.score(template, rows, protocol, visitor=visitor, budget=budget, model=model,
+                                       adapter=adapter, pool=pool, label_column=sel.get("label_column"),
+                                       progress=track(progress, desc), notes=notes)
+            templates[key], cells[key] = template, (name, state.model_label(model))
         except (Cancelled, BudgetExceeded):
             raise
         except ValueError as error:
-            failed[pick_name(pick, draft, lang)] = str(error)
+            failed[key] = str(error)
     if not reports:
         raise ValueError("\n".join(f"{name}: {message}" for name, message in failed.items()))
-    table = metrics_table(reports)
-    per_example = examples_table(reports, templates, rows, sel.get("label_column"))
+    result = comparison(reports, templates, cells, rows, sel, protocol, failed, notes)
+    result["models"] = [{"name": state.model_label(model), "family": family(model)}
+                        for model in dict.fromkeys(model for _, model, _, _ in plan)]
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    result = {
-        "metrics": table, "examples": per_example,
+    several = several_models(result)
+    return (result, *render(result, lang), _csv(result["metrics"], f"comparison-metrics-{stamp}"),
+            _csv(result["examples"], f"comparison-examples-{stamp}"), gr.Column(visible=True), False,
+            status_markdown(result, failed, lang), protocol_note(result, lang),
+            gr.update(value=shown_grid(result, lang) if several else None, visible=several),
+            shown_significance(result, lang),
+            private_files.write_text(f"comparison-{stamp}", ".html", compare_report.html_report(result, lang)),
+            gr.update(value=False, visible=several))
+
+
+def plan_cells(draft, picks, models, sel, rows, lang: str, owner):
+    """(prompt name, model, Template, adapter) for every pair to score, grouped by model (each model loads once),
+    and {name: why} for the prompts and models that cannot be. A run is scored on its own base model only."""
+    failed, prompts, usable = {}, [], []
+    for model in dict.fromkeys(str(m).strip() for m in models if m and str(m).strip()):
+        try:
+            state.family_of(state.check_model(model, lang))  # no model there, or no LM: said once, before loading
+            usable.append(model)
+        except ValueError as error:
+            failed[state.model_label(model)] = str(error)
+    for pick in picks:
+        try:
+            name, template, adapter, run_model = resolve(pick, draft, lang, owner, sel)
+            check_fits(template, sel, rows)
+            prompts.append((name, template, adapter, run_model))
+        except ValueError as error:
+            failed[pick_name(pick, draft, lang)] = str(error)
+    plan = [(name, model, template, None) for model in usable for name, template, adapter, _ in prompts
+            if adapter is None]
+    plan += [(name, run_model, template, adapter) for name, template, adapter, run_model in prompts if adapter]
+    order = list(dict.fromkeys(model for _, model, _, _ in plan))
+    return sorted(plan, key=lambda cell: order.index(cell[1])), failed
+
+
+def cell_name(name: str, model: str, plan) -> str:
+    """A pair's name: the prompt's, with the model's when the comparison has several models."""
+    if len({m for _, m, _, _ in plan}) <= 1:
+        return name
+    return f"{name} · {state.model_label(model)}"
+
+
+def comparison(reports, templates, cells, rows, sel, protocol, failed, notes) -> dict:
+    """What a comparison keeps to show, filter, re-render in another language and report."""
+    several = len({model for _, model in cells.values()}) > 1
+    return {
+        "metrics": metrics_table(reports, cells),
+        "examples": examples_table(reports, templates, rows, sel.get("label_column"), cells if several else None),
         "majority": next((r.metrics["majority"] for r in reports.values() if "majority" in r.metrics), None),
         "bars": bars("rank" if any(r.mode == "rank" for r in reports.values()) else "generate"),
-        "confusion": {name: r.confusion for name, r in reports.items()},
+        "confusion": {key: r.confusion for key, r in reports.items()},
+        "significance": paired_tests(reports),
+        "protocol": {"shots": protocol.shots, "seeds": len(protocol.seed_list), "seed": protocol.seed,
+                     "sampler": protocol.sampler},
+        "data": {"name": sel.get("name"), "split": sel.get("eval"), "rows": len(rows)},
+        "templates": {cells[key][0]: template for key, template in templates.items()},
+        "failed": dict(failed), "notes": [(state.model_label(n.model), state.model_label(n.for_model)) for n in notes],
+        "date": time.strftime("%Y-%m-%d %H:%M"),
     }
-    return (result, *render(result, lang), _csv(table, f"comparison-metrics-{stamp}"),
-            _csv(per_example, f"comparison-examples-{stamp}"), gr.Column(visible=True), False,
-            failures_markdown(failed, lang))
+
+
+def family(model: str) -> str:
+    """A model's family for the report ("" when its config cannot be read: it was scored, so this is rare)."""
+    try:
+        return state.family_of(model)
+    except ValueError:
+        return ""
 
 
 def check_fits(template, sel, rows) -> None:
@@ -235,61 +331,18 @@ def pick_name(pick: str, draft, lang: str) -> str:
     return pick.partition(":")[2]
 
 
-def failures_markdown(failed: dict[str, str], lang: str) -> str:
-    """Which prompts could not be scored, and why (names and messages may carry anything: shown as text)."""
-    if not failed:
-        return ""
-    lines = [f"⚠ **{t('compare.some_failed', lang, n=len(failed))}**"]
-    lines += [f"- **{md_text(name)}**: {md_text(message)}" for name, message in failed.items()]
-    return "\n".join(lines)
+def filter_examples(result, only_disagree: bool, lang: str, only_models: bool = False):
+    return shown_examples(result["examples"] if result else None, only_disagree, lang, only_models)
 
 
-def render(result: dict | None, lang: str, only_disagree: bool = False):
-    """A comparison's metrics table, bar chart, confusion matrices and per-example table, in `lang`."""
+def rerender(result, only_disagree: bool, lang: str, only_models: bool = False):
+    """Everything a comparison shows, again in `lang` (no rescoring)."""
     if result is None:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    table = result["metrics"]
-    # Prompt names and labels are outside text, and plotly reads tags in figure texts: escaped for the plots.
-    bars = plots.metric_bars(table.assign(name=table["name"].map(plot_text)), [c for c in result["bars"] if c in table],
-                             majority=result["majority"], title=t("compare.chart", lang),
-                             majority_label=t("plot.majority", lang))
-    matrices = {plot_text(name): None if m is None else m.rename(index=plot_text, columns=plot_text)
-                for name, m in result["confusion"].items()}
-    confusion = plots.confusion_matrices(matrices, title=t("compare.confusion", lang),
-                                         gold_label=t("col.gold", lang), predicted_label=t("plot.predicted", lang))
-    return shown_metrics(table, lang), bars, confusion, shown_examples(result["examples"], only_disagree, lang)
-
-
-def shown_metrics(table: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """The metrics table for reading: 3 decimals, 'mean ± std (min–max)' where seeds vary."""
-    out = pd.DataFrame({t("col.name", lang): table["name"]})
-    for metric in [c for c in table.columns if c not in ("name", "n", "shots", "seconds")
-                   and not c.endswith(("_std", "_min", "_max"))]:
-        cells = []
-        for _, row in table.iterrows():
-            cell = fmt(row[metric])
-            std = row.get(f"{metric}_std")
-            if std is not None and not pd.isna(std) and std > 0:
-                cell += f" ± {fmt(std, 3)} ({fmt(row[f'{metric}_min'], 2)}–{fmt(row[f'{metric}_max'], 2)})"
-            cells.append(cell)
-        out[t_metric(metric, lang)] = cells
-    out[t("col.rows", lang)] = table["n"]
-    out[t("col.shots", lang)] = table["shots"]
-    out[t("col.seconds", lang)] = table["seconds"]
-    return out
-
-
-def shown_examples(per_example: pd.DataFrame | None, only_disagree: bool, lang: str) -> pd.DataFrame:
-    if per_example is None:
-        return pd.DataFrame()
-    df = per_example[~per_example["agree"]] if only_disagree else per_example
-    df = df.assign(agree=df["agree"].map({True: "✓", False: "✗"}))
-    return df.rename(columns={"row": t("col.row", lang), "input": t("col.input", lang),
-                              "gold": t("col.gold", lang), "agree": t("col.agree", lang)})
-
-
-def filter_examples(result, only_disagree: bool, lang: str):
-    return shown_examples(result["examples"] if result else None, only_disagree, lang)
+        return (gr.skip(),) * 8
+    several = several_models(result)
+    return (*render(result, lang, only_disagree, only_models), protocol_note(result, lang),
+            gr.update(value=shown_grid(result, lang) if several else None, visible=several),
+            shown_significance(result, lang), status_markdown(result, result.get("failed", {}), lang))
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -308,3 +361,4 @@ def _csv(df: pd.DataFrame, name: str) -> str:
         if not pd.api.types.is_numeric_dtype(safe[column]):  # text columns (object or pandas' str dtype)
             safe[column] = safe[column].map(_inert)
     return private_files.write_text(name, ".csv", safe.to_csv(index=False))
+

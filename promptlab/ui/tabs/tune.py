@@ -64,7 +64,7 @@ def build(page: Page) -> TuneHandles:
         bundle = L(gr.DownloadButton, label_key="tune.download_bundle", value=None, visible=False)
     timer = gr.Timer(REFRESH_SECONDS, active=False)
 
-    for widget in (page.draft, page.data, page.lang):
+    for widget in (page.draft, page.data, page.lang, page.model):
         widget.change(describe_job, [page.draft, page.data, page.lang], using, show_progress="hidden")
     preset.input(apply_preset, [preset, method], [lr, steps, batch])
     method.input(method_lr, method, lr)  # a method has its own learning rate; steps and batch stay as typed
@@ -113,20 +113,20 @@ def method_lr(method: str) -> float:
     return tuning_config.DEFAULT_LR.get(method, 0.03)
 
 
-def describe_job(draft, sel, lang: str) -> str:
+def describe_job(draft, sel, lang: str, request: gr.Request = None) -> str:
     if draft is None or not sel:
         return t("tune.need_inputs", lang)
     return t("tune.using", lang, template=md_text(draft.name), data=md_text(sel["name"]), train=md_code(sel["train"]),
-             eval=md_code(sel["eval"]), n=sel["eval_size"], model=md_code(state.model_id()))
+             eval=md_code(sel["eval"]), n=sel["eval_size"], model=md_code(state.model_for(state.visitor(request))))
 
 
-def job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch) -> dict:
+def job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch, model: str | None = None) -> dict:
     """The form's values as a job spec (the engine validates it before anything is launched)."""
     overrides = dict(init=init, lr=float(lr), max_steps=int(steps), batch_size=int(batch))
     if method in tuning_config.PROMPT_METHODS:
         overrides["num_virtual_tokens"] = int(tokens)
     config = tuning_config.preset(preset, method, **overrides)
-    return {"template": dump_template(draft), "data": sel["source"], "model": state.model_id(),
+    return {"template": dump_template(draft), "data": sel["source"], "model": model or state.model_id(),
             "train_split": sel["train"], "eval_split": sel["eval"], "eval_size": int(sel["eval_size"]),
             "label_column": sel.get("label_column"), "holdout": sel.get("holdout"), "config": config.to_dict()}
 
@@ -139,7 +139,8 @@ def start_job(draft, sel, method, init, tokens, preset, lr, steps, batch, lang, 
     if not draft.prompt.strip() or not sel:
         raise ValueError(t("tune.need_inputs", lang))
     owner = state.owner_of(request)
-    run_id = submit(job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch), owner=owner,
+    model = state.model_for(state.visitor(request))  # the model picked in the header
+    run_id = submit(job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch, model), owner=owner,
                     allow_training=state.CONFIG.allow_training)
     gr.Info(t("tune.launched", lang, run=run_id))
     return gr.update(choices=_run_choices(owner), value=run_id), time.time()

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from promptlab.models.registry import DEFAULT_MODEL
 from promptlab.runs import store
+from promptlab.runs.layout import existing_run
+from promptlab.tuning.baseline_cache import baseline_key, reuse_baselines
 from promptlab.tuning.config import TuneConfig
 
 MAX_NAME = 200  # characters of a job's name
@@ -48,7 +50,10 @@ def submit(spec: dict, runs_dir=None, *, launch: bool = True, owner: str | None 
     """
     if launch:
         store.check_training(allow_training)  # before anything is written
-    run_id = store.create_run(prepare_spec(spec), runs_dir, owner=owner)
+    prepared, parts = _prepare(spec)
+    run_id = store.create_run(prepared, runs_dir, owner=owner)
+    # Baselines measured before for the same template, data, model, shots and seeds: the run has them at once.
+    reuse_baselines(existing_run(run_id, runs_dir), baseline_key(parts, prepared), parts.template.name)
     if launch:
         store.launch(run_id, runs_dir, allow_training=allow_training)
     return run_id
@@ -60,6 +65,11 @@ def prepare_spec(spec: dict) -> dict:
     Raises ValueError (readable) on any problem: unknown keys, a template that does not parse, data that does not
     load, missing splits, an invalid config, or a config that does not fit the data (e.g. batch > examples).
     """
+    return _prepare(spec)[0]
+
+
+def _prepare(spec: dict) -> tuple[dict, Parts]:
+    """`prepare_spec`'s spec, and the parts it loaded on the way."""
     if not isinstance(spec, dict):
         raise ValueError(f"A job spec must be a mapping, not {type(spec).__name__}.")
     unknown = sorted(set(spec) - set(SPEC_KEYS))
@@ -94,7 +104,7 @@ def prepare_spec(spec: dict) -> dict:
     n_train = len(parts.train_rows)
     parts.config.check_data(n_train=n_train, mode=parts.template.mode)
     out["total_steps"] = parts.config.total_steps(n_train, parts.config.num_processes)
-    return out
+    return out, parts
 
 
 def _check_family(model_id: str, template) -> None:

@@ -85,7 +85,7 @@ def remember_baselines(runs_root: Path, key: str, baselines: dict) -> None:
     if folder is None:
         return
     try:
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         write_json_atomic(folder / f"{key}.json", {**baselines, "key": key, "measured_at": time.time()})
         _prune(folder)
     except OSError:

@@ -16,6 +16,7 @@ evaluations: zero-shot once, few-shot `seeds` times with prompts (1 + shots) tim
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -53,6 +54,50 @@ class Estimate:
     eval_seconds: float  # evaluations and baselines
     load_seconds: float
     speed: dict  # the record used ("measured"), or {"parameters": n, "flops": f} ("formula")
+    steps: int = 0  # the run's optimizer steps
+    baselines_reused: bool = False  # its baselines were measured before (they cost nothing)
+
+
+def estimate_run(spec: dict, runs_root: Path, dataset=None, sample: int = 32) -> Estimate:
+    """How long the run of job `spec` (as `tuning.spec.submit` takes it) would take, from `sample` of its rendered
+    training and evaluation rows (`dataset`: its data, loaded already). ValueError when the spec cannot run."""
+    from promptlab.data.sampling import evaluation_rows, sample_rows
+    from promptlab.tuning.baseline_cache import baseline_key, cached_baselines
+    from promptlab.tuning.spec import absolute_if_local, load_parts
+
+    spec = {**spec, "data": absolute_if_local(str(spec["data"])), "model": absolute_if_local(str(spec["model"]))}
+    parts = load_parts(spec, dataset)
+    config = parts.config
+    steps = config.total_steps(len(parts.train_rows), config.num_processes)
+    config.check_data(n_train=len(parts.train_rows), mode=parts.template.mode)
+    eval_rows = evaluation_rows(parts.eval_rows, config.eval_size)
+    train = _rendered(parts.template, sample_rows(parts.train_rows, sample, config.seed))
+    evals = _rendered(parts.template, eval_rows[:sample])
+    reused = cached_baselines(runs_root, baseline_key(parts, spec)) is not None
+    amount = work(config, total_steps=steps, train_examples=train, eval_examples=evals, eval_size=len(eval_rows),
+                  mode=parts.template.mode, baselines_reused=reused)
+    found = estimate(amount, spec["model"], device_of(config.device), runs_root, threads=config.num_threads or None)
+    return dataclasses.replace(found, steps=steps, baselines_reused=reused)
+
+
+def _rendered(template, rows: list[dict]) -> list:
+    """The Examples of the rows that render (a row that does not is left out of a sample)."""
+    from promptlab.prompts.render import render
+
+    out = []
+    for row in rows:
+        try:
+            out.append(render(template, row))
+        except ValueError:
+            continue
+    return out
+
+
+def device_of(device: str) -> str:
+    """The device a config's `device` trains on here ("auto": the GPU when this machine has an NVIDIA driver)."""
+    if device == "auto":
+        return "cuda" if Path("/proc/driver/nvidia/version").exists() else "cpu"
+    return device
 
 
 def example_chars(example, objective: str = "choices") -> int:
@@ -141,7 +186,7 @@ def record_speed(runs_root: Path, model_id: str, device: str, *, run_id: str, tr
     if path.parent.is_symlink() or not (train_chars_per_s > 0 and eval_chars_per_s > 0):
         return
     try:
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, {"model": model_id, "device": device, "run": run_id, "measured_at": time.time(),
                                  "train_chars_per_s": round(train_chars_per_s, 1),
                                  "eval_chars_per_s": round(eval_chars_per_s, 1),

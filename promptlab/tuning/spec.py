@@ -90,8 +90,8 @@ def _prepare(spec: dict) -> tuple[dict, Parts]:
     out = {
         "name": spec.get("name") or "",
         "template": spec["template"],
-        "data": _absolute_if_local(str(spec["data"])),
-        "model": _absolute_if_local(spec.get("model") or DEFAULT_MODEL),
+        "data": absolute_if_local(str(spec["data"])),
+        "model": absolute_if_local(spec.get("model") or DEFAULT_MODEL),
         "train_split": spec.get("train_split") or None,
         "eval_split": spec.get("eval_split") or None,
         "eval_size": config.eval_size,
@@ -120,21 +120,23 @@ def _check_family(model_id: str, template) -> None:
         raise ValueError(f"{template.name}: {problem}")
 
 
-def _absolute_if_local(source: str) -> str:
+def absolute_if_local(source: str) -> str:
     """Local paths become absolute: the worker runs in the run folder, and the run must not depend on a cwd."""
     path = Path(source).expanduser()
     return str(path.resolve()) if path.exists() else source
 
 
-def load_parts(spec: dict) -> Parts:
-    """Parse the template, load the data and pick the splits of a (prepared) spec."""
+def load_parts(spec: dict, dataset=None) -> Parts:
+    """Parse the template, load the data (unless given its loaded `dataset`) and pick the splits of a (prepared)
+    spec."""
     from promptlab.data.datasets import load_dataset
     from promptlab.data.sampling import sample_rows
     from promptlab.prompts.files import parse_template
 
     template = parse_template(spec["template"], "the job's template")
     config = TuneConfig.from_dict(spec["config"])
-    dataset = load_dataset(spec["data"], label_column=spec.get("label_column"))
+    if dataset is None:
+        dataset = load_dataset(spec["data"], label_column=spec.get("label_column"))
     train_split = spec.get("train_split") or dataset.default_train_split
     eval_split = spec.get("eval_split") or dataset.default_eval_split
     train = dataset.rows(train_split)

@@ -94,7 +94,7 @@ def test_work_counts_the_characters_a_run_reads():
                          mode="rank", baselines_reused=False)
     assert done.train_chars == 10 * 4 * per_row
     assert done.eval_chars == 3 * 8 * per_row  # steps 0, 5 and 10
-    assert done.baseline_chars == 8 * per_row * (1 + 3 * 3)  # zero-shot, then 3 seeds of prompts 3x as long
+    assert done.baseline_chars == 8 * per_row * (1 + 3 * 5)  # zero-shot, then 3 seeds of 2 shots at 1 + 2 x 2
     reused = estimate.work(config, total_steps=10, train_examples=[EXAMPLE], eval_examples=[EXAMPLE], eval_size=8,
                            mode="rank", baselines_reused=True)
     assert reused.baseline_chars == 0
@@ -120,3 +120,23 @@ def test_the_estimate_uses_this_machines_speed_once_a_run_measured_it(task, runs
     assert after.eval_seconds == pytest.approx(1e5 / speed["eval_chars_per_s"])
     assert estimate.estimate(amount, str(tiny_model_dir), "cuda", runs_dir).basis == "formula"  # another device
     assert json.loads(next((runs_dir / ".speed").glob("*.json")).read_text())["model"] == str(tiny_model_dir)
+
+
+def test_a_loaded_datasets_pool_is_hashed_once_and_forgotten_with_it(tmp_path, monkeypatch):
+    """The Tune form estimates at every change: a large train split must not be hashed again each time, and no
+    dataset may be kept alive for it."""
+    import gc
+
+    from promptlab.data import sampling
+    from promptlab.data.datasets import load_dataset
+
+    calls = []
+    real = sampling.demonstration_pool
+    monkeypatch.setattr(sampling, "demonstration_pool", lambda *args: calls.append(1) or real(*args))
+    dataset = load_dataset(str(write_task(tmp_path / "data")))
+    first = baseline_cache._pool_digest(dataset, "train")
+    assert baseline_cache._pool_digest(dataset, "train") == first and len(calls) == 1
+    gone = id(dataset)
+    del dataset
+    gc.collect()
+    assert not [key for key in baseline_cache._pool_digests if key[0] == gone]

@@ -13,7 +13,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import threading
 import time
+import weakref
 from pathlib import Path
 
 from promptlab.runs.layout import read_dict, write_json_atomic
@@ -27,17 +29,17 @@ SAMPLER = "random"  # the few-shot baseline's demonstration sampler (scoring.exp
 def baseline_key(parts, spec: dict) -> str:
     """The key of everything that decides the baselines of a run (`parts`: its `tuning.spec.Parts`): the rows are
     those its baselines score (`data.sampling`: the evaluation rows, the demonstration pool), by content."""
-    from promptlab.data.sampling import demonstration_pool, evaluation_rows
+    from promptlab.data.sampling import evaluation_rows
 
     config = parts.config
+    label_column = parts.dataset.label_column
     val_rows = evaluation_rows(parts.eval_rows, config.eval_size)
-    pool = demonstration_pool(parts.dataset.rows(parts.train_split), parts.dataset.label_column) \
-        if config.baseline_shots else []
+    pool = _pool_digest(parts.dataset, parts.train_split) if config.baseline_shots else None
     template = {k: v for k, v in dataclasses.asdict(parts.template).items() if k not in _NOT_RENDERED}
     facts = {
         "version": VERSION, "template": template, "data": str(spec.get("data")), "train_split": parts.train_split,
-        "eval_split": parts.eval_split, "label_column": parts.dataset.label_column, "eval_rows": _digest(val_rows),
-        "pool": _digest(pool) if config.baseline_shots else None, "model": str(spec.get("model")),
+        "eval_split": parts.eval_split, "label_column": label_column, "eval_rows": _digest(val_rows),
+        "pool": pool, "model": str(spec.get("model")),
         "model_files": _model_fingerprint(str(spec.get("model"))), "precision": config.precision,
         "device": config.device, "shots": config.baseline_shots, "seeds": config.baseline_seeds, "sampler": SAMPLER,
     }
@@ -47,6 +49,34 @@ def baseline_key(parts, spec: dict) -> str:
 def _digest(value) -> str:
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_pool_digests: dict[tuple, str] = {}  # (id of a loaded Dataset, split, label column) -> digest of its pool
+_pool_lock = threading.Lock()
+
+
+def _pool_digest(dataset, split: str) -> str:
+    """The digest of the demonstration pool of a dataset's split. A large train split takes a second to hash, and
+    the Tune form asks at every change: the digest is kept for as long as that loaded Dataset lives (its rows do not
+    change), and forgotten when it is collected, before its id can be another's. No reference is kept."""
+    from promptlab.data.sampling import demonstration_pool
+
+    key = (id(dataset), split, dataset.label_column)
+    with _pool_lock:
+        if key in _pool_digests:
+            return _pool_digests[key]
+    digest = _digest(demonstration_pool(dataset.rows(split), dataset.label_column))
+    with _pool_lock:
+        if not any(k[0] == key[0] for k in _pool_digests):
+            weakref.finalize(dataset, _forget, key[0])
+        _pool_digests[key] = digest
+    return digest
+
+
+def _forget(dataset_id: int) -> None:
+    with _pool_lock:
+        for key in [k for k in _pool_digests if k[0] == dataset_id]:
+            del _pool_digests[key]
 
 
 def _model_fingerprint(model_id: str) -> list:

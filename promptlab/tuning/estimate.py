@@ -8,10 +8,13 @@ gold target, for the "lm" objective), an evaluation row's prompt plus every choi
   characters by the last speed of the same model on the same device;
 * formula, when this model has not run here yet: a deliberately slow machine, so the figure is an upper bound:
   tokens = characters / 3 (one per CJK character), 6 x parameters FLOPs per trained token and 2 x parameters per
-  evaluated token, at 5 GFLOP/s per CPU core a job gets (2 TFLOP/s on a GPU), plus 30 s to load.
+  evaluated token, at 20 GFLOP/s per CPU core a job gets (2 TFLOP/s on a GPU), plus 30 s to load. (SmolLM2-135M
+  on 2 shared CPU cores of the development machine ran about 3.5 times faster than this formula says.)
 
 Either way the baselines cost nothing when they will be reused (`baseline_cache`); else they are scored like
-evaluations: zero-shot once, few-shot `seeds` times with prompts (1 + shots) times as long.
+evaluations: zero-shot once, few-shot `seeds` times with prompts counted (1 + 2 x shots) times as long (a
+demonstration is a prompt and its answer, and long prompts pack less densely: SmolLM2-135M on the demo task, 64 rows,
+4 shots, 3 seeds took 27 evaluations' time; this counts 28).
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from pathlib import Path
 from promptlab import settings
 from promptlab.runs.layout import read_dict, write_json_atomic
 
-CPU_FLOPS_PER_CORE = 5e9
+CPU_FLOPS_PER_CORE = 20e9
 GPU_FLOPS = 2e12
 FORMULA_LOAD_SECONDS = 30.0
 CHARS_PER_TOKEN = 3.0
+FEW_SHOT_COST = 2  # a demonstration costs about twice a zero-shot prompt's reading (see above)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
@@ -129,7 +133,7 @@ def work(config, *, total_steps: int, train_examples: list, eval_examples: list,
     evals = evaluations * eval_size * eval_mean
     baselines = 0.0
     if not baselines_reused:
-        few = config.baseline_seeds * (1 + config.baseline_shots) if config.baseline_shots else 0
+        few = config.baseline_seeds * (1 + FEW_SHOT_COST * config.baseline_shots) if config.baseline_shots else 0
         baselines = eval_size * eval_mean * (1 + few)
     sample = "".join(e.prompt for e in (train_examples + eval_examples)[:50])
     return Work(train, evals, baselines, tokens_of(train, sample), tokens_of(evals + baselines, sample))

@@ -238,6 +238,7 @@ def _is_main_process() -> bool:
 
 def train_run(run: Run) -> str:
     """Load everything the run needs and train it; return the loop's outcome ("done" / "early_stopped")."""
+    started = time.monotonic()  # the load time the estimates use counts importing torch, which comes next
     from promptlab.models.lm import load_lm
     from promptlab.tuning import loop
     from promptlab.tuning.baseline_cache import baseline_key, remember_baselines, reuse_baselines
@@ -246,7 +247,6 @@ def train_run(run: Run) -> str:
     from promptlab.tuning.spec import load_parts
 
     _quiet_libraries()
-    started = time.monotonic()
     config, spec = run.config, run.spec
     acc = _accelerator(config)
     repair_adapter(run.adapter)

@@ -292,10 +292,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "schedule.linear": ("linear decay", "线性衰减"),
     "schedule.cosine": ("cosine decay", "余弦衰减"),
     "schedule.constant": ("constant", "保持不变"),
-    "tune.estimate": ("⏱ Estimated duration: about **{time}** for {steps} steps",
-                      "⏱ 预计用时：约 **{time}**，共 {steps} 步"),
-    "tune.estimate_at_most": ("⏱ Estimated duration: at most about **{time}** for {steps} steps",
-                              "⏱ 预计用时：最多约 **{time}**，共 {steps} 步"),
+    "tune.estimate": ("Estimated duration: about **{time}** for {steps} steps",
+                      "预计用时：约 **{time}**，共 {steps} 步"),
+    "tune.estimate_at_most": ("Estimated duration: at most about **{time}** for {steps} steps",
+                              "预计用时：最多约 **{time}**，共 {steps} 步"),
     "tune.estimate_parts": ("training {train}, evaluations {eval}, loading {load}",
                             "训练 {train}，评测 {eval}，加载 {load}"),
     "tune.estimate_reused": ("the manual prompts' baselines were measured before and are reused",
@@ -314,10 +314,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                                   "本机尚未测量过该模型的运行速度，因此这是按较慢机器估算的上限：每个训练 token 计 6 × "
                                   "{params} 参数的计算量，每个评测 token 计 2 ×（字符数 ÷ 3），按每秒 {gflops} GFLOP "
                                   "计算，另加 30 秒加载时间。首次运行后，估计将使用本机实测速度。"),
-    "tune.estimate_unknown": ("⏱ {steps} steps; no estimate of the duration: this model's weights are not on this "
+    "tune.estimate_unknown": ("{steps} steps; no estimate of the duration: this model's weights are not on this "
                               "machine yet, and no run of it was measured here.",
-                              "⏱ 共 {steps} 步；无法估计用时：该模型的权重尚不在本机，本机也没有测量过它的运行速度。"),
-    "tune.estimate_none": ("⏱ No estimate: {reason}", "⏱ 无法估计用时：{reason}"),
+                              "共 {steps} 步；无法估计用时：该模型的权重尚不在本机，本机也没有测量过它的运行速度。"),
+    "tune.estimate_none": ("No estimate: {reason}", "无法估计用时：{reason}"),
     "tune.stopping": ("stopping…", "正在停止…"),
     "tune.stopping_toast": ("Stopping run {run}: it ends after the step in progress.",
                             "正在停止运行 {run}：当前这一步完成后结束。"),

@@ -29,7 +29,7 @@ def build(page: Page) -> RunsHandles:
     L = page.labels
     L(gr.Markdown, value_key="runs.intro")
     with gr.Row(equal_height=True):
-        sort = L(gr.Dropdown, label_key="runs.sort", choices_fn=sort_choices, value="newest", scale=1,
+        sort = L(gr.Dropdown, label_key="runs.sort", choices_fn=sort_choices, value="newest", scale=4,
                  elem_id="runs-sort")
         refresh = L(gr.Button, value_key="runs.refresh", scale=1)
     table = L(gr.Dataframe, label_key="runs.table", interactive=False, max_height=360, wrap=False,
@@ -130,7 +130,8 @@ def _best(run):
 
 
 def runs_frame(runs, lang: str) -> pd.DataFrame:
-    """One row per run: its name, what it trained, how it went, how long it ran; its id last (a click reads it)."""
+    """One row per run: its name, how it went, how long it ran, what it trained, the note; its id last (a click
+    reads it there)."""
     records = []
     for r in runs:
         metric = r.baselines.get("metric") or "acc"
@@ -138,15 +139,15 @@ def runs_frame(runs, lang: str) -> pd.DataFrame:
         records.append({
             t("runs.col_name", lang): r.name or "–",
             t("runs.col_status", lang): t("tune.stopping", lang) if r.stopping else t(f"status.{r.status}", lang),
-            t("runs.col_template", lang): r.template,
-            t("runs.col_task", lang): r.task,
-            t("runs.col_method", lang): t(f"method.{r.method}", lang) if r.method in METHODS else r.method,
-            t("runs.col_progress", lang): f"{r.step}/{r.total_steps}",
             t("runs.col_best", lang): f"{t_metric(metric, lang)} {fmt(best)}" if best is not None else "–",
             t("runs.col_baseline", lang): fmt(r.baselines.get(f"zero_shot_{metric}")),
+            t("runs.col_progress", lang): f"{r.step}/{r.total_steps}",
             t("runs.col_duration", lang): duration(r.active_seconds),
-            t("runs.col_created", lang): time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
+            t("runs.col_template", lang): r.template,
+            t("runs.col_method", lang): t(f"method.{r.method}", lang) if r.method in METHODS else r.method,
             t("runs.col_note", lang): _short(r.note),
+            t("runs.col_task", lang): r.task,
+            t("runs.col_created", lang): time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
             t("runs.col_run", lang): r.run_id,
         })
     return pd.DataFrame(records) if records else pd.DataFrame({t("runs.col_run", lang): []})

@@ -363,6 +363,21 @@ def test_the_estimate_says_how_long_and_how_it_is_made(tiny_session, demo, tmp_p
     assert "无法估计" in tune.estimate_markdown(*form(demo, batch=10**4), "zh")  # says why, as the launch would
 
 
+def test_the_estimate_knows_when_the_baselines_will_be_reused(tiny_session, demo):
+    """The estimate checks the very baselines a launch of the form would reuse (the same spec, eval size included)."""
+    from promptlab.runs import layout
+    from promptlab.tuning.spec import submit
+    from promptlab.tuning.worker import main
+
+    assert "includes measuring the manual prompts' baselines" in tune.estimate_markdown(*form(demo), "en")
+    values = form(demo, eval_size=12)[len(editor.FIELD_NAMES):]  # not the preset's 8
+    spec = tune.job_spec(files.find_template("demo-reviews-sentiment"), *values)
+    run_id = submit(spec, launch=False)
+    assert main(layout.run_path(run_id, state.settings.runs_dir())) == 0
+    again = tune.estimate_markdown(*form(demo, lr=0.3, seed=1, eval_size=12), "en")
+    assert "were measured before and are reused" in again and "Measured on this machine" in again
+
+
 def test_cancel_shows_stopping_at_once(tiny_session, tmp_path, monkeypatch):
     import subprocess
     import sys

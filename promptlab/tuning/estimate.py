@@ -67,13 +67,11 @@ def estimate_run(spec: dict, runs_root: Path, dataset=None, sample: int = 32) ->
     training and evaluation rows (`dataset`: its data, loaded already). ValueError when the spec cannot run."""
     from promptlab.data.sampling import evaluation_rows, sample_rows
     from promptlab.tuning.baseline_cache import baseline_key, cached_baselines
-    from promptlab.tuning.spec import absolute_if_local, load_parts
+    from promptlab.tuning.spec import prepare_with_parts
 
-    spec = {**spec, "data": absolute_if_local(str(spec["data"])), "model": absolute_if_local(str(spec["model"]))}
-    parts = load_parts(spec, dataset)
+    spec, parts = prepare_with_parts(spec, dataset)  # the spec and the checks `submit` would make
     config = parts.config
-    steps = config.total_steps(len(parts.train_rows), config.num_processes)
-    config.check_data(n_train=len(parts.train_rows), mode=parts.template.mode)
+    steps = spec["total_steps"]
     eval_rows = evaluation_rows(parts.eval_rows, config.eval_size)
     train = _rendered(parts.template, sample_rows(parts.train_rows, sample, config.seed))
     evals = _rendered(parts.template, eval_rows[:sample])

@@ -50,7 +50,7 @@ def submit(spec: dict, runs_dir=None, *, launch: bool = True, owner: str | None 
     """
     if launch:
         store.check_training(allow_training)  # before anything is written
-    prepared, parts = _prepare(spec)
+    prepared, parts = prepare_with_parts(spec)
     run_id = store.create_run(prepared, runs_dir, owner=owner)
     # Baselines measured before for the same template, data, model, shots and seeds: the run has them at once.
     reuse_baselines(existing_run(run_id, runs_dir), baseline_key(parts, prepared), parts.template.name)
@@ -65,11 +65,11 @@ def prepare_spec(spec: dict) -> dict:
     Raises ValueError (readable) on any problem: unknown keys, a template that does not parse, data that does not
     load, missing splits, an invalid config, or a config that does not fit the data (e.g. batch > examples).
     """
-    return _prepare(spec)[0]
+    return prepare_with_parts(spec)[0]
 
 
-def _prepare(spec: dict) -> tuple[dict, Parts]:
-    """`prepare_spec`'s spec, and the parts it loaded on the way."""
+def prepare_with_parts(spec: dict, dataset=None) -> tuple[dict, Parts]:
+    """`prepare_spec`'s spec, and the parts it loaded on the way (`dataset`: the spec's data, loaded already)."""
     if not isinstance(spec, dict):
         raise ValueError(f"A job spec must be a mapping, not {type(spec).__name__}.")
     unknown = sorted(set(spec) - set(SPEC_KEYS))
@@ -90,15 +90,15 @@ def _prepare(spec: dict) -> tuple[dict, Parts]:
     out = {
         "name": spec.get("name") or "",
         "template": spec["template"],
-        "data": absolute_if_local(str(spec["data"])),
-        "model": absolute_if_local(spec.get("model") or DEFAULT_MODEL),
+        "data": _absolute_if_local(str(spec["data"])),
+        "model": _absolute_if_local(spec.get("model") or DEFAULT_MODEL),
         "train_split": spec.get("train_split") or None,
         "eval_split": spec.get("eval_split") or None,
         "eval_size": config.eval_size,
         "label_column": spec.get("label_column") or None,
         "config": config.to_dict(),
     }
-    parts = load_parts(out)
+    parts = load_parts(out, dataset)
     _check_family(out["model"], parts.template)
     out.update(train_split=parts.train_split, eval_split=parts.eval_split, label_column=parts.dataset.label_column)
     n_train = len(parts.train_rows)
@@ -120,7 +120,7 @@ def _check_family(model_id: str, template) -> None:
         raise ValueError(f"{template.name}: {problem}")
 
 
-def absolute_if_local(source: str) -> str:
+def _absolute_if_local(source: str) -> str:
     """Local paths become absolute: the worker runs in the run folder, and the run must not depend on a cwd."""
     path = Path(source).expanduser()
     return str(path.resolve()) if path.exists() else source

@@ -55,7 +55,8 @@ def test_listing_is_newest_first_with_every_field(tmp_path):
     assert runs[0].best["acc"] == 0.8 and runs[0].baselines == {"zero_shot_acc": 0.6}
     assert [f.name for f in dataclasses.fields(store.RunInfo)] == [
         "run_id", "status", "created", "started", "finished", "spec", "step", "total_steps", "template", "method",
-        "task", "model", "best", "baselines", "error", "eta_seconds"]
+        "task", "model", "best", "baselines", "error", "eta_seconds", "name", "note", "active_seconds", "stopping",
+        "resumed_from", "checkpoint"]
     assert store.list_runs(tmp_path / "missing") == []
 
 

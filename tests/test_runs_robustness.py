@@ -380,7 +380,7 @@ def test_links_in_a_run_folder_are_left_out_of_the_export(tmp_path):
     assert "- adapter/extra.bin: it is a symbolic link" in readme
     adapter_zip = export.export_adapter_zip("r1", tmp_path / "adapter.zip", tmp_path / "runs")
     with zipfile.ZipFile(adapter_zip) as z:  # what the app offers for download
-        assert sorted(z.namelist()) == ["adapter_config.json", "adapter_model.safetensors"]
+        assert sorted(z.namelist()) == ["README.md", "adapter_config.json", "adapter_model.safetensors"]
 
 
 def test_the_worker_never_writes_through_a_link_in_its_run_folder(tmp_path):

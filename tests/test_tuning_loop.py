@@ -216,7 +216,7 @@ def test_early_stopping_counts_evaluations_without_improvement(monkeypatch):
     scripted = iter([0.5, 0.7, 0.6, 0.7, 0.65])
     monkeypatch.setattr(loop, "evaluate", lambda s, step: {"step": step, "split": "val", "acc": next(scripted)})
     saved = []
-    monkeypatch.setattr(loop.ckpt, "save_adapter", lambda model, target: saved.append(True))
+    monkeypatch.setattr(loop.ckpt, "save_adapter", lambda model, target, finish=None: saved.append(True))
     setup = loop.Setup(run=_Recorder(), config=TuneConfig(early_stopping_patience=2), model=None, tokenizer=None,
                        train=[], val=[], mode="rank", accelerator=None, total_steps=10)
     stops = [loop.evaluate_and_track(setup, step) for step in range(5)]

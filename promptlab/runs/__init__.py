@@ -1,2 +1,3 @@
 """Run folders are the database of tuning jobs: their layout and atomic writers, the store (create, list, read,
-delete), the queue (slots, liveness, launch, cancel, resume) and export. No torch; never imports tuning."""
+delete, names and notes), the queue (slots, liveness, launch, cancel, resume), export and the model card of an
+exported adapter (`card`). No torch; never imports tuning."""

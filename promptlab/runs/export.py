@@ -1,7 +1,8 @@
 """Export a run: a zip bundle that explains itself, and (with a token and a network) a push to the Hub. Torch-free.
 
 Bundle layout:
-    README.md           what this is, how to load it, the headline numbers
+    README.md           the model card (`runs.card`): base model (hub id), template, data, method, init, steps,
+                        scores, and how to load it
     template.yaml       the hard prompt the soft prompt was trained with (and is evaluated with)
     tune_config.json    the TuneConfig
     dataset.json        data source, splits, eval subset size, label column, model id
@@ -9,7 +10,7 @@ Bundle layout:
     baselines.json      manual-prompt baselines on the same validation subset
     metrics.jsonl       every training / evaluation / probe line
     status.json         final status and best evaluation
-    adapter/            PeftModel.from_pretrained(base_model, "adapter")
+    adapter/            PeftModel.from_pretrained(base_model, "adapter"); its README.md is the card too
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from promptlab.models.families import family_for_task_type
+from promptlab.runs.card import model_card, portable_config
 from promptlab.runs.layout import existing_run, open_regular, problem, read_dict
 from promptlab.runs.store import adapter_dir
 
@@ -38,11 +39,11 @@ def export_bundle(run_id: str, out_path, runs_dir=None, owner: str | None = None
 
 def export_adapter_zip(run_id: str, out_path, runs_dir=None, owner: str | None = None) -> Path:
     """Zip the run's adapter folder alone (its files at the top level, as the app offers it for download), plain
-    files only: a link planted in the folder is left out, never followed. Written privately, then renamed."""
+    files only: a link planted in the folder is left out, never followed. Its adapter_config.json names the base
+    model's hub id and its README.md is our model card (`runs.card`). Written privately, then renamed."""
     adapter = adapter_dir(run_id, runs_dir, owner)
     with _private_zip(Path(out_path)) as (z, _out):
-        for f in sorted(adapter.iterdir()):
-            _add(z, f, f.name, [])
+        _add_adapter(z, adapter.parent, "", [])
     return _out
 
 
@@ -62,10 +63,22 @@ def write_bundle(run_dir: Path, out: Path) -> Path:
             _add(z, run_dir / name, name, left_out)
         z.writestr("tune_config.json", json.dumps(spec.get("config", {}), indent=1))
         z.writestr("dataset.json", json.dumps(_dataset_spec(spec), indent=1))
-        for f in sorted(adapter.iterdir()):
-            _add(z, f, f"adapter/{f.name}", left_out)
-        z.writestr("README.md", model_card(run_dir, left_out))
+        _add_adapter(z, run_dir, "adapter/", left_out)
+        z.writestr("README.md", model_card(run_dir, adapter_path="adapter", left_out=left_out))
     return out
+
+
+def _add_adapter(z: zipfile.ZipFile, run_dir: Path, prefix: str, left_out: list[str]) -> None:
+    """The adapter folder's files under `prefix`, made portable: adapter_config.json names the base model's hub id
+    (also for runs of older versions, whose config names a local cache path) and README.md is our model card."""
+    adapter = run_dir / "adapter"
+    for f in sorted(adapter.iterdir()):
+        if f.name not in ("README.md", "adapter_config.json"):
+            _add(z, f, f"{prefix}{f.name}", left_out)
+    spec = read_dict(run_dir / "spec.json")
+    config = portable_config(read_dict(adapter / "adapter_config.json"), spec.get("model"))
+    z.writestr(f"{prefix}adapter_config.json", json.dumps(config, indent=2, sort_keys=True))
+    z.writestr(f"{prefix}README.md", model_card(run_dir, adapter_path="."))
 
 
 @contextmanager
@@ -107,49 +120,6 @@ def _add(z: zipfile.ZipFile, path: Path, name: str, left_out: list[str]) -> None
 def _dataset_spec(spec: dict) -> dict:
     keys = ("data", "train_split", "eval_split", "eval_size", "label_column", "model")
     return {k: spec.get(k) for k in keys}
-
-
-def model_card(run_dir: Path, left_out: list[str] = ()) -> str:
-    """A short README: what was trained, on what, how well against the manual prompt, and how to load it."""
-    spec = read_dict(run_dir / "spec.json")
-    status = read_dict(run_dir / "status.json")
-    base = read_dict(run_dir / "baselines.json")
-    config = spec.get("config") if isinstance(spec.get("config"), dict) else {}
-    best = status.get("best") if isinstance(status.get("best"), dict) else {}
-    metric = base.get("metric", "acc")
-    # the adapter's PEFT task type says which model class it goes on (masked LMs: FEATURE_EXTRACTION)
-    family = family_for_task_type(read_dict(run_dir / "adapter" / "adapter_config.json").get("task_type"))
-    lines = [
-        f"# PromptLab soft prompt: {run_dir.name}",
-        "",
-        f"- method: {config.get('method')} ({config.get('num_virtual_tokens')} virtual tokens, "
-        f"init {config.get('init')})",
-        f"- base model: {spec.get('model')} ({family.title}, loaded with {family.auto_class})",
-        f"- data: {spec.get('data')} (train split {spec.get('train_split')}, "
-        f"validation: {spec.get('eval_size')} rows of {spec.get('eval_split')})",
-        f"- best validation {metric}: {_pct(best.get(metric))} at step {best.get('step')}",
-        f"- manual template zero-shot {metric}: {_pct(base.get(f'zero_shot_{metric}'))}; "
-        f"few-shot: {_pct(base.get(f'few_shot_{metric}'))} ± {_pct(base.get(f'few_shot_{metric}_std'))}",
-        "",
-        "Load it:",
-        "",
-        "```python",
-        "from peft import PeftModel",
-        f"from transformers import {family.auto_class}",
-        f"base = {family.auto_class}.from_pretrained(BASE_MODEL_DIR)",
-        'model = PeftModel.from_pretrained(base, "adapter")',
-        "```",
-        "",
-        "or score it with PromptLab: `promptlab score --template template.yaml --adapter adapter ...`.",
-    ]
-    if left_out:
-        lines += ["", "Left out of this bundle (PromptLab copies only plain files, never what a link points to):", ""]
-        lines += [f"- {note}" for note in left_out]
-    return "\n".join(lines) + "\n"
-
-
-def _pct(value) -> str:
-    return f"{100 * value:.1f}%" if isinstance(value, (int, float)) else "n/a"
 
 
 def push_to_hub(run_dir: Path, repo_id: str, token: str | None = None, private: bool = True) -> str:

@@ -6,13 +6,14 @@ Torch-free.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from promptlab.runs.layout import LINKED_RUN, load_json, problem, read_dict
-from promptlab.runs.queue import DAMAGED, STATUSES, refresh
+from promptlab.runs.layout import LINKED_RUN, load_json, newest_checkpoint_step, problem, read_dict
+from promptlab.runs.queue import ACTIVE, DAMAGED, STATUSES, refresh
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,12 @@ class RunInfo:
     baselines: dict = field(default_factory=dict)  # baselines.json (empty until measured)
     error: str | None = None
     eta_seconds: float | None = None
+    name: str = ""  # what the user called the run (notes.json; else the spec's name), "" when unnamed
+    note: str = ""  # what the user wrote about it (notes.json)
+    active_seconds: float | None = None  # time spent running (not queued, not stopped between resumes)
+    stopping: bool = False  # a cancel was asked and the worker has not stopped yet
+    resumed_from: int | None = None  # the step the last resume continued from (0: it started over)
+    checkpoint: int | None = None  # the step of the newest complete checkpoint (where a resume continues)
 
 
 def run_info(run_dir: Path) -> RunInfo:
@@ -50,6 +57,7 @@ def run_info(run_dir: Path) -> RunInfo:
         return _damaged(run_dir, spec, status, f"Run {run_dir.name} is damaged: {'; '.join(problems)}. Its state "
                         f"is unknown: delete the run (`promptlab runs delete {run_dir.name}`) or restore the file.")
     status = refresh(run_dir, status)
+    notes = read_dict(run_dir / "notes.json")
     return RunInfo(
         run_id=run_dir.name,
         status=status["status"],
@@ -63,8 +71,32 @@ def run_info(run_dir: Path) -> RunInfo:
         baselines=read_dict(run_dir / "baselines.json"),
         error=status.get("error"),
         eta_seconds=status.get("eta_seconds"),
+        name=_text(notes.get("name")) or _text(spec.get("name")),
+        note=_text(notes.get("note")),
+        active_seconds=active_seconds(status),
+        stopping=status["status"] in ACTIVE and os.path.lexists(run_dir / "STOP"),
+        resumed_from=int(status["resumed_from"]) if _is_number(status.get("resumed_from")) else None,
+        checkpoint=newest_checkpoint_step(run_dir),
         **_names(spec),
     )
+
+
+def active_seconds(status: dict, now: float | None = None) -> float | None:
+    """How long the run has been running, queue waits and the gaps between a stop and its resume left out: the
+    worker records the time it spends running (`active_seconds`, brought up to date at every status write; a
+    running worker's time since its last write is added). Runs of older versions, which did not record it: the
+    time from their start to their end."""
+    now = time.time() if now is None else now
+    active = status.get("active_seconds")
+    if _is_number(active):
+        updated = status.get("updated")
+        if status.get("status") == "running" and _is_number(updated):
+            active += max(0.0, now - updated)
+        return float(active)
+    started, finished = status.get("started"), status.get("finished")
+    if not _is_number(started):
+        return None
+    return max(0.0, (finished if _is_number(finished) else now) - started)
 
 
 def _damaged(run_dir: Path, spec: dict, status: dict, error: str) -> RunInfo:
@@ -90,7 +122,8 @@ def _status_problems(status: dict) -> list[str]:
     found = []
     if status.get("status") not in STATUSES or status.get("status") == DAMAGED:
         found.append(f"status.json has an unknown status {str(status.get('status'))[:40]!r}")
-    for key in ("created", "started", "finished", "eta_seconds", "step", "total_steps"):
+    for key in ("created", "started", "finished", "eta_seconds", "step", "total_steps", "active_seconds",
+                "resumed_from"):
         if status.get(key) is not None and not _is_number(status.get(key)):
             found.append(f"status.json's {key} is {str(status.get(key))[:40]!r}, not a number")
     for key, kind in (("best", dict), ("error", str)):

@@ -11,7 +11,9 @@ A run is a folder `runs/<id>/`:
     baselines.json   the manual-prompt baselines measured on the run's validation subset
     log.txt          the worker's output (progress lines, tracebacks)
     checkpoints/     step-N/ folders (adapter weights, optimizer, scheduler, RNG, step) for exact resume
-    adapter/         the best adapter so far, loadable with PeftModel.from_pretrained(base, dir)
+    adapter/         the best adapter so far, loadable with PeftModel.from_pretrained(base, dir); its README.md is
+                     the model card and its adapter_config.json names the base model's hub id (`runs.card`)
+    notes.json       {"name": ..., "note": ...}: what the user called the run and wrote about it (optional)
     STOP             present = cancel requested (the worker checks it every step)
     .lock            flock'ed around a state change (resume, cancel, delete, a dead worker's reconciliation)
     .worker.lock     flock'ed by the run's worker for as long as it lives: one worker per run, at most
@@ -190,6 +192,38 @@ def read_jsonl(path: Path, limit: int = 64 * 2**20) -> list[dict]:
 def read_status(run_dir: Path) -> dict:
     """status.json as a dict ({} when missing or unreadable)."""
     return read_dict(run_dir / "status.json")
+
+
+# ---- checkpoints: listed without torch (the store says where a resume continues) ----------------------------------
+
+CHECKPOINT_FILES = ("trainable.pt", "optimizer.pt", "scheduler.pt", "rng.pt", "state.json")
+
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    """Complete checkpoints (`step-NNNNNN` folders), oldest first; temp folders of interrupted writes are not
+    listed. Only real folders of plain files count: a link planted there (to a pickle elsewhere) is never loaded."""
+    if folder.is_symlink() or not folder.is_dir():
+        return []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in entries if re.fullmatch(r"step-\d+", p.name) and _made_of_plain_files(p))
+
+
+def _made_of_plain_files(path: Path) -> bool:
+    if path.is_symlink() or not path.is_dir():
+        return False
+    try:
+        return all(stat.S_ISREG((path / name).lstat().st_mode) for name in CHECKPOINT_FILES)
+    except OSError:
+        return False
+
+
+def newest_checkpoint_step(run_dir: Path) -> int | None:
+    """The step of the run's newest complete checkpoint (where a resume continues), None when there is none."""
+    found = list_checkpoints(run_dir / "checkpoints")
+    return int(found[-1].name.split("-")[-1]) if found else None
 
 
 # ---- writing: atomic, and never through a link ------------------------------------------------------------------

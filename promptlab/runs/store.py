@@ -33,6 +33,7 @@ from promptlab.runs.layout import (
     existing_run,
     free_bytes,
     is_run_folder,
+    newest_checkpoint_step,
     problem,
     read_bytes,
     read_dict,
@@ -224,7 +225,8 @@ def cancel(run_id: str, runs_dir=None, wait: float | None = None, owner: str | N
 
 
 def resume(run_id: str, runs_dir=None, owner: str | None = None, allow_training: bool | None = None) -> RunInfo:
-    """Continue an interrupted, failed or cancelled run from its last checkpoint (it queues like a new job).
+    """Continue an interrupted, failed or cancelled run from its last checkpoint (it queues like a new job); a run
+    stopped before its first checkpoint starts over at step 0, and its status says so (`resumed_from` 0).
 
     One resume wins when several come at once: the others are told the run is already queued. Refused when
     training is off (`allow_training`, default: settings.training_allowed()) and for other owners' runs."""
@@ -241,8 +243,11 @@ def resume(run_id: str, runs_dir=None, owner: str | None = None, allow_training:
             raise ValueError(f"Run {run_id} is {info.status}: only {', '.join(RESUMABLE)} runs can be resumed.")
         _wait_for_worker_exit(path)
         remove_path(path / "STOP")
-        # A resumed run queues behind the runs already waiting: its place is its resume time.
-        update_status(path, status="queued", error=None, finished=None, queued_at=time.time())
+        step = newest_checkpoint_step(path) or 0
+        # A resumed run queues behind the runs already waiting: its place is its resume time. Its step is where it
+        # continues (0: no checkpoint was written, it starts over); a run of an older version keeps its duration.
+        update_status(path, status="queued", error=None, finished=None, queued_at=time.time(), step=step,
+                      resumed_from=step, active_seconds=info.active_seconds or 0.0)
         launch_worker(path)
     return run_info(path)
 
@@ -283,6 +288,34 @@ def _grant_and_retry(func, path, _exc_info) -> None:
         if os.path.isdir(folder) and not os.path.islink(folder):
             os.chmod(folder, stat.S_IRWXU)
     func(path)
+
+
+MAX_RUN_NAME = 120  # characters of a run's name
+MAX_NOTE = 4000  # characters of a run's note
+
+
+def set_notes(run_id: str, runs_dir=None, owner: str | None = None, *, name: str | None = None,
+              note: str | None = None) -> RunInfo:
+    """Name a run and/or write a note about it (kept in its notes.json; None leaves that part as it is). Any run,
+    active or not, damaged or not; only the owner's. A name is one line of at most MAX_RUN_NAME characters, a note
+    at most MAX_NOTE; control characters other than line breaks and tabs are dropped."""
+    path = existing_run(run_id, runs_dir)
+    _check_owner(path, owner)
+    with _changing(path, "name"):
+        notes = read_dict(path / "notes.json")
+        if name is not None:
+            notes["name"] = _clean_text(" ".join(str(name).split()), MAX_RUN_NAME, "name")
+        if note is not None:
+            notes["note"] = _clean_text(str(note).strip(), MAX_NOTE, "note")
+        write_json_atomic(path / "notes.json", {"name": notes.get("name", ""), "note": notes.get("note", "")})
+    return run_info(path)
+
+
+def _clean_text(text: str, limit: int, what: str) -> str:
+    text = "".join(c for c in text if c in "\n\t" or (c.isprintable() and c != "\x7f"))
+    if len(text) > limit:
+        raise ValueError(f"A run's {what} may have at most {limit:,} characters: this one has {len(text):,}.")
+    return text
 
 
 def adapter_dir(run_id: str, runs_dir=None, owner: str | None = None) -> Path:

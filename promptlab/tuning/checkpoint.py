@@ -11,12 +11,11 @@ import json
 import os
 import random
 import shutil
-import stat
 from pathlib import Path
 
 import torch
 
-from promptlab.runs.layout import remove_path
+from promptlab.runs.layout import list_checkpoints, remove_path
 
 
 def _fsync_dir(path: Path) -> None:
@@ -82,26 +81,6 @@ def save_checkpoint(folder: Path, step: int, model, optimizer, scheduler, state:
     return final
 
 
-_FILES = ("trainable.pt", "optimizer.pt", "scheduler.pt", "rng.pt", "state.json")
-
-
-def list_checkpoints(folder: Path) -> list[Path]:
-    """Complete checkpoints, oldest first (temp folders of interrupted writes are not listed). Only real folders
-    of plain files count: a link planted there (to a pickle elsewhere) is never loaded."""
-    if folder.is_symlink() or not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.name.startswith("step-") and _made_of_plain_files(p))
-
-
-def _made_of_plain_files(path: Path) -> bool:
-    if path.is_symlink() or not path.is_dir():
-        return False
-    try:
-        return all(stat.S_ISREG((path / name).lstat().st_mode) for name in _FILES)
-    except OSError:
-        return False
-
-
 def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
     """Restore weights, optimizer, scheduler and RNG from `path`; return the loop state it saved."""
     weights = torch.load(path / "trainable.pt", map_location="cpu")
@@ -119,14 +98,17 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
     return json.loads((path / "state.json").read_text(encoding="utf-8"))
 
 
-def save_adapter(model, target: Path) -> None:
+def save_adapter(model, target: Path, finish=None) -> None:
     """`model.save_pretrained` into `target`, swapped in so that a reader never sees a half-written adapter. Links
-    planted at the temp names are removed, never written through; a failed write removes its temp folder."""
+    planted at the temp names are removed, never written through; a failed write removes its temp folder.
+    `finish(folder)`, when given, completes the folder before the swap (the portable config and the model card)."""
     tmp = target.with_name(f".{target.name}.tmp")
     old = target.with_name(f".{target.name}.old")
     remove_path(tmp)
     try:
         model.save_pretrained(tmp)
+        if finish is not None:
+            finish(tmp)
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())

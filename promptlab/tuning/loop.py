@@ -20,7 +20,9 @@ import dataclasses
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -30,6 +32,7 @@ from promptlab.scoring import evaluate as scoring
 from promptlab.scoring.metrics import is_better
 from promptlab.tuning import checkpoint as ckpt
 from promptlab.tuning.config import TuneConfig
+from promptlab.tuning.estimate import example_chars
 from promptlab.tuning.methods import drift, nearest_tokens, virtual_token_vectors
 from promptlab.tuning.run import Cancelled, Run
 
@@ -41,11 +44,12 @@ class TrainingError(ValueError):
 @dataclass
 class LoopState:
     """What the loop carries from step to step (and a checkpoint saves): the best evaluation so far, evaluations
-    since it (early stopping), and the tokens and seconds trained, for throughput."""
+    since it (early stopping), and the tokens, characters and seconds trained, for throughput."""
 
     best: dict = field(default_factory=dict)
     bad_evals: int = 0
     tokens: int = 0
+    chars: int = 0  # characters the model read while training (`estimate.example_chars`): the speed record's unit
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -72,6 +76,8 @@ class Setup:
     total_steps: int
     model_name: str = "model"
     state: LoopState = field(default_factory=LoopState)
+    finish_adapter: Callable[[Path, dict], None] | None = None  # (adapter folder, best line): card, portable config
+    record_speed: Callable[[float, float], None] | None = None  # (train, eval characters per second) on this machine
 
 
 def train(s: Setup) -> str:
@@ -93,11 +99,13 @@ def train(s: Setup) -> str:
             raise Cancelled()
         t0 = time.perf_counter()
         s.model.train()
-        loss, tokens = 0.0, 0
+        loss, tokens, chars = 0.0, 0, 0
+        objective = config.objective_for(s.mode)
         for micro in range(config.grad_accum):
-            part_loss, part_tokens = micro_batch(s, next_batch(step * config.grad_accum + micro),
-                                                 config.objective_for(s.mode), scale=1.0 / config.grad_accum)
+            examples = next_batch(step * config.grad_accum + micro)
+            part_loss, part_tokens = micro_batch(s, examples, objective, scale=1.0 / config.grad_accum)
             loss, tokens = loss + part_loss, tokens + part_tokens
+            chars += sum(example_chars(e, objective) for e in examples)
         loss = _mean_over_processes(accelerator, loss)
         if not math.isfinite(loss):
             raise TrainingError(
@@ -110,6 +118,7 @@ def train(s: Setup) -> str:
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step, session_steps = step + 1, session_steps + 1
+        s.state.chars += chars * accelerator.num_processes
         _log_step(s, step, loss, lr, grad_norm, tokens * accelerator.num_processes, time.perf_counter() - t0)
 
         last = step == s.total_steps
@@ -181,6 +190,8 @@ def _start_or_resume(s: Setup, optimizer, scheduler) -> tuple[int, torch.Tensor 
         initial = torch.load(init_path) if init_path.exists() else None
         return step, initial
     run.keep_metrics_through(-1)  # a run killed before its first checkpoint starts over
+    if run.read_status().get("resumed_from") == 0:
+        run.log("resumed with no checkpoint (the run stopped before writing one): training starts over at step 0")
     initial = virtual_token_vectors(s.model)
     if initial is not None and s.accelerator.is_main_process:
         torch.save(initial, init_path)
@@ -376,8 +387,11 @@ def evaluate_and_track(s: Setup, step: int) -> bool:
     """Evaluate, log, keep the best adapter; return True when early stopping says stop."""
     t0 = time.perf_counter()
     line = evaluate(s, step)
-    line["eval_seconds"] = round(time.perf_counter() - t0, 2)
+    seconds = time.perf_counter() - t0
+    line["eval_seconds"] = round(seconds, 2)
     s.run.metric(**line)
+    if s.record_speed is not None and s.state.seconds > 0 and seconds > 0:
+        s.record_speed(s.state.chars / s.state.seconds, sum(example_chars(e) for e in s.val) / seconds)
     metric = _stop_metric(s)
     s.run.log(f"eval step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in line.items()
                                                  if isinstance(v, float) and k != "eval_seconds"))
@@ -388,7 +402,8 @@ def evaluate_and_track(s: Setup, step: int) -> bool:
     if better:
         s.state.best = line
         s.state.bad_evals = 0
-        ckpt.save_adapter(s.model, s.run.adapter)
+        finish = s.finish_adapter
+        ckpt.save_adapter(s.model, s.run.adapter, finish=(lambda folder: finish(folder, line)) if finish else None)
         return False
     s.state.bad_evals += 1
     patience = s.config.early_stopping_patience

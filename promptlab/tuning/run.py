@@ -39,6 +39,7 @@ class Run:
         self.writer = writer
         self.checkpoints = self.path / "checkpoints"
         self.adapter = self.path / "adapter"
+        self._clock: tuple[float, float] | None = None  # (active seconds before this session, its monotonic start)
 
     @property
     def id(self) -> str:
@@ -70,8 +71,17 @@ class Run:
         kept = [m for m in self.metrics() if m.get("step", 0) <= step] if step >= 0 else []
         write_text_atomic(self.path / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in kept))
 
+    def start_clock(self, before: float) -> None:
+        """Count the time from now on as running time, on top of `before` seconds of earlier sessions: every status
+        write from here carries `active_seconds`, so the run's duration leaves out queue waits and the gaps between
+        a stop and its resume (a killed worker's duration is right to its last status write)."""
+        self._clock = (float(before), time.monotonic())
+
     def status(self, **changes) -> None:
         if self.writer:
+            if self._clock is not None:
+                before, since = self._clock
+                changes.setdefault("active_seconds", round(before + time.monotonic() - since, 2))
             update_status(self.path, **changes)
 
     def read_status(self) -> dict:

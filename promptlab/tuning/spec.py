@@ -19,6 +19,8 @@ from pathlib import Path
 
 from promptlab.models.registry import DEFAULT_MODEL
 from promptlab.runs import store
+from promptlab.runs.layout import existing_run
+from promptlab.tuning.baseline_cache import baseline_key, reuse_baselines
 from promptlab.tuning.config import TuneConfig
 
 MAX_NAME = 200  # characters of a job's name
@@ -53,7 +55,10 @@ def submit(spec: dict, runs_dir=None, *, launch: bool = True, owner: str | None 
     """
     if launch:
         store.check_training(allow_training)  # before anything is written
-    run_id = store.create_run(prepare_spec(spec), runs_dir, owner=owner)
+    prepared, parts = prepare_with_parts(spec)
+    run_id = store.create_run(prepared, runs_dir, owner=owner)
+    # Baselines measured before for the same template, data, model, shots and seeds: the run has them at once.
+    reuse_baselines(existing_run(run_id, runs_dir), baseline_key(parts, prepared), parts.template.name)
     if launch:
         store.launch(run_id, runs_dir, allow_training=allow_training)
     return run_id
@@ -65,6 +70,11 @@ def prepare_spec(spec: dict) -> dict:
     Raises ValueError (readable) on any problem: unknown keys, a template that does not parse, data that does not
     load, missing splits, an invalid config, or a config that does not fit the data (e.g. batch > examples).
     """
+    return prepare_with_parts(spec)[0]
+
+
+def prepare_with_parts(spec: dict, dataset=None) -> tuple[dict, Parts]:
+    """`prepare_spec`'s spec, and the parts it loaded on the way (`dataset`: the spec's data, loaded already)."""
     from promptlab.data.splits import Holdout
 
     if not isinstance(spec, dict):
@@ -96,14 +106,14 @@ def prepare_spec(spec: dict) -> dict:
         "holdout": spec["holdout"] if "holdout" in spec else Holdout().to_dict(),  # applied to single splits only
         "config": config.to_dict(),
     }
-    parts = load_parts(out)
+    parts = load_parts(out, dataset)
     _check_family(out["model"], parts.template)
     out.update(train_split=parts.train_split, eval_split=parts.eval_split, label_column=parts.dataset.label_column,
                holdout=parts.holdout)
     n_train = len(parts.train_rows)
     parts.config.check_data(n_train=n_train, mode=parts.template.mode)
     out["total_steps"] = parts.config.total_steps(n_train, parts.config.num_processes)
-    return out
+    return out, parts
 
 
 def _check_family(model_id: str, template) -> None:
@@ -125,8 +135,9 @@ def _absolute_if_local(source: str) -> str:
     return str(path.resolve()) if path.exists() else source
 
 
-def load_parts(spec: dict) -> Parts:
-    """Parse the template, load the data and pick the splits of a (prepared) spec."""
+def load_parts(spec: dict, dataset=None) -> Parts:
+    """Parse the template, load the data (unless given its loaded `dataset`) and pick the splits of a (prepared)
+    spec."""
     from promptlab.data.datasets import load_dataset
     from promptlab.data.sampling import sample_rows
     from promptlab.data.splits import Holdout, can_hold_out, with_holdout
@@ -134,7 +145,8 @@ def load_parts(spec: dict) -> Parts:
 
     template = parse_template(spec["template"], "the job's template")
     config = TuneConfig.from_dict(spec["config"])
-    dataset = load_dataset(spec["data"], label_column=spec.get("label_column"))
+    if dataset is None:
+        dataset = load_dataset(spec["data"], label_column=spec.get("label_column"))
     holdout = Holdout.from_value(spec.get("holdout"))  # checked even where it does not apply
     holdout = holdout if can_hold_out(dataset) else None
     dataset = with_holdout(dataset, holdout)

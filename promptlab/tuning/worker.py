@@ -12,6 +12,8 @@ whose processes run this module with `--train-only`.
 from __future__ import annotations
 
 import errno
+import functools
+import json
 import os
 import signal
 import subprocess
@@ -22,7 +24,8 @@ import traceback
 from pathlib import Path
 
 from promptlab import settings
-from promptlab.runs.layout import disk_is_full, update_status, write_json_atomic
+from promptlab.runs.info import active_seconds
+from promptlab.runs.layout import disk_is_full, read_dict, update_status, write_json_atomic
 from promptlab.runs.queue import hold_worker_lock, is_next_in_queue, process_record, try_acquire_slot
 from promptlab.tuning.run import Cancelled, Run
 
@@ -56,8 +59,9 @@ def _supervise(run: Run) -> int:
     final, error = "failed", None
     try:
         slot = _wait_for_turn(run)
-        started = run.read_status().get("started") or time.time()
-        run.status(status="running", started=started, finished=None, error=None)
+        status = run.read_status()
+        run.start_clock(active_seconds(status) or 0.0)
+        run.status(status="running", started=status.get("started") or time.time(), finished=None, error=None)
         finished = _watch_for_stop(run)
         if run.config.num_processes > 1:
             final, error = _launch_processes(run)
@@ -234,8 +238,10 @@ def _is_main_process() -> bool:
 
 def train_run(run: Run) -> str:
     """Load everything the run needs and train it; return the loop's outcome ("done" / "early_stopped")."""
+    started = time.monotonic()  # the load time the estimates use counts importing torch, which comes next
     from promptlab.models.lm import load_lm
     from promptlab.tuning import loop
+    from promptlab.tuning.baseline_cache import baseline_key, remember_baselines, reuse_baselines
     from promptlab.tuning.checkpoint import repair_adapter
     from promptlab.tuning.methods import template_init_text, wrap
     from promptlab.tuning.spec import load_parts
@@ -246,22 +252,53 @@ def train_run(run: Run) -> str:
     repair_adapter(run.adapter)
     parts = load_parts(spec)
     template = parts.template
+    key = baseline_key(parts, spec)
+    if acc.is_main_process and reuse_baselines(run.path, key, template.name) and \
+            read_dict(run.path / "baselines.json").get("reused"):
+        run.log("baselines: reused, measured before for the same template, data, model, shots and seeds")
     run.log(f"loading model {spec['model']} on {acc.device}")
     lm = load_lm(spec["model"], device=str(acc.device), dtype=config.precision)
     train, val_rows, val = _examples(parts, lm)
+    loaded = time.monotonic()
     total = config.total_steps(len(train), acc.num_processes)
     run.log(f"{len(train)} training examples, {len(val)} validation rows, {total} steps of "
             f"{config.batch_size}x{config.grad_accum}x{acc.num_processes} examples, method {config.method}")
     run.status(total_steps=total)
     if acc.is_main_process and not (run.path / "baselines.json").is_file():
-        _measure_baselines(run, lm, parts, val_rows)
+        remember_baselines(run.path.parent, key, _measure_baselines(run, lm, parts, val_rows))
     acc.wait_for_everyone()
     choices = template.answer_choices if isinstance(template.answer_choices, tuple) else \
         tuple(dict.fromkeys(c for e in train[:1000] for c in e.choices))  # choices from the rows (Jinja)
-    model = wrap(lm.model, lm.tokenizer, config, init_text=template_init_text(template), choices=choices)
+    init_text = template_init_text(template)
+    model = wrap(lm.model, lm.tokenizer, config, init_text=init_text, choices=choices)
     setup = loop.Setup(run=run, config=config, model=model, tokenizer=lm.tokenizer, train=train, val=val,
-                       mode=template.mode, accelerator=acc, total_steps=total, model_name=f"{spec['model']} + {run.id}")
+                       mode=template.mode, accelerator=acc, total_steps=total, model_name=f"{spec['model']} + {run.id}",
+                       finish_adapter=functools.partial(finish_adapter, run, init_text=config.init_text or init_text),
+                       record_speed=functools.partial(_record_speed, run, acc.device.type,
+                                                      load_seconds=loaded - started))
     return loop.train(setup)
+
+
+def _record_speed(run: Run, device: str, train_chars_per_s: float, eval_chars_per_s: float, *,
+                  load_seconds: float) -> None:
+    """This machine's speed for the run's model: what the Tune form's duration estimates read."""
+    from promptlab.tuning.estimate import record_speed
+
+    record_speed(run.path.parent, run.spec.get("model"), device, run_id=run.id, load_seconds=load_seconds,
+                 train_chars_per_s=train_chars_per_s, eval_chars_per_s=eval_chars_per_s)
+
+
+def finish_adapter(run: Run, folder: Path, best: dict, *, init_text: str) -> None:
+    """Make a freshly saved adapter folder portable: adapter_config.json names the base model's hub id and the
+    init the soft prompt started from (PEFT's TEXT for the template's text), README.md is our model card."""
+    from promptlab.runs.card import model_card, portable_config
+
+    config_file = folder / "adapter_config.json"
+    config = portable_config(json.loads(config_file.read_text(encoding="utf-8")), run.spec.get("model"),
+                             init=run.config.init, init_text=init_text)
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
+    (folder / "README.md").write_text(model_card(run.path, adapter_path=".", best=best, adapter_config=config),
+                                      encoding="utf-8")
 
 
 def _accelerator(config):
@@ -290,7 +327,7 @@ def _examples(parts, lm):
     return train, val_rows, build_examples(parts.template, val_rows, **options)
 
 
-def _measure_baselines(run: Run, lm, parts, val_rows) -> None:
+def _measure_baselines(run: Run, lm, parts, val_rows) -> dict:
     from promptlab.data.sampling import demonstration_pool
     from promptlab.tuning.baselines import measure_baselines
 
@@ -301,6 +338,7 @@ def _measure_baselines(run: Run, lm, parts, val_rows) -> None:
                                   seeds=config.baseline_seeds, label_column=label_column,
                                   progress=run.check_stop, log=run.log)
     write_json_atomic(run.path / "baselines.json", baselines)
+    return baselines
 
 
 def _quiet_libraries() -> None:

@@ -97,7 +97,7 @@ def assemble() -> gr.Blocks:
                                              concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
         compare_page.select(compare.refresh_choices, [compare_tab.pick, page.lang, page.data], compare_tab.pick)
         page.tabs.select(None, None, None, js=RESIZE_PLOTS)
-        runs_page.select(runs.list_table, [runs_tab.picked, page.lang], runs_tab.listed, show_progress="hidden")
+        runs_page.select(runs.list_table, runs_tab.list_inputs, runs_tab.listed, show_progress="hidden")
         # A fresh page starts ready to use: the demo task, a template written for it, and the newest run.
         app.load(model_picker.show, [page.model, page.lang], [picker, model_info])
         # First who is asking (their browser's secret owns their runs on a public app), then what is theirs.

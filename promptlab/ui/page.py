@@ -53,3 +53,4 @@ class RunsHandles:
     picked: object                         # the selected runs
     to_compare: object                     # "Score in Compare"
     listed: list = field(default_factory=list)   # outputs of tabs.runs.list_table
+    list_inputs: list = field(default_factory=list)  # its inputs (the picks, the language, the sort order)

@@ -260,9 +260,9 @@ def test_compare_scores_a_mapped_library_template_under_its_mapped_name(reviews,
     try:
         sel = data.change_splits("train", "validation", 4, reviews, "en")
         blank = ("",) * len(editor.FIELD_NAMES)
-        result, metrics, *_, failures = compare.compare(*blank, ["tpl:sst2-review-sentiment"], sel, 0, 1, "random",
-                                                        "en", progress=lambda *a, **k: None)
+        result, metrics, *_ = compare.compare(*blank, ["tpl:sst2-review-sentiment"], sel, 0, 1, "random", "en",
+                                              progress=lambda *a, **k: None)
         assert list(metrics["prompt"]) == ["sst2-review-sentiment [label → sentiment, sentence → review]"]
-        assert failures == "" and result["metrics"]["n"].tolist() == [4]
+        assert result["failed"] == {} and result["metrics"]["n"].tolist() == [4]
     finally:
         state.configure()

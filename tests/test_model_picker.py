@@ -160,5 +160,6 @@ def test_tune_trains_the_picked_model(app_state, tiny_t5_dir, monkeypatch):
     assert tiny_t5_dir.name in tune.describe_job(draft, sel, "en")
     launched = []
     monkeypatch.setattr(tune, "submit", lambda spec, **kw: launched.append(spec) or "run-1")
-    tune.start_job(*fields(draft), sel, "prompt_tuning", "template", 4, "test", 0.03, 2, 2, "en")
+    tune.start_job(*fields(draft), sel, "prompt_tuning", "template", 4, "test", 0.03, 2, 2, None, None, None, None,
+                   "linear", None, "en")
     assert launched[0]["model"] == str(tiny_t5_dir)

@@ -176,7 +176,8 @@ def test_training_off_refuses_to_start_a_job(app_url, monkeypatch):
     monkeypatch.setattr(state.CONFIG, "allow_training", False)
     client = visitor(app_url)
     with pytest.raises(AppError, match="Training is disabled on this server"):
-        client.predict(*client.editor, "prompt_tuning", "template", 4, "cpu", 0.03, 2, 4, "en", api_name="/start_job")
+        client.predict(*client.editor, "prompt_tuning", "template", 4, "cpu", 0.03, 2, 4, None, None, None, None,
+                       "linear", None, "en", api_name="/start_job")
     import os
 
     runs = Path(os.environ["PROMPTLAB_RUNS"])
@@ -198,9 +199,10 @@ def test_on_a_public_app_a_visitor_sees_and_acts_on_their_own_runs_only(app_url,
     secret = alice.predict(None, api_name="/remember_owner")  # a first visit: the app hands the browser a secret
     bob.predict(None, api_name="/remember_owner")
     run = submit(make_spec(write_task(tmp_path / "task"), tiny_model_dir), launch=False, owner=secret)
-    listed = {who: client.predict([], "en", api_name="/list_table")[0]["data"] for who, client in
+    listed = {who: client.predict([], "en", "newest", api_name="/list_table")[0] for who, client in
               (("alice", alice), ("bob", bob))}
-    assert [row[0] for row in listed["alice"]] == [run] and listed["bob"] == []
+    column = listed["alice"]["headers"].index("run")
+    assert [row[column] for row in listed["alice"]["data"]] == [run] and listed["bob"]["data"] == []
     for api in ("/delete_runs", "/resume_runs", "/show_runs"):  # refused (gradio: not among bob's choices)
         with pytest.raises(AppError, match="started by someone else|is not in the list of choices"):
             bob.predict([run], "en", api_name=api)

@@ -41,11 +41,11 @@ FIELDS = dict(name="v", instruction="", prompt="", target="{{ label }}", choices
 def tiny_model(folder: Path) -> Path:
     """The test suite's tiny random Llama (tests/conftest.py), saved in `folder`."""
     import torch
-    from conftest import _tiny_tokenizer
+    from helpers import tiny_tokenizer
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    tokenizer = _tiny_tokenizer()
+    tokenizer = tiny_tokenizer()
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
                          pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from gradio import Progress
-from test_tuning_fixtures import TEMPLATE, write_task
+from helpers import TEMPLATE, write_task
 
 from promptlab.data.sampling import evaluation_rows
 from promptlab.prompts.files import parse_template

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_tuning_fixtures import TEMPLATE, make_spec, write_task
+from helpers import TEMPLATE, make_spec, write_task
 
 from promptlab.prompts.values import Example
 from promptlab.runs import layout, store

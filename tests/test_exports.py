@@ -16,8 +16,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import make_spec
 from test_jobs import _fake_adapter, fake_run
-from test_tuning_fixtures import make_spec
 
 from promptlab.runs import card, export, layout, store
 from promptlab.tuning.spec import submit

@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 import torch
-from test_tuning_fixtures import TEMPLATE, last_step, make_spec, wait_for_end, wait_until
+from helpers import TEMPLATE, last_step, make_spec, wait_for_end, wait_until
 
 from promptlab.models.lm import LM
 from promptlab.runs import layout, queue, store

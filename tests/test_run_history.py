@@ -11,8 +11,8 @@ import threading
 import time
 
 import pytest
+from helpers import last_step, make_spec, wait_for_end, wait_until
 from test_jobs import fake_run
-from test_tuning_fixtures import last_step, make_spec, wait_for_end, wait_until
 
 from promptlab.runs import layout, queue, store
 from promptlab.runs.info import active_seconds

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import zipfile
 
-from test_tuning_fixtures import TEMPLATE, wait_for_end
+from helpers import TEMPLATE, wait_for_end
 
 from promptlab.runs import store
 

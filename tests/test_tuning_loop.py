@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from test_tuning_fixtures import make_spec
+from helpers import make_spec
 
 from promptlab.models import packing
 from promptlab.models.lm import LM

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import torch
-from test_tuning_fixtures import last_step, make_spec, wait_for_end, wait_until, write_task
+from helpers import last_step, make_spec, wait_for_end, wait_until, write_task
 
 from promptlab.runs import layout, queue, store
 from promptlab.tuning.checkpoint import list_checkpoints

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_tuning_fixtures import wait_for_end
+from helpers import wait_for_end
 
 from promptlab.prompts.files import dump_template, find_template
 from promptlab.runs import store

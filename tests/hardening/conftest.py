@@ -3,43 +3,28 @@ workers (a sitecustomize module on PYTHONPATH that the worker subprocess imports
 
 from __future__ import annotations
 
-import json
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import toy_rows, write_jsonl
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: test_tuning_fixtures' helpers
-
-from promptlab import cli  # noqa: E402
+from promptlab import cli
 
 TEMPLATE_YAML = """\
 name: hard-sentiment
-prompt: "Review: {{ text }}\\nSentiment:"
+prompt: "Review: {{ sentence }}\\nSentiment:"
 target: "{{ label }}"
 answer_choices: [negative, positive]
 """
 
 
-def rows(n: int, offset: int = 0) -> list[dict]:
-    words = ["a great movie", "a terrible plot", "good fun", "bad acting"]
-    return [{"text": f"{words[i % 4]} {i}", "label": "positive" if i % 4 in (0, 2) else "negative"}
-            for i in range(offset, offset + n)]
-
-
-def write_jsonl(path: Path, items) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in items), encoding="utf-8")
-    return path
-
-
 @pytest.fixture()
 def data_dir(tmp_path) -> Path:
-    """train (16 rows) + validation (8 rows) JSONL folder with columns text, label."""
+    """train (16 rows) + validation (8 rows) of the toy task (columns sentence, label)."""
     folder = tmp_path / "data"
-    write_jsonl(folder / "train.jsonl", rows(16))
-    write_jsonl(folder / "validation.jsonl", rows(8, offset=100))
+    write_jsonl(folder / "train.jsonl", toy_rows(16))
+    write_jsonl(folder / "validation.jsonl", toy_rows(8, offset=100))
     return folder
 
 

@@ -188,7 +188,7 @@ def test_on_a_public_app_a_visitor_sees_and_acts_on_their_own_runs_only(app_url,
                                                                          tiny_model_dir):
     """Each browser's secret owns its runs: another visitor neither lists them nor resumes, deletes or opens them;
     with training off, Resume starts nothing even for the owner."""
-    from test_tuning_fixtures import make_spec, write_task
+    from helpers import make_spec, write_task
 
     from promptlab.runs.layout import run_path
     from promptlab.tuning.spec import submit
@@ -230,7 +230,7 @@ def test_a_killed_model_process_is_started_again_by_the_next_preview(app_url):
 def test_concurrent_visitors_get_their_own_answers_while_a_job_trains(app_url, tmp_path, tiny_model_dir):
     """Four visitors preview and compare distinct drafts at once while a tuning job trains: every answer belongs to
     its own request, and the job ends done with its whole curve. (Timed version: benchmarks/load.py.)"""
-    from test_tuning_fixtures import make_spec, wait_for_end, write_task
+    from helpers import make_spec, wait_for_end, write_task
 
     from promptlab.runs import layout, store
     from promptlab.tuning.spec import submit

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import rows
+from helpers import toy_rows as rows
 
 from promptlab.prompts.render import render, validate
 from promptlab.prompts.values import RenderError, Template
@@ -125,22 +125,22 @@ def test_label_missing_from_choices_is_reported_with_a_mapping_hint():
 
 def test_cli_refuses_a_broken_template_with_every_problem(run_cli, tmp_path, data_dir, tiny_model_dir):
     bad = tmp_path / "bad.yaml"
-    bad.write_text('name: bad\nprompt: "{{ txt }} {{ text.__class__ }}"\ntarget: "{{ label }}"\n'
+    bad.write_text('name: bad\nprompt: "{{ sentense }} {{ sentence.__class__ }}"\ntarget: "{{ label }}"\n'
                    "answer_choices: [negative, negative]\n", encoding="utf-8")
     result = run_cli("score", "--template", bad, "--data", data_dir, "--model", tiny_model_dir)
     assert result.code == 2 and result.out == ""
     assert result.err.startswith(f"promptlab: error: Template 'bad' does not fit {data_dir}:")
-    assert "Unknown column 'txt'. Did you mean 'text'?" in result.err
+    assert "Unknown column 'sentense'. Did you mean 'sentence'?" in result.err
     assert "Choice 'negative' appears more than once." in result.err
     assert "Traceback" not in result.err
 
 
 def test_cli_scores_after_refusing_and_with_ssti_in_data_cells(run_cli, tmp_path, template_file, tiny_model_dir):
     """A cell holding a Jinja payload is data, never code: it is shown literally."""
-    from conftest import write_jsonl
+    from helpers import write_jsonl
 
     folder = tmp_path / "ssti-data"
-    write_jsonl(folder / "validation.jsonl", [{"text": "{{ 7*7 }} {{ cycler.__init__ }}", "label": "positive"},
+    write_jsonl(folder / "validation.jsonl", [{"sentence": "{{ 7*7 }} {{ cycler.__init__ }}", "label": "positive"},
                                               *rows(3)])
     result = run_cli("score", "--template", template_file, "--data", folder, "--model", tiny_model_dir, "--json",
                      "--val-fraction", "0")  # one split, scored whole (no validation split held out)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import rows, write_jsonl
+from helpers import toy_rows as rows
+from helpers import write_jsonl
 
 from promptlab.data import datasets
 from promptlab.data.datasets import load_dataset
@@ -155,7 +156,7 @@ def test_nan_labels_are_named_with_their_row(tmp_path):
 
 def test_one_class_dataset_scores_with_majority_one(tmp_path, tiny_model_dir, template_file, run_cli):
     folder = tmp_path / "one"
-    write_jsonl(folder / "validation.jsonl", [{"text": f"fine {i}", "label": "positive"} for i in range(4)])
+    write_jsonl(folder / "validation.jsonl", [{"sentence": f"fine {i}", "label": "positive"} for i in range(4)])
     assert load_dataset(str(folder)).labels == ("positive",)
     result = run_cli("score", "--template", template_file, "--data", folder, "--model", tiny_model_dir, "--json")
     assert result.code == 0, result.err

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_tuning_fixtures import last_step, make_spec, wait_for_end, wait_until, write_task
+from helpers import last_step, make_spec, wait_for_end, wait_until, write_task
 
 from promptlab.runs import layout, queue, store
 from promptlab.tuning.checkpoint import list_checkpoints
@@ -86,7 +86,7 @@ def test_unknown_run_id_names_the_runs_folder(run_cli, runs_dir):
 def test_tuning_configs_out_of_range_are_refused_before_any_run_exists(run_cli, task, runs_dir, tiny_model_dir,
                                                                         tmp_path, flags, message):
     template = tmp_path / "toy.yaml"
-    from test_tuning_fixtures import TEMPLATE
+    from helpers import TEMPLATE
 
     template.write_text(TEMPLATE)
     result = run_cli("tune", "--template", template, "--data", task, "--model", tiny_model_dir, "--preset", "test",
@@ -206,7 +206,7 @@ FULL_DISK_JOB = textwrap.dedent("""
 
 @pytest.mark.skipif(not _namespaces_work(), reason="needs `unshare -rm` (a user+mount namespace) to mount a tmpfs")
 def test_a_real_full_disk_fails_the_run_with_the_reason_and_resume_finishes_it(tmp_path, task, tiny_model_dir):
-    from test_tuning_fixtures import TEMPLATE
+    from helpers import TEMPLATE
 
     (tmp_path / "runs").mkdir()
     (tmp_path / "t.yaml").write_text(TEMPLATE)

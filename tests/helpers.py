@@ -1,7 +1,6 @@
-"""Shared pieces of the tuning and jobs tests: a toy task, specs for the tiny random Llama, waiting format.
-
-Other test files import these helpers (`from test_tuning_fixtures import ...`); the test below checks the toy task.
-"""
+"""What the tests share: the toy sentiment task (one template, one set of rows), job specs for the tiny random
+models, waiting for runs, JSON Lines files, and the tiny tokenizer. Test modules and conftest files import it as
+`helpers` (pytest's `pythonpath` puts tests/ on the path; no test inserts paths itself)."""
 
 from __future__ import annotations
 
@@ -37,11 +36,8 @@ def toy_rows(n: int, offset: int = 0) -> list[dict]:
 
 def write_task(folder: Path, n_train: int = 64, n_val: int = 16, extra_train: list[dict] = ()) -> Path:
     """A train/validation JSONL folder of toy rows; returns the folder."""
-    folder.mkdir(parents=True, exist_ok=True)
-    splits = {"train": toy_rows(n_train) + list(extra_train), "validation": toy_rows(n_val, offset=1000)}
-    for split, rows in splits.items():
-        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                                               encoding="utf-8")
+    write_jsonl(folder / "train.jsonl", toy_rows(n_train) + list(extra_train))
+    write_jsonl(folder / "validation.jsonl", toy_rows(n_val, offset=1000))
     return folder
 
 
@@ -77,10 +73,35 @@ def last_step(run_id: str, runs_dir: Path) -> int:
     return max(steps, default=0)
 
 
-def test_toy_task_loads_with_both_splits_and_labels(tmp_path):
-    from promptlab.data.datasets import load_dataset
+def write_jsonl(path: Path, items) -> Path:
+    """`items` as a JSON Lines file (UTF-8, non-ASCII kept), its folder made; returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in items), encoding="utf-8")
+    return path
 
-    ds = load_dataset(str(write_task(tmp_path / "data")))
-    assert set(ds.splits) == {"train", "validation"}
-    assert ds.labels == ("negative", "positive")
-    assert len(ds.rows("train")) == 64
+
+def read_jsonl(path: Path, limit: int | None = None) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            rows.append(json.loads(line))
+            if limit and len(rows) >= limit:
+                break
+    return rows
+
+
+def tiny_tokenizer():
+    """A small byte-level BPE trained in memory on a few sentences (no downloads), GPT-2 style."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<eos>", "<pad>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    corpus = ["Review: a great movie\nSentiment: positive", "Review: a terrible plot\nSentiment: negative",
+              "The answer is yes. The answer is no. Question: what is it? Answer: it is good",
+              "这部电影很好看 正面 负面 评论 情感"] * 20
+    tok.train_from_iterator(corpus, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>")

@@ -18,6 +18,8 @@ from promptlab.ui import app, state
 from promptlab.ui.editor import fields_from_template
 from promptlab.ui.tabs import compare, data, tune
 
+pytestmark = pytest.mark.jobs  # starts tuning jobs, model processes or other child processes
+
 DRAFT = parse_template(TEMPLATE)
 
 

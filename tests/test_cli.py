@@ -34,6 +34,7 @@ def run_cli(*args):
                           timeout=300)
 
 
+@pytest.mark.jobs  # the CLI in a child process
 def test_score_json_prints_exactly_one_object(task, tiny_model_dir):
     proc = run_cli("score", "--template", str(task / "t.yaml"), "--data", str(task / "data"),
                    "--model", str(tiny_model_dir), "--json")

@@ -15,6 +15,8 @@ from promptlab.data import bounded, datasets
 from promptlab.data.bounded import load_untrusted
 from promptlab.data.datasets import load_dataset
 
+pytestmark = pytest.mark.jobs  # starts tuning jobs, model processes or other child processes
+
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 

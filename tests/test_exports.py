@@ -22,6 +22,8 @@ from test_jobs import _fake_adapter, fake_run
 from promptlab.runs import card, export, layout, store
 from promptlab.tuning.spec import submit
 
+pytestmark = pytest.mark.jobs  # starts tuning jobs, model processes or other child processes
+
 HUB_ID = "promptlab-tests/tiny-llama"
 PROBE = "Review: a great movie\nSentiment:"
 

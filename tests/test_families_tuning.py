@@ -23,6 +23,8 @@ from promptlab.tuning.checkpoint import list_checkpoints
 from promptlab.tuning.spec import submit
 from promptlab.tuning.worker import main
 
+pytestmark = pytest.mark.jobs  # starts tuning jobs, model processes or other child processes
+
 CLOZE = """\
 name: toy-cloze
 instruction: Classify the review.

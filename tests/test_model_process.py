@@ -16,6 +16,8 @@ from promptlab.models.requests import Request
 from promptlab.models.shared import SharedLM
 from promptlab.scoring.experiment import Protocol, score_template
 
+pytestmark = pytest.mark.jobs  # starts tuning jobs, model processes or other child processes
+
 
 @pytest.fixture(scope="module")
 def process(tiny_model_dir):

@@ -19,6 +19,8 @@ from promptlab.runs.info import active_seconds
 from promptlab.tuning.spec import submit
 from promptlab.tuning.worker import EXIT_CANCELLED, main
 
+pytestmark = pytest.mark.jobs  # starts tuning jobs, model processes or other child processes
+
 
 @pytest.fixture(autouse=True)
 def patient_cancel(monkeypatch):

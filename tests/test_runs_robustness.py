@@ -23,6 +23,8 @@ from promptlab import cli
 from promptlab.runs import export, layout, queue, store
 from promptlab.tuning.run import Run
 
+pytestmark = pytest.mark.jobs  # starts tuning jobs, model processes or other child processes
+
 SECRET = "root:x:0:0:SECRET-LINE:/root:/bin/bash"
 
 

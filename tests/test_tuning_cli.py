@@ -7,9 +7,12 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
 from helpers import TEMPLATE, wait_for_end
 
 from promptlab.runs import store
+
+pytestmark = pytest.mark.jobs  # starts tuning jobs, model processes or other child processes
 
 
 def cli(*args, timeout=300):

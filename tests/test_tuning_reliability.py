@@ -17,6 +17,8 @@ from promptlab.runs import layout, queue, store
 from promptlab.tuning.checkpoint import list_checkpoints
 from promptlab.tuning.spec import submit
 
+pytestmark = pytest.mark.jobs  # starts tuning jobs, model processes or other child processes
+
 
 def _final_weights(run_id, runs_dir):
     newest = list_checkpoints(layout.run_path(run_id, runs_dir) / "checkpoints")[-1]

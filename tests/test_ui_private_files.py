@@ -116,6 +116,7 @@ def test_run_zips_leave_out_links_planted_in_the_run_folder(system_tmp, tmp_path
     assert Path(bundle_zip).is_file() and Path(bundle_zip).parent.parent == Path(adapter_zip).parent.parent
 
 
+@pytest.mark.jobs  # imports the app in a child process
 def test_gradios_own_upload_folder_is_private_to_the_app():
     """gradio's default cache is a fixed shared folder (/tmp/gradio); the app gives it a private one first."""
     import os

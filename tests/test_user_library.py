@@ -15,6 +15,8 @@ from promptlab.prompts import library
 from promptlab.prompts.files import find_template, load_template, save_template
 from promptlab.prompts.values import Template
 
+pytestmark = pytest.mark.jobs  # starts tuning jobs, model processes or other child processes
+
 SHIPPED = "demo-reviews-sentiment"
 MINE = Template("my-review", "Review: {{ text }}\nSentiment:", "{{ label }}", ("negative", "positive"))
 PROMPTSOURCE = """\

@@ -18,6 +18,8 @@ from promptlab import settings
 from promptlab.data import datasets
 from promptlab.settings import REPO_ROOT
 
+pytestmark = pytest.mark.jobs  # starts tuning jobs, model processes or other child processes
+
 FIELDS = dict(name="hard", instruction="", prompt="Review: {{ text }}\nSentiment:", target="{{ label }}",
               choices="negative ||| positive", target_delimiter=" ", fewshot_delimiter="\\n\\n", chat=False,
               language="en", task="", description="", reference="", class_labels="")

@@ -19,6 +19,8 @@ from promptlab.runs import layout, queue, store
 from promptlab.tuning.checkpoint import list_checkpoints
 from promptlab.tuning.spec import submit
 
+pytestmark = pytest.mark.jobs  # starts tuning jobs, model processes or other child processes
+
 
 @pytest.fixture()
 def task(tmp_path):

@@ -6,9 +6,10 @@ tuning) and "validation" (evaluation). This module is the one home of that rule:
 score`, `promptlab tune` and a run's spec (key "holdout") all apply it, so the same file, fraction and seed always
 give the same rows.
 
->>> holdout = Holdout(fraction=0.2, seed=0)
->>> split = with_holdout(load_dataset("reviews.csv"), holdout)  # doctest: +SKIP
->>> {name: len(rows) for name, rows in split.splits.items()}  # doctest: +SKIP
+>>> rows = [{"text": f"review {i}", "label": "positive" if i % 2 else "negative"} for i in range(100)]
+>>> reviews = Dataset("reviews", {"train": rows}, ("text", "label"), "label", ("negative", "positive"))
+>>> split = with_holdout(reviews, Holdout(fraction=0.2, seed=0))
+>>> {name: len(rows) for name, rows in split.splits.items()}
 {'train': 80, 'validation': 20}
 """
 

@@ -96,8 +96,16 @@ def import_promptsource(path_or_text, class_labels: dict | None = None, source: 
     file's dataset); each template that reads such a column gets them, and reads a name as its class number.
     `source` names the file in messages when the text is given.
 
-    >>> [t.name for t in import_promptsource(text)]  # doctest: +SKIP
-    ['sst2-positive-negative-after', 'sst2-review']
+    >>> text = '''dataset: glue
+    ... subset: sst2
+    ... templates:
+    ...   1: !Template
+    ...     name: review
+    ...     jinja: "Review: {{sentence}} ||| {{ answer_choices[label] }}"
+    ...     answer_choices: negative ||| positive
+    ... '''
+    >>> [(t.name, t.prompt, t.answer_choices) for t in import_promptsource(text)]
+    [('sst2-review', 'Review: {{sentence}}', ('negative', 'positive'))]
     """
     text, read_from = _read(path_or_text)
     source = source or read_from

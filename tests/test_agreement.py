@@ -66,13 +66,14 @@ def test_score_in_compare_uses_the_runs_own_rows_whatever_is_loaded(finished_run
     other = data.load_source("demo-reviews-zh", None, "en")  # the visitor has moved on to other data
     picks, _, sel, models = app.pick_runs_for_compare(*fields_from_template(DRAFT), run.run_id, "en")
     assert models["value"] == [run.spec["model"]]  # the run's own base model, whatever is picked now
-    assert picks["value"] == ["draft", f"run:{run.run_id}"]
+    assert picks["value"] == [f"hard:{run.run_id}", f"run:{run.run_id}"]  # the run's own hard prompt beside it
     assert sel["source"] != other["source"] and sel["eval_size"] == 12
     parts = load_parts(run.spec)
     assert state.eval_rows(sel) == evaluation_rows(parts.eval_rows, parts.config.eval_size)  # the run's rows
     soft = scored(picks["value"], sel, shots=0, seeds=1)
-    name = next(n for n in soft if run.run_id in n)
+    name = next(n for n in soft if run.run_id in n and "+" in n)
     assert soft[name]["acc"] == run.best["acc"]  # its best evaluation, re-scored by Compare
+    assert soft[f"{run.template} [{run.run_id}]"]["acc"] == run.baselines["zero_shot_acc"]  # the plot's line
 
 
 # ---- prompts x models --------------------------------------------------------------------------------------------

@@ -132,15 +132,9 @@ def pick_runs_for_compare(draft, run_ids, lang: str, request: gr.Request = None)
     if not run_ids:
         raise ValueError(t("runs.none_picked", lang))
     owner = state.owner_of(request)
-    library = state.library(owner)
-    picks, runs = [], [store.get_run(run_id, owner=owner) for run_id in run_ids]
-    for run in runs:
-        if run.template in library:
-            picks.append(f"tpl:{run.template}")
-        elif draft.prompt.strip() and draft.name == run.template:
-            picks.append("draft")
-        picks.append(f"run:{run.run_id}")
-    picks = list(dict.fromkeys(picks))
+    runs = [store.get_run(run_id, owner=owner) for run_id in run_ids]
+    # each run's own hard prompt (what its Tune plot measured; the library's copy may have been edited since)
+    picks = [pick for run in runs for pick in (f"hard:{run.run_id}", f"run:{run.run_id}")]
     models = list(dict.fromkeys(run.spec.get("model") or state.model_id() for run in runs))
     offered = model_picker.choices(state.visitor(request), lang)
     offered += [(m, m) for m in models if m not in {value for _, value in offered}]

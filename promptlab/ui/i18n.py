@@ -351,6 +351,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare.mapped_label": ("{name} (mapped: {pairs})", "{name}（已映射：{pairs}）"),
     "compare.draft_short": ("draft", "草稿"),
     "compare.run_label": ("{name} + {method} [{run}]", "{name} + {method} [{run}]"),
+    "compare.run_hard_label": ("{name}: the run's hard prompt [{run}]", "{name}：该运行的硬提示 [{run}]"),
     "compare.rows_info": ("Scores the {n} evaluation rows of `{split}` ({data}) chosen in the Data tab.",
                           "对数据页选定的 {data} `{split}` 中 {n} 条评测行评分。"),
     "compare.some_failed": ("{n} prompt(s) or model(s) could not be scored; the others are below.",

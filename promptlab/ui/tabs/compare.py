@@ -3,9 +3,11 @@ with one model or several, on the same rows, shots and seeds, and show them side
 prompts x models, bars grouped by model, confusion matrices, the rows where answers (or models) differ, a paired
 test against the best prompt, and an HTML report to send.
 
-A candidate is a string value: "draft", "tpl:<name>" or "run:<run id>". A run is scored as its own template plus
-its adapter, on its own base model (an adapter fits the model it was trained on), through the same
-`experiment.score_template` road as the hard prompts, so the comparison is fair.
+A candidate is a string value: "draft", "tpl:<name>", "run:<run id>" or "hard:<run id>". A run is scored as its own
+template plus its adapter, on its own base model (an adapter fits the model it was trained on), through the same
+`experiment.score_template` road as the hard prompts, so the comparison is fair; "hard:" is that template without
+the adapter, on the same model: the hard prompt whose scores the run's Tune plot shows (a library template of the
+same name may have been edited since).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ def candidate_choices(lang: str, owner: str | None = None, *, runs: bool = True,
     for run in store.list_runs(owner=owner) if runs else ():
         if run.status == "done" or (run.best and run.status != "queued"):
             choices.append((run_label(run, lang), f"run:{run.run_id}"))
+            choices.append((t("compare.run_hard_label", lang, name=run.template, run=run.run_id),
+                            f"hard:{run.run_id}"))
     return choices
 
 
@@ -114,11 +118,13 @@ def resolve(pick: str, draft, lang: str, owner: str | None = None, sel: dict | N
         if key not in templates:
             raise ValueError(t("compare.unknown_template", lang, name=key))
         return (*mapped_template(templates[key], sel), None, None)
-    if kind == "run":
+    if kind in ("run", "hard"):
         run = store.get_run(key, owner=owner)
-        template = parse_template(run.spec["template"])
-        return (f"{template.name} + {run.method or 'soft'} [{key}]", template,
-                str(store.adapter_dir(key, owner=owner)), run.spec.get("model") or state.model_id())
+        template, model = parse_template(run.spec["template"]), run.spec.get("model") or state.model_id()
+        if kind == "hard":
+            return f"{template.name} [{key}]", template, None, model
+        adapter = str(store.adapter_dir(key, owner=owner))
+        return f"{template.name} + {run.method or 'soft'} [{key}]", template, adapter, model
     raise ValueError(f"Unknown candidate {pick!r}")
 
 

@@ -1,8 +1,9 @@
 """The app used as a person would: a real Chromium clicks through the whole journey.
 
 open -> pick the demo task -> break a template and see the problem, fix it -> preview 8 rows -> compare two
-templates -> launch a tiny tuning job -> the plot gains points, with the baseline lines -> the run is done in Runs
--> score it in Compare -> switch to 中文.
+templates and a broken draft (it fails alone) -> launch a tiny tuning job -> the plot gains points, with the
+baseline lines -> other data is loaded -> the run is done in Runs -> its bundle loads with plain PEFT from its
+card's lines -> score it in Compare (on its own rows, beside its hard prompt) -> switch to 中文.
 
 Runs on the tiny random model (seconds); `test_journey_bundled_model` repeats it on the bundled SmolLM2 (slow) and,
 with PROMPTLAB_SCREENSHOTS=docs/screenshots, saves the README's screenshots of every tab.
@@ -81,6 +82,26 @@ def shot(page, name: str) -> None:
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
 
+def load_with_plain_peft(bundle_zip) -> None:
+    """Unzip a downloaded run bundle and run its card's Python lines in a fresh interpreter, as a stranger would:
+    plain transformers + peft, nothing of PromptLab."""
+    import subprocess
+    import sys
+    import tempfile
+    import zipfile
+
+    folder = Path(tempfile.mkdtemp(prefix="bundle-"))
+    with zipfile.ZipFile(bundle_zip) as z:
+        z.extractall(folder)
+    code = re.search(r"```python\n(.*?)```", (folder / "README.md").read_text(), re.S).group(1)
+    check = "\nprint(type(model).__name__, model.peft_config['default'].peft_type)\n"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code + check], cwd=folder, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["PeftModelForCausalLM", "PeftType.PROMPT_TUNING"], out.stdout
+
+
 def journey(page, url: str, *, job_timeout: float, watch_growth: bool = True) -> None:
     page.goto(url)
     # The page opens ready: demo task loaded.
@@ -122,17 +143,25 @@ def journey(page, url: str, *, job_timeout: float, watch_growth: bool = True) ->
     assert results.get_by_text("p(positive)").count() >= 1
     shot(page, "studio")
 
-    # Compare two templates.
+    # Compare two templates and a broken draft: the broken one fails alone, by name, and the others are scored.
+    retype(prompt, good.replace("{{ text }}", "{{ txet }}"))
+    problems.get_by_text("Unknown column 'txet'").wait_for()
     open_tab(page, "3 · Compare")
     choose(page, "compare-pick", TEMPLATE)
     choose(page, "compare-pick", OTHER_TEMPLATE)
+    choose(page, "compare-pick", "✎ current draft (studio)")
     page.locator("#compare-rows-info").get_by_text("16 evaluation rows").wait_for()  # the Data tab's subset
     page.locator("#compare-run").click()
     wait_text(page, "compare-metrics", TEMPLATE, OTHER_TEMPLATE)
+    wait_text(page, "compare-failures", "txet")  # the draft, named with its problem
+    assert "(draft)" not in page.locator("#compare-metrics").inner_text()
     page.wait_for_function("() => document.querySelector('#compare-chart .js-plotly-plot')")
     assert set(legend(page, "compare-chart")) >= {"acc", "macro_f1"}
     page.locator("#compare-disagree input").check()
     shot(page, "compare")
+    open_tab(page, "2 · Template studio")
+    retype(prompt, good)
+    problems.get_by_text("No problems").wait_for()
 
     # Tune: a tiny job; the dashboard gains points, with the manual prompts' lines drawn.
     open_tab(page, "4 · Tune")
@@ -166,15 +195,26 @@ def journey(page, url: str, *, job_timeout: float, watch_growth: bool = True) ->
     run_id = page.locator("#tune-watch input").input_value().split(" · ")[0]
     shot(page, "tune")
 
-    # Runs: the run is listed as done; open it, then score it in Compare.
+    # Other data is loaded now; the run is still scored on its own (the rows its curves were measured on).
+    open_tab(page, "1 · Data")
+    choose(page, "data-demo", "demo-reviews-zh")
+    page.locator("#data-use-demo").click()
+    page.wait_for_function("() => document.querySelector('#data-summary').innerText.includes('demo-reviews-zh')")
+
+    # Runs: the run is listed as done; open it, download its bundle, then score it in Compare.
     open_tab(page, "5 · Runs")
     wait_text(page, "runs-table", run_id, "done", timeout=15_000)
     choose(page, "runs-pick", f"{run_id} · done")
     page.wait_for_function("() => document.querySelector('#runs-overlay .js-plotly-plot')")
     shot(page, "runs")
+    with page.expect_download() as download:
+        page.locator("#runs-download-bundle").click()
+    load_with_plain_peft(download.value.path())
     page.locator("#runs-to-compare").click()
-    wait_text(page, "compare-metrics", run_id)
+    wait_text(page, "compare-metrics", run_id, f"{TEMPLATE} [{run_id}]")  # the soft prompt beside its hard prompt
     assert page.get_by_role("tab", name="3 · Compare").get_attribute("aria-selected") == "true"
+    rows_info = page.locator("#compare-rows-info").inner_text()
+    assert "demo-reviews" in rows_info and "demo-reviews-zh" not in rows_info, rows_info
 
     # 中文: every tab and button relabelled.
     page.get_by_text("中文", exact=True).click()

@@ -129,17 +129,6 @@ def test_frequent_tokens_of_a_wordpiece_vocabulary_are_whole_words(tiny_bert_dir
     assert "好" in pieces  # a Chinese character is a whole word in BERT's vocabulary
 
 
-def test_generation_on_t5_trains_on_the_answer_and_reports_generation_metrics(task, runs_dir, tiny_t5_dir):
-    spec = make_spec(task, tiny_t5_dir, max_steps=2, baseline_shots=1)
-    spec["template"] = 'name: toy-gen\nprompt: "Review: {{ sentence }}\\nSentiment:"\ntarget: "{{ label }}"\n'
-    run_id = submit(spec, runs_dir, launch=False)
-    assert main(layout.run_path(run_id, runs_dir)) == 0
-    info = store.get_run(run_id, runs_dir)
-    assert info.status == "done", info.error
-    evals = [m for m in store.read_metrics(run_id, runs_dir) if m.get("split") == "val"]
-    assert {"exact_match", "rouge_l", "val_loss"} <= set(evals[-1])
-
-
 def test_a_template_the_family_cannot_serve_is_refused_before_any_run_exists(task, runs_dir, tiny_bert_dir,
                                                                              tiny_model_dir):
     for model, template, message in ((tiny_bert_dir, TEMPLATE, "masked LM: it scores the answer at a mask slot"),

@@ -181,10 +181,11 @@ def test_the_adapter_loads_with_peft_and_gives_the_runs_scores(task, runs_dir, t
         assert probes[-1]["tokens"] is None or len(probes[-1]["tokens"]) == 4
 
 
-def test_generation_templates_train_on_target_tokens_and_report_generation_metrics(task, runs_dir, tiny_model_dir):
+@pytest.mark.parametrize("model", ["tiny_model_dir", "tiny_t5_dir"])  # a decoder-only LM and an encoder-decoder
+def test_generation_templates_train_on_target_tokens_and_report_generation_metrics(task, runs_dir, model, request):
     from promptlab.tuning.worker import main
 
-    spec = make_spec(task, tiny_model_dir, max_steps=2, baseline_shots=1)
+    spec = make_spec(task, request.getfixturevalue(model), max_steps=2, baseline_shots=1)
     spec["template"] = 'name: toy-gen\nprompt: "Review: {{ sentence }}\\nSentiment:"\ntarget: "{{ label }}"\n'
     run_id = submit(spec, runs_dir, launch=False)
     assert main(layout.run_path(run_id, runs_dir)) == 0

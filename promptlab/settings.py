@@ -90,6 +90,12 @@ def public() -> bool:
     return switch("PROMPTLAB_PUBLIC", on_space())
 
 
+def browser_secret() -> str | None:
+    """$PROMPTLAB_SECRET: the key that encrypts each browser's owner token (else one made once in the runs folder;
+    set it when several servers share one runs folder)."""
+    return os.environ.get("PROMPTLAB_SECRET") or None
+
+
 def training_allowed() -> bool:
     """Soft-prompt tuning jobs: on, except on a Space without PROMPTLAB_ALLOW_TRAINING=1 (a public Space should not
     hand every visitor a GPU-hungry background job); PROMPTLAB_ALLOW_TRAINING=0 turns them off anywhere."""

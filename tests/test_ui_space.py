@@ -72,3 +72,31 @@ def test_public_space_app_builds_with_training_off(monkeypatch):
         assert "disabled" in notice["props"]["value"]
     finally:
         state.configure()
+
+
+def test_a_browsers_owner_token_outlives_a_restart(monkeypatch, tmp_path):
+    """The key that encrypts each browser's owner token is made once and kept beside the runs (this user only):
+    an app built again (a restart) reads the tokens its visitors' browsers hold, so they keep their runs."""
+    import stat
+
+    import gradio as gr
+
+    from promptlab.ui import state
+    from promptlab.ui.app import build_app
+
+    monkeypatch.setenv("PROMPTLAB_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("PROMPTLAB_SECRET", raising=False)
+
+    def key_of_a_built_app() -> str:
+        try:
+            app = build_app()
+            return next(b.secret for b in app.blocks.values() if isinstance(b, gr.BrowserState))
+        finally:
+            state.configure()
+
+    first = key_of_a_built_app()
+    assert key_of_a_built_app() == first and len(first) >= 32
+    key_file = tmp_path / "runs" / ".browser-key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and key_file.read_text() == first
+    monkeypatch.setenv("PROMPTLAB_SECRET", "an operator's own key, shared by several servers")
+    assert key_of_a_built_app() == "an operator's own key, shared by several servers"

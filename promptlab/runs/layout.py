@@ -18,6 +18,9 @@ A run is a folder `runs/<id>/`:
     .lock            flock'ed around a state change (resume, cancel, delete, a dead worker's reconciliation)
     .worker.lock     flock'ed by the run's worker for as long as it lives: one worker per run, at most
 
+Beside the runs, `.browser-key` holds the key that encrypts each browser's owner token in its local storage (made
+once, readable by this user only): the same across restarts, so a visitor of a public app keeps their runs.
+
 A run folder's files are data, never pointers: every read and write here refuses to follow a symbolic link (a
 link planted as `log.txt -> /etc/passwd` is neither shown nor written through) and reads only regular files.
 """
@@ -29,6 +32,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import shutil
 import stat
 import threading
@@ -224,6 +228,33 @@ def newest_checkpoint_step(run_dir: Path) -> int | None:
     """The step of the run's newest complete checkpoint (where a resume continues), None when there is none."""
     found = list_checkpoints(run_dir / "checkpoints")
     return int(found[-1].name.split("-")[-1]) if found else None
+
+
+def browser_key(runs_dir=None) -> str:
+    """The key that encrypts each browser's owner token: $PROMPTLAB_SECRET, else `.browser-key` in the runs
+    folder, made once (mode 0600; written aside, then linked into place, so no reader sees half of it). A key made
+    anew at each start would lose every visitor's runs on a restart: their tokens could no longer be read."""
+    if settings.browser_secret():
+        return settings.browser_secret()
+    root = runs_root(runs_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / ".browser-key"
+    if not os.path.lexists(path):
+        tmp = root / f".browser-key.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+        try:
+            os.link(tmp, path)  # fails if another process made it first: theirs is the key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = read_bytes(path, limit=1024).decode("ascii", "replace").strip()
+    if len(key) < 32:
+        raise ValueError(f"{path} is damaged (a key of {len(key)} characters): delete it to make a new one "
+                         "(visitors' browsers then start over with new owner tokens).")
+    return key
 
 
 # ---- writing: atomic, and never through a link ------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from promptlab.runs import store
+from promptlab.runs import layout, store
 from promptlab.ui import editor, library_view, model_picker, state
 from promptlab.ui.editor import takes_editor
 from promptlab.ui.format import guarded
@@ -72,7 +72,8 @@ def assemble() -> gr.Blocks:
         page.data = gr.State(None)          # this visitor's data selection
         page.draft = gr.State(None)         # this visitor's current template
         page.runs_changed = gr.State(0.0)   # bumped when this visitor starts, cancels, resumes or deletes runs
-        owner = gr.BrowserState(None, storage_key="promptlab-owner")  # this browser's secret (state.owner_of)
+        # this browser's secret (state.owner_of), encrypted with a key that outlives a restart
+        owner = gr.BrowserState(None, storage_key="promptlab-owner", secret=layout.browser_key())
         with gr.Tabs() as page.tabs:
             with labels(gr.Tab, label_key="tab.data", id="data", elem_id="tab-data"):
                 data_tab = data.build(page)

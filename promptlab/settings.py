@@ -97,15 +97,16 @@ def browser_secret() -> str | None:
 
 
 def training_allowed() -> bool:
-    """Soft-prompt tuning jobs: on, except on a Space without PROMPTLAB_ALLOW_TRAINING=1 (a public Space should not
-    hand every visitor a GPU-hungry background job); PROMPTLAB_ALLOW_TRAINING=0 turns them off anywhere."""
-    return switch("PROMPTLAB_ALLOW_TRAINING", not on_space())
+    """Soft-prompt tuning jobs: on, except on a public app (a Space, PROMPTLAB_PUBLIC=1, `serve --share`) without
+    PROMPTLAB_ALLOW_TRAINING=1 (strangers should not each get a CPU- or GPU-hungry background job);
+    PROMPTLAB_ALLOW_TRAINING=0 turns them off anywhere."""
+    return switch("PROMPTLAB_ALLOW_TRAINING", not public())
 
 
 def local_files_allowed() -> bool:
-    """May a visitor type a server path (file or folder) in the Data tab? Yes locally; not on a Space, where any
-    visitor could read the server's files, unless PROMPTLAB_ALLOW_LOCAL_FILES=1."""
-    return switch("PROMPTLAB_ALLOW_LOCAL_FILES", not on_space())
+    """May a visitor type a server path (file or folder) in the Data tab? Yes on a private app; not on a public
+    one, where any visitor could read the server's files, unless PROMPTLAB_ALLOW_LOCAL_FILES=1."""
+    return switch("PROMPTLAB_ALLOW_LOCAL_FILES", not public())
 
 
 def zero_gpu() -> bool:

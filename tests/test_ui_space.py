@@ -100,3 +100,25 @@ def test_a_browsers_owner_token_outlives_a_restart(monkeypatch, tmp_path):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and key_file.read_text() == first
     monkeypatch.setenv("PROMPTLAB_SECRET", "an operator's own key, shared by several servers")
     assert key_of_a_built_app() == "an operator's own key, shared by several servers"
+
+
+def test_a_public_app_off_a_space_has_a_spaces_bounds(monkeypatch):
+    """PROMPTLAB_PUBLIC=1 on one's own server, or `serve --share` (a link anyone can open): no typed server paths
+    and no training unless the operator allows them, as on a Space."""
+    from promptlab import settings
+    from promptlab.cli import main
+    from promptlab.ui import app
+
+    for name in ("SPACE_ID", "PROMPTLAB_PUBLIC", "PROMPTLAB_ALLOW_TRAINING", "PROMPTLAB_ALLOW_LOCAL_FILES"):
+        monkeypatch.delenv(name, raising=False)
+    assert settings.training_allowed() and settings.local_files_allowed()  # a private app
+    monkeypatch.setenv("PROMPTLAB_PUBLIC", "1")
+    assert not settings.training_allowed() and not settings.local_files_allowed()
+    monkeypatch.setenv("PROMPTLAB_ALLOW_TRAINING", "1")
+    assert settings.training_allowed() and not settings.local_files_allowed()
+
+    monkeypatch.delenv("PROMPTLAB_PUBLIC")
+    seen = {}
+    monkeypatch.setattr(app, "launch", lambda **kwargs: seen.update(kwargs, public=settings.public()))
+    main(["serve", "--share"])
+    assert seen["share"] and seen["public"]

@@ -269,6 +269,17 @@ def test_a_broken_prompt_fails_alone_and_is_named(tiny_session, demo):
         compare.compare(*fields(broken), ["draft"], demo, 0, 1, "random", "en", progress=Progress())
 
 
+def test_a_comparison_shares_one_rendering_budget(tiny_session, demo, monkeypatch):
+    """Rendering is bounded per comparison, not per prompt: a library of slow templates cannot add up to minutes.
+    (With no rendering time at all, every prompt fails, saying why.)"""
+    monkeypatch.setattr(compare, "COMPARE_RENDER_SECONDS", 0.0)
+    draft = files.find_template("demo-reviews-good-bad")
+    demo = data.change_splits("train", "validation", 8, demo, "en")
+    with pytest.raises(gr.Error, match="(?s)demo-reviews-sentiment: .*render.*good-bad: .*render"):
+        compare.compare(*fields(draft), ["tpl:demo-reviews-sentiment", "draft"], demo, 0, 1, "random", "en",
+                        progress=Progress())
+
+
 # ---- tune -----------------------------------------------------------------------------------------------------
 
 def test_job_spec_from_the_form_is_valid(tiny_session, demo):

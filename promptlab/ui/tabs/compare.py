@@ -19,6 +19,7 @@ import pandas as pd
 
 from promptlab.models.shared import BudgetExceeded, Cancelled
 from promptlab.prompts import mapping
+from promptlab.prompts.budget import render_budget
 from promptlab.prompts.files import parse_template
 from promptlab.prompts.render import validate
 from promptlab.runs import store
@@ -39,6 +40,10 @@ from promptlab.ui.editor import takes_editor
 from promptlab.ui.format import guarded, sampler_choices, track
 from promptlab.ui.i18n import t
 from promptlab.ui.page import CompareHandles, Page
+
+# Rendering time a whole comparison may take, all prompts and models together (each scoring request inside also
+# has its own state.RENDER_SECONDS): a visitor's library of slow templates cannot hold a server thread for long.
+COMPARE_RENDER_SECONDS = 60.0
 
 FIT_ROWS = 20  # rows a library template must render to be offered for the selected data
 
@@ -233,22 +238,23 @@ def compare(draft, picks, sel, shots, seeds, sampler, lang, models=None, request
     visitor, owner = state.visitor(request), state.owner_of(request)
     rows, pool = state.eval_rows(sel), state.demonstrations(sel)
     protocol = Protocol(shots=int(shots), seeds=int(seeds), sampler=sampler)
-    budget = state.request_budget()  # the whole comparison is one request
-    plan, failed = plan_cells(draft, picks, models or [state.model_for(visitor)], sel, rows, lang, owner)
-    reports, templates, cells, notes = {}, {}, {}, []
-    for i, (name, model, template, adapter) in enumerate(plan):
-        key = cell_name(name, model, plan)
-        progress((i, len(plan)), desc=t("progress.loading_model", lang))
-        try:
-            desc = t("progress.scoring_one", lang, name=key, i=i + 1, n=len(plan))
-            reports[key] = state.score(template, rows, protocol, visitor=visitor, budget=budget, model=model,
-                                       adapter=adapter, pool=pool, label_column=sel.get("label_column"),
-                                       progress=track(progress, desc), notes=notes)
-            templates[key], cells[key] = template, (name, state.model_label(model))
-        except (Cancelled, BudgetExceeded):
-            raise
-        except ValueError as error:
-            failed[key] = str(error)
+    budget = state.request_budget()  # the whole comparison is one request: one share of model time
+    with render_budget(COMPARE_RENDER_SECONDS):  # ... and one of rendering time
+        plan, failed = plan_cells(draft, picks, models or [state.model_for(visitor)], sel, rows, lang, owner)
+        reports, templates, cells, notes = {}, {}, {}, []
+        for i, (name, model, template, adapter) in enumerate(plan):
+            key = cell_name(name, model, plan)
+            progress((i, len(plan)), desc=t("progress.loading_model", lang))
+            try:
+                desc = t("progress.scoring_one", lang, name=key, i=i + 1, n=len(plan))
+                reports[key] = state.score(template, rows, protocol, visitor=visitor, budget=budget, model=model,
+                                           adapter=adapter, pool=pool, label_column=sel.get("label_column"),
+                                           progress=track(progress, desc), notes=notes)
+                templates[key], cells[key] = template, (name, state.model_label(model))
+            except (Cancelled, BudgetExceeded):
+                raise
+            except ValueError as error:
+                failed[key] = str(error)
     if not reports:
         raise ValueError("\n".join(f"{name}: {message}" for name, message in failed.items()))
     result = comparison(reports, templates, cells, rows, sel, protocol, failed, notes)

@@ -163,3 +163,24 @@ def test_tune_trains_the_picked_model(app_state, tiny_t5_dir, monkeypatch):
     tune.start_job(*fields(draft), sel, "prompt_tuning", "template", 4, "test", 0.03, 2, 2, None, None, None, None,
                    "linear", None, "en")
     assert launched[0]["model"] == str(tiny_t5_dir)
+
+
+def test_a_launch_uses_the_data_as_loaded_for_the_visitor(app_state, tiny_model_dir, monkeypatch):
+    """Launching a job does not read the visitor's data again in the server process (outside the bounded child
+    that loaded it for them): the spec is checked against the dataset the page already holds."""
+    from promptlab.data import datasets
+    from promptlab.runs import store
+    from promptlab.ui.tabs import tune
+
+    sel = data.load_source("demo-reviews", None, "en")
+    draft = Template("t", "Review: {{ text }}\nSentiment:", "{{ label }}", ("negative", "positive"))
+    picked(str(tiny_model_dir))
+
+    def read_again(*args, **kwargs):
+        raise AssertionError("the data was read again in the server process")
+
+    monkeypatch.setattr(datasets, "load_dataset", read_again)
+    monkeypatch.setattr(store, "launch", lambda *args, **kwargs: None)  # no worker: the spec is what is tested
+    choices, _ = tune.start_job(*fields(draft), sel, "prompt_tuning", "template", 4, "test", 0.03, 2, 2, None, None,
+                                None, None, "linear", None, "en")
+    assert store.get_run(choices["value"]).spec["data"] == "demo-reviews"

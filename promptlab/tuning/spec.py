@@ -43,7 +43,7 @@ class Parts:
 
 
 def submit(spec: dict, runs_dir=None, *, launch: bool = True, owner: str | None = None,
-           allow_training: bool | None = None) -> str:
+           allow_training: bool | None = None, dataset=None) -> str:
     """Validate `spec`, create its run folder, launch (or queue) its worker; return the run id.
 
     `spec` keys: template (YAML text), data (path or dataset name), model, config (TuneConfig fields) and
@@ -51,11 +51,12 @@ def submit(spec: dict, runs_dir=None, *, launch: bool = True, owner: str | None 
     when the spec or config is invalid, or (with `launch`) when training is turned off (`allow_training`, default:
     settings.training_allowed()). `owner` (a secret token) makes the run that owner's (see `store`). With
     `launch=False` the run waits for `store.launch` (or a worker started by hand: `promptlab worker RUN_DIR`);
-    meanwhile a caller may add files such as baselines.json.
+    meanwhile a caller may add files such as baselines.json. `dataset`: the spec's data, loaded already (the web
+    app's, read within a visitor's bounds), so that it is not read again here.
     """
     if launch:
         store.check_training(allow_training)  # before anything is written
-    prepared, parts = prepare_with_parts(spec)
+    prepared, parts = prepare_with_parts(spec, dataset)
     run_id = store.create_run(prepared, runs_dir, owner=owner)
     # Baselines measured before for the same template, data, model, shots and seeds: the run has them at once.
     reuse_baselines(existing_run(run_id, runs_dir), baseline_key(parts, prepared), parts.template.name)

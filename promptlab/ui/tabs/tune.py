@@ -234,7 +234,8 @@ def start_job(draft, sel, method, init, tokens, preset, lr, steps, batch, eval_e
     model = state.model_for(state.visitor(request))  # the model picked in the header
     spec = job_spec(draft, sel, method, init, tokens, preset, lr, steps, batch, eval_every, eval_size, seed, warmup,
                     schedule, patience, model)
-    run_id = submit(spec, owner=owner, allow_training=state.CONFIG.allow_training)
+    run_id = submit(spec, owner=owner, allow_training=state.CONFIG.allow_training,
+                    dataset=state.dataset_of(sel))  # as loaded for the visitor, within their bounds: not read again
     gr.Info(t("tune.launched", lang, run=run_id))
     return gr.update(choices=_run_choices(owner), value=run_id), time.time()
 

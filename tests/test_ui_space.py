@@ -23,6 +23,17 @@ def requirement_names(lines) -> dict[str, str]:
     return out
 
 
+def test_package_data_names_files_that_exist():
+    """What a wheel carries besides code: each pattern matches files (the demo task moved once, and a wheel built
+    then had no demo data: `--data demo-reviews` and the app's first page failed after `pip install .`)."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"]["promptlab"]
+    for pattern in patterns:
+        assert list((ROOT / "promptlab").glob(pattern)), pattern
+    covered = {p for pattern in patterns for p in (ROOT / "promptlab").glob(pattern)}
+    assert {p for p in (ROOT / "promptlab").rglob("*") if p.suffix in {".jsonl", ".md"}} <= covered
+
+
 def test_requirements_agree_with_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     wanted = requirement_names(project["dependencies"])

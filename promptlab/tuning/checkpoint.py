@@ -83,7 +83,7 @@ def save_checkpoint(folder: Path, step: int, model, optimizer, scheduler, state:
 
 def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
     """Restore weights, optimizer, scheduler and RNG from `path`; return the loop state it saved."""
-    weights = torch.load(path / "trainable.pt", map_location="cpu")
+    weights = torch.load(path / "trainable.pt", map_location="cpu", weights_only=True)
     params = dict(model.named_parameters())
     missing = [n for n in weights if n not in params]
     if missing:

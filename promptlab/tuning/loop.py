@@ -187,7 +187,7 @@ def _start_or_resume(s: Setup, optimizer, scheduler) -> tuple[int, torch.Tensor 
         s.state = LoopState.from_dict(saved)
         run.keep_metrics_through(step)
         run.log(f"resumed from checkpoint {found[-1].name}")
-        initial = torch.load(init_path) if init_path.exists() else None
+        initial = torch.load(init_path, weights_only=True) if init_path.exists() else None
         return step, initial
     run.keep_metrics_through(-1)  # a run killed before its first checkpoint starts over
     if run.read_status().get("resumed_from") == 0:

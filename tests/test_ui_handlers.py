@@ -162,6 +162,18 @@ def test_live_check_reports_a_problem_then_clears_it(demo):
     assert download["value"].endswith("demo-reviews-sentiment.yaml")
 
 
+def test_the_rendered_prompts_are_what_the_picked_model_reads(demo, tiny_roberta_dir):
+    """A cloze template shows the picked masked LM's own mask token (RoBERTa's `<mask>`, not a generic `[MASK]`);
+    a chat template says that the model's chat template wraps it."""
+    cloze = Template("cloze", "{{ text }} It was {{ mask }}.", '{{ {"negative": "bad", "positive": "good"}[label] }}',
+                     ("bad", "good"), chat=True)
+    fields = editor.fields_from_template(cloze)
+    rendered = studio.check_for_model(*fields, demo, "en", str(tiny_roberta_dir))[3]
+    assert "It was <mask>." in rendered and "[MASK]" not in rendered
+    assert "inside its own chat template" in rendered
+    assert "It was [MASK]." in studio.check_for_model(*fields, demo, "en", None)[3]  # a causal LM: the generic mask
+
+
 def test_blank_template_fits_the_data(demo):
     template = studio.blank_template(demo)
     assert render.validate(template, demo["columns"], state.eval_rows(demo, 5)) == []

@@ -103,6 +103,27 @@ def read_family(folder: str | Path, model_id: str = "the model") -> str:
     return detect_family(config, model_id)
 
 
+def read_mask_token(folder: str | Path) -> str | None:
+    """The mask token a local model folder's tokenizer files name (special_tokens_map.json, else
+    tokenizer_config.json), or None: what a cloze template's {{ mask }} renders as, known without loading the model.
+
+    >>> import json, tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "special_tokens_map.json").write_text(json.dumps({"mask_token": {"content": "<mask>"}}))
+    >>> read_mask_token(folder)
+    '<mask>'
+    """
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        try:
+            token = json.loads((Path(folder) / name).read_text(encoding="utf-8")).get("mask_token")
+        except (OSError, ValueError, AttributeError):
+            continue
+        token = token.get("content") if isinstance(token, dict) else token
+        if isinstance(token, str) and token:
+            return token
+    return None
+
+
 def family_for_task_type(task_type: str | None) -> Family:
     """The family whose adapters PEFT saves with `task_type` (causal for unknown ones, PEFT's default)."""
     return next((f for f in FAMILIES.values() if f.peft_task_type == task_type), FAMILIES[CAUSAL])

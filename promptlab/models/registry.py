@@ -8,6 +8,7 @@ a key of the source file, so a changed file gets a fresh conversion.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from promptlab import settings
 from promptlab.data.hub import hub_reachable
-from promptlab.models.families import CAUSAL, read_family
+from promptlab.models.families import CAUSAL, MASKED, read_family, read_mask_token
 
 DEFAULT_MODEL = "smollm2-135m-instruct"  # bundled, offline; defined here so that naming it does not import torch
 
@@ -114,6 +115,24 @@ def model_family(model_id: str) -> str:
     except Exception as err:  # noqa: BLE001 - hub errors come in many types; the message is what matters
         raise ValueError(f"Could not read model {model_id!r}'s config.json from the Hugging Face Hub: "
                          f"{str(err).splitlines()[0][:300]}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def mask_token_of(model_id: str) -> str | None:
+    """A masked LM's mask token, read from its tokenizer files where they are on this machine (a local folder, the
+    Hugging Face cache), without loading the model or going online; None for other families or when it is not
+    known here. (Remembered: the studio asks at every keystroke.)"""
+    if model_id in BUNDLED:
+        return None
+    try:
+        folder = Path(model_id).expanduser()
+        if not folder.is_dir():
+            from huggingface_hub import hf_hub_download
+
+            folder = Path(hf_hub_download(model_id, "config.json", local_files_only=True)).parent
+        return read_mask_token(folder) if read_family(folder, model_id) == MASKED else None
+    except Exception:  # noqa: BLE001 - not known here: the caller shows the generic mask
+        return None
 
 
 def hub_id(model_id: str) -> str | None:

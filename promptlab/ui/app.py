@@ -109,7 +109,7 @@ def assemble() -> gr.Blocks:
         app.load(data.load_source, [data_tab.demo, page.data, page.lang], page.data).then(
             data.show, [page.data, page.lang], data_tab.shown).then(
             template_for_task, [page.data, page.lang], page.editor + [studio_tab.pick]).then(
-            studio.check, [*page.editor, page.data, page.lang], studio_tab.checked)
+            studio.check_for_model, [*page.editor, page.data, page.lang, page.model], studio_tab.checked)
     return app
 
 

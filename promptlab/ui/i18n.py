@@ -251,6 +251,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "studio.line": ("line", "行"),
     "studio.column": ("column", "列"),
     "studio.rendered": ("Rendered prompts (gold target in ⟦ ⟧)", "渲染后的提示（标准答案在 ⟦ ⟧ 中）"),
+    "studio.chat_note": ("A chat template: the model reads each prompt inside its own chat template (Preview's table "
+                         "shows the prompt in full).", "对话模板：模型读到的每条提示都套在它自己的对话模板里（预览表格显示完整提示）。"),
     "studio.row": ("Row {n}", "第 {n} 行"),
     "studio.run_title": ("### Try it on the model", "### 用模型试一试"),
     "studio.rows": ("Rows", "行数"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from promptlab.models.registry import mask_token_of
 from promptlab.prompts import files, render
 from promptlab.prompts.budget import render_budget
 from promptlab.prompts.values import Template
@@ -107,19 +108,19 @@ def build(page: Page) -> StudioHandles:
     fields = [name, instruction, prompt, target, choices, target_delimiter, fewshot_delimiter, chat, language,
               task, description, reference, class_labels]
     checked = [page.draft, placeholders, problems, rendered, yaml_view, download]
+    live = [*fields, page.data, page.lang, page.model]  # the live check's inputs (`check_for_model`)
     for field in fields:
-        field.input(check, [*fields, page.data, page.lang], checked, trigger_mode="always_last",
-                    show_progress="hidden")
-    # New data (other columns) can make a valid template invalid and vice versa.
-    page.data.change(check, [*fields, page.data, page.lang], checked, show_progress="hidden")
-    page.lang.change(check, [*fields, page.data, page.lang], checked, show_progress="hidden")
+        field.input(check_for_model, live, checked, trigger_mode="always_last", show_progress="hidden")
+    # New data (other columns) can make a valid template invalid and vice versa; another model shows another mask.
+    for changed in (page.data, page.lang, page.model):
+        changed.change(check_for_model, live, checked, show_progress="hidden")
 
     load.click(load_template, [lib.pick, page.lang], fields).then(
         column_map.map_loaded, [*fields, page.data, page.lang], [*fields, columns.mapped]).then(
-        check, [*fields, page.data, page.lang], checked, show_progress="hidden")
+        check_for_model, live, checked, show_progress="hidden")
     _wire_library(page, lib, fields, checked)
     blank.click(new_blank, [page.data, page.lang], fields).then(
-        check, [*fields, page.data, page.lang], checked, show_progress="hidden")
+        check_for_model, live, checked, show_progress="hidden")
     last = gr.State(None)  # this visitor's last preview, re-rendered when the language changes
     run.click(state.on_gpu(preview), [*fields, page.data, n_rows, shots, sampler, seed, generate, page.lang],
               [metrics, results, last], concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
@@ -133,7 +134,7 @@ def build(page: Page) -> StudioHandles:
     page.lang.change(library_view.hidden, None, overwrite, show_progress="hidden")
     page.editor = fields
     column_map.wire(columns, page, fields,
-                    lambda event: event.then(check, [*fields, page.data, page.lang], checked, show_progress="hidden"))
+                    lambda event: event.then(check_for_model, live, checked, show_progress="hidden"))
     return StudioHandles(pick=lib.pick, checked=checked, library=[lib.pick, lib.info])
 
 
@@ -190,7 +191,8 @@ def _library_row(L) -> _Library:
 def _wire_library(page: Page, lib: _Library, fields: list, checked: list) -> None:
     """The library's events besides Load and Save: what the picked template is, the language switch, import,
     rename and delete (each refreshes the list)."""
-    recheck = dict(fn=check, inputs=[*fields, page.data, page.lang], outputs=checked, show_progress="hidden")
+    recheck = dict(fn=check_for_model, inputs=[*fields, page.data, page.lang, page.model], outputs=checked,
+                   show_progress="hidden")
     listed = [lib.message, lib.pick, lib.info]
     lib.pick.change(library_view.describe, [lib.pick, page.lang], lib.info, show_progress="hidden")
     lib.pick.change(library_view.hidden, None, lib.confirm_delete, show_progress="hidden")  # asked about one pick
@@ -215,25 +217,32 @@ def new_blank(sel: dict | None, lang: str):
     return fields_from_template(blank_template(sel))
 
 
-def check(*values):
-    """Live check of the draft: placeholders, problems (engine `validate`), the first rendered prompts, YAML."""
+def check_for_model(*values):
+    """`check` for the model the visitor picked (the last input: `page.model`)."""
+    *values, model = values
+    return check(*values, model=model)
+
+
+def check(*values, model: str | None = None):
+    """Live check of the draft: placeholders, problems (engine `validate`), the first rendered prompts as `model`
+    (None: the app's) will read them, YAML."""
     *field_values, sel, lang = values
     if not any(field_values[:5]):  # nothing loaded into the editor yet (the page is still starting)
         return None, "", "", "", "", gr.skip()
     try:
-        return _check(field_values, sel, lang)
+        return _check(field_values, sel, lang, model or state.model_id())
     except Exception as error:  # never a toast per keystroke: show it where the problems go
         log.exception("live check failed")
         return None, "", "⚠ " + md_text(f"{type(error).__name__}: {error}"), "", "", gr.skip()
 
 
-def _check(field_values, sel, lang: str):
+def _check(field_values, sel, lang: str, model: str):
     template = editor.template_from_fields(*field_values)
     columns = (sel or {}).get("columns")
     rows = state.eval_rows(sel, 20) if sel else []
     with render_budget(CHECK_SECONDS):  # a live check per keystroke: a slow template cannot hold the server
         problems = render.validate(template, columns, rows)
-        shown = rendered_markdown(template, rows[:RENDERED_ROWS], problems, lang)
+        shown = rendered_markdown(template, rows[:RENDERED_ROWS], problems, lang, mask_token_of(model))
     yaml_text = files.dump_template(template)
     return (template, placeholders_markdown(template, columns, lang), problems_markdown(problems, lang), shown,
             yaml_text, gr.update(value=_yaml_file(template.name, yaml_text)))
@@ -259,15 +268,18 @@ def problems_markdown(problems, lang: str) -> str:
     return "\n".join(lines)
 
 
-def rendered_markdown(template: Template, rows, problems, lang: str) -> str:
-    """The first rows as the model will read them: the prompt, then the gold target after the delimiter, each in a
-    code block that the text cannot close."""
+def rendered_markdown(template: Template, rows, problems, lang: str, mask: str | None = None) -> str:
+    """The first rows as the model will read them: the prompt (a cloze template's {{ mask }} as the model's own
+    mask token, `mask`, where it is known), then the gold target after the delimiter, each in a code block that the
+    text cannot close. A chat template is scored inside the model's chat template: a note says so."""
     if not rows:
         return ""
     parts = [f"**{t('studio.rendered', lang)}**"]
+    if template.chat:
+        parts.append(f"*{t('studio.chat_note', lang)}*")
     for i, row in enumerate(rows, 1):
         try:
-            example = render.render(template, row)
+            example = render.render(template, row, mask=mask or render.DEFAULT_MASK_TEXT)
         except ValueError:  # already listed among the problems
             continue
         target = f"{example.delimiter}{example.target}" if example.target else ""

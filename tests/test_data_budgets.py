@@ -276,3 +276,19 @@ def test_the_bounded_reader_imports_nothing_heavy_here():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False).stdout
     assert out.strip() == "[]"
     assert datasets.MAX_UPLOAD_BYTES == 200_000_000
+
+
+def test_a_public_apps_reader_has_no_hub_token(monkeypatch):
+    """On a public app a visitor names the dataset: the process that reads it gets none of the server's Hugging Face
+    tokens (a Space's HF_TOKEN would open private and gated datasets to every visitor). A private app keeps them:
+    the person who runs it reads their own private datasets."""
+    from promptlab.data import bounded
+
+    monkeypatch.setenv("HF_TOKEN", "hf_the_servers_own")
+    monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", "hf_the_servers_own")
+    monkeypatch.setenv("PROMPTLAB_PUBLIC", "0")
+    assert bounded._child_env()["HF_TOKEN"] == "hf_the_servers_own"
+    monkeypatch.setenv("PROMPTLAB_PUBLIC", "1")
+    env = bounded._child_env()
+    assert "hf_the_servers_own" not in env.values()
+    assert env["HF_HUB_DISABLE_IMPLICIT_TOKEN"] == "1" and env["HF_TOKEN_PATH"] == os.devnull  # nor the token file

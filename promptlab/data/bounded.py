@@ -173,11 +173,18 @@ class _PlainData(pickle.Unpickler):
         return cls(io.BytesIO(data)).load()
 
 
+_TOKENS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_HUB_TOKEN")
+
+
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     # pyarrow's default allocator reserves a gigabyte of address space up front; the system allocator takes what it
     # uses, so the memory limit measures the data.
     env["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+    if settings.public():  # a visitor names the dataset: the server's Hub token must not open private or gated ones
+        for name in _TOKENS:
+            env.pop(name, None)
+        env.update(HF_HUB_DISABLE_IMPLICIT_TOKEN="1", HF_TOKEN_PATH=os.devnull)
     return env
 
 

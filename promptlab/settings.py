@@ -176,6 +176,12 @@ def dataset_idle_s() -> float:
 
 # ---- jobs ---------------------------------------------------------------------------------------------------------
 
+def runs_per_visitor() -> int:
+    """How many runs one visitor of a public app may have queued or running at once ($PROMPTLAB_RUNS_PER_VISITOR,
+    default 2)."""
+    return max(1, _int("PROMPTLAB_RUNS_PER_VISITOR", 2))
+
+
 def max_jobs() -> int:
     """How many runs train at once ($PROMPTLAB_MAX_JOBS, default 1: one job per device)."""
     return max(1, _int("PROMPTLAB_MAX_JOBS", 1))

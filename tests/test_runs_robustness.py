@@ -483,6 +483,23 @@ def test_a_visitor_sees_and_changes_only_their_own_runs(tmp_path):
         store.list_runs(tmp_path, owner="short")
 
 
+def test_a_visitor_may_have_only_a_few_runs_queued_or_running(tmp_path, monkeypatch):
+    """Each run holds a worker process and a place in the queue: a visitor of a public app gets
+    PROMPTLAB_RUNS_PER_VISITOR (default 2) at a time, others are not held up, and the local user has no limit."""
+    monkeypatch.delenv("PROMPTLAB_RUNS_PER_VISITOR", raising=False)
+    first, second = (store.create_run(SPEC, tmp_path, owner=ALICE) for _ in range(2))
+    with pytest.raises(ValueError, match=r"You have 2 run\(s\) queued or running .* allows 2 at a time per visitor"):
+        store.create_run(SPEC, tmp_path, owner=ALICE)
+    store.create_run(SPEC, tmp_path, owner=BOB)
+    for _ in range(3):
+        store.create_run(SPEC, tmp_path)
+    layout.update_status(tmp_path / first, status="cancelled")
+    third = store.create_run(SPEC, tmp_path, owner=ALICE)  # one ended: room for another
+    with pytest.raises(ValueError, match="allows 2 at a time per visitor"):
+        store.resume(first, tmp_path, owner=ALICE, allow_training=True)
+    assert {r.run_id for r in store.list_runs(tmp_path, owner=ALICE)} == {first, second, third}
+
+
 def test_with_training_off_resume_starts_no_worker(tmp_path, monkeypatch):
     path = fake_run(tmp_path, "r1", status="interrupted")
     with pytest.raises(ValueError, match=r"^Training is turned off on this server \(e.g. a public Space\)"):

@@ -107,6 +107,7 @@ def create_run(spec: dict, runs_dir=None, owner: str | None = None) -> str:
     digest = owner_digest(owner) if owner is not None else None
     root = runs_root(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
+    _check_active_runs(root, owner)
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{spec['config']['method'].replace('_', '-')}-{uuid.uuid4().hex[:4]}"
     stage = root / f".{run_id}.tmp"
     stage.mkdir()
@@ -233,6 +234,7 @@ def resume(run_id: str, runs_dir=None, owner: str | None = None, allow_training:
     check_training(allow_training)
     path = existing_run(run_id, runs_dir)
     _check_owner(path, owner)
+    _check_active_runs(path.parent, owner)
     with _changing(path, "resume"):
         info = run_info(path)
         if info.status == DAMAGED:
@@ -250,6 +252,18 @@ def resume(run_id: str, runs_dir=None, owner: str | None = None, allow_training:
                       resumed_from=step, active_seconds=info.active_seconds or 0.0)
         launch_worker(path)
     return run_info(path)
+
+
+def _check_active_runs(root: Path, owner: str | None) -> None:
+    """An owner (a visitor of a public app) may have at most settings.runs_per_visitor() runs queued or running:
+    each holds a worker process and a place in the queue that other visitors wait behind."""
+    if owner is None:
+        return
+    limit = settings.runs_per_visitor()
+    active = [run.run_id for run in list_runs(root, owner=owner) if run.status in ACTIVE]
+    if len(active) >= limit:
+        raise ValueError(f"You have {len(active)} run(s) queued or running ({', '.join(active)}); this server "
+                         f"allows {limit} at a time per visitor. Wait for one to end, or cancel one in the Runs tab.")
 
 
 def _wait_for_worker_exit(path: Path) -> None:

@@ -5,6 +5,7 @@ models, waiting for runs, JSON Lines files, and the tiny tokenizer. Test modules
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -105,3 +106,13 @@ def tiny_tokenizer():
               "这部电影很好看 正面 负面 评论 情感"] * 20
     tok.train_from_iterator(corpus, trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>")
+
+
+def hub_cache(root: Path, model_dir: Path, repo: str) -> Path:
+    """A Hugging Face cache holding `model_dir` as the hub model `repo` (the layout huggingface_hub writes)."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    folder = root / f"models--{repo.replace('/', '--')}"
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text(commit)
+    shutil.copytree(model_dir, folder / "snapshots" / commit)
+    return root

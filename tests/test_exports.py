@@ -9,14 +9,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
-from helpers import make_spec
+from helpers import hub_cache, make_spec
 from test_jobs import _fake_adapter, fake_run
 
 from promptlab.runs import card, export, layout, store
@@ -28,22 +26,12 @@ HUB_ID = "promptlab-tests/tiny-llama"
 PROBE = "Review: a great movie\nSentiment:"
 
 
-def hub_cache(root: Path, model_dir: Path, repo: str = HUB_ID) -> Path:
-    """A Hugging Face cache holding `model_dir` as the hub model `repo` (the layout huggingface_hub writes)."""
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    folder = root / f"models--{repo.replace('/', '--')}"
-    (folder / "refs").mkdir(parents=True)
-    (folder / "refs" / "main").write_text(commit)
-    shutil.copytree(model_dir, folder / "snapshots" / commit)
-    return root
-
-
 @pytest.fixture()
 def hub(tmp_path, tiny_model_dir, monkeypatch):
     """The tiny model on "the Hub" (a local cache, offline), for this process and the processes it starts."""
     from huggingface_hub import constants
 
-    cache = hub_cache(tmp_path / "hub", tiny_model_dir)
+    cache = hub_cache(tmp_path / "hub", tiny_model_dir, HUB_ID)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))

@@ -30,6 +30,24 @@ def test_unknown_hub_id_fails_fast_offline_naming_what_was_tried():
     assert time.monotonic() - start < 20  # a guard against hanging on the network, not a benchmark
 
 
+def test_a_hub_model_with_only_pickled_weights_is_refused_readably(tmp_path, tiny_model_dir, monkeypatch):
+    """From the Hub only safetensors weights are fetched (a .bin file is a pickle): a model that has none says so,
+    instead of failing inside transformers for want of a weights file."""
+    from helpers import hub_cache
+    from huggingface_hub import constants
+
+    cache = hub_cache(tmp_path / "hub", tiny_model_dir, "someone/pickled-model")
+    snapshot = next((cache / "models--someone--pickled-model" / "snapshots").iterdir())
+    for weights in snapshot.glob("*.safetensors"):
+        weights.unlink()
+    (snapshot / "pytorch_model.bin").write_bytes(b"a pickle")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ValueError, match="'someone/pickled-model' has no safetensors weights .* pickles"):
+        load_lm("someone/pickled-model")
+
+
 def test_missing_local_folder_is_named(tmp_path):
     with pytest.raises(ValueError, match="No model folder at"):
         load_lm(str(tmp_path / "nope"))

@@ -200,6 +200,11 @@ def test_tune_form_names_template_and_data_as_text(monkeypatch):
                      "<b>t</b>", "`v`")
 
 
+def test_compare_names_the_rows_it_scores_as_text():
+    sel = {"name": "data ![px](http://evil.test/d.png)", "eval": "<b>v</b>", "eval_size": 4}
+    assert_text_only(markdown_page(compare.rows_text(sel, "en")), sel["name"], "<b>v</b>")
+
+
 def test_compare_figures_name_prompts_and_labels_as_text():
     name = "tpl " + IMG
     confusion = pd.DataFrame([[1, 0], [0, 1]], index=["<b>a</b>", "b"], columns=["<b>a</b>", "b"])

@@ -221,9 +221,11 @@ def _from_hub(model_id: str) -> str:
 
     patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]
     try:
-        return snapshot_download(model_id, allow_patterns=patterns, local_files_only=True)
+        cached = snapshot_download(model_id, allow_patterns=patterns, local_files_only=True)
     except Exception:  # noqa: BLE001 - not in the local cache: try the network below
-        pass
+        cached = None
+    if cached:
+        return _with_weights(cached, model_id)
     tried = f"tried: a local folder named {model_id!r} (none), the local Hugging Face cache (not there)"
     if settings.hub_offline() or not hub_reachable():
         raise ValueError(
@@ -231,7 +233,18 @@ def _from_hub(model_id: str) -> str:
             f"Use a bundled model ({', '.join(BUNDLED)}) or a local folder with config.json."
         )
     try:
-        return snapshot_download(model_id, allow_patterns=patterns)
+        folder = snapshot_download(model_id, allow_patterns=patterns)
     except Exception as err:  # noqa: BLE001 - hub errors come in many types; the message is what matters
         raise ValueError(f"Could not download model {model_id!r} from the Hugging Face Hub ({tried}): "
                          f"{str(err).splitlines()[0][:300]}") from None
+    return _with_weights(folder, model_id)
+
+
+def _with_weights(folder: str, model_id: str) -> str:
+    """`folder` if it holds safetensors weights; else a ValueError: from the Hub only safetensors are fetched (a
+    PyTorch .bin file is a pickle, which can run code when loaded)."""
+    if not any(Path(folder).rglob("*.safetensors")):
+        raise ValueError(f"Model {model_id!r} has no safetensors weights on the Hugging Face Hub (only PyTorch .bin "
+                         "files, perhaps: pickles, which can run code, so PromptLab does not fetch them). Pick a "
+                         "model that ships model.safetensors, or convert this one and use its local folder.")
+    return folder

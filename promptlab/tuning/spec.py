@@ -32,7 +32,7 @@ SPEC_KEYS = ("template", "data", "model", "train_split", "eval_split", "eval_siz
 class Parts:
     """A spec's loaded pieces."""
 
-    template: object  # promptlab.templates.Template
+    template: object  # promptlab.prompts.values.Template
     dataset: object  # promptlab.data.Dataset
     config: TuneConfig
     train_split: str

@@ -354,8 +354,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare.draft_short": ("draft", "草稿"),
     "compare.run_label": ("{name} + {method} [{run}]", "{name} + {method} [{run}]"),
     "compare.run_hard_label": ("{name}: the run's hard prompt [{run}]", "{name}：该运行的硬提示 [{run}]"),
-    "compare.rows_info": ("Scores the {n} evaluation rows of `{split}` ({data}) chosen in the Data tab.",
-                          "对数据页选定的 {data} `{split}` 中 {n} 条评测行评分。"),
+    "compare.rows_info": ("Scores the {n} evaluation rows of {split} ({data}) chosen in the Data tab.",
+                          "对数据页选定的 {data} {split} 中 {n} 条评测行评分。"),
     "compare.some_failed": ("{n} prompt(s) or model(s) could not be scored; the others are below.",
                             "{n} 个提示或模型无法评分；其余结果如下。"),
     "compare.seeds": ("Seeds", "种子数"),
@@ -518,9 +518,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "preset.gpu": ("GPU (longer, larger batches)", "GPU（更久、更大批次）"),
     "preset.test": ("tiny smoke test", "极小测试"),
     # ---- runs ----
-    "runs.intro": ("Every tuning run on disk. Click rows (or pick below) to see and overlay their curves; name them, "
+    "runs.intro": ("Your tuning runs (on a private app, every run on disk). Click rows (or pick below) to see and overlay their curves; name them, "
                    "write a note, resume, cancel, delete, download or score them.",
-                   "磁盘上的所有训练运行。点击表格中的行（或在下方选择）以查看和叠加曲线；可以命名、写备注，"
+                   "你的训练运行（私有应用中为磁盘上的所有运行）。点击表格中的行（或在下方选择）以查看和叠加曲线；可以命名、写备注，"
                    "或继续、取消、删除、下载、评分。"),
     "runs.sort": ("Sort by", "排序方式"),
     "runs.sort_newest": ("newest first", "最新在前"),

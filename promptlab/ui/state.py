@@ -64,6 +64,7 @@ _local = LocalModels()                       # used when no model process runs (
 _scorer: ModelProcess | None = None          # the model process `start_model` started
 _share = FairShare()                         # turns on the model, between visitors
 _stops: dict[str, float] = {}                # visitor -> when they last asked to stop their request
+_stops_lock = threading.Lock()               # several visitors press Stop at once
 _datasets = DatasetCache(settings.dataset_cache_bytes(), settings.dataset_idle_s())  # (source, label, local) keys
 _uploads: OrderedDict = OrderedDict()        # paths of files this app received as uploads (the latest 10,000)
 _uploads_lock = threading.Lock()
@@ -161,9 +162,10 @@ def stop_request(request: gr.Request = None) -> None:
 def stop(visitor: str) -> None:
     """Stop `visitor`'s requests in flight (they end before their next model call, or while waiting for one)."""
     now = time.time()
-    for old in [v for v, when in _stops.items() if now - when > 3600]:  # visitors come and go
-        _stops.pop(old, None)
-    _stops[visitor] = now
+    with _stops_lock:
+        for old in [v for v, when in _stops.items() if now - when > 3600]:  # visitors come and go
+            _stops.pop(old, None)
+        _stops[visitor] = now
 
 
 def get_dataset(source: str, label_column: str | None = None, *, of_a_run: bool = False):

@@ -37,7 +37,7 @@ from promptlab.ui.compare_view import (
     status_markdown,
 )
 from promptlab.ui.editor import takes_editor
-from promptlab.ui.format import guarded, sampler_choices, track
+from promptlab.ui.format import guarded, md_code, md_text, sampler_choices, track
 from promptlab.ui.i18n import t
 from promptlab.ui.page import CompareHandles, Page
 
@@ -223,7 +223,7 @@ def rows_text(sel, lang: str) -> str:
     """Which rows a comparison scores: the Data tab's evaluation subset (one place decides it for every tab)."""
     if not sel:
         return ""
-    return t("compare.rows_info", lang, n=sel["eval_size"], split=sel["eval"], data=sel["name"])
+    return t("compare.rows_info", lang, n=sel["eval_size"], split=md_code(sel["eval"]), data=md_text(sel["name"]))
 
 
 @guarded("compare.failed")

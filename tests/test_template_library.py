@@ -92,7 +92,7 @@ def test_chinese_templates_are_worded_in_chinese():
         if t.language == "zh":
             assert re.search(r"[\u4e00-\u9fff]", t.prompt) and all(
                 re.search(r"[\u4e00-\u9fff]", c) for c in t.answer_choices), t.name
-    assert {t.task for t in TEMPLATES if t.language == "zh"} == {"chnsenticorp", "demo-reviews-zh"}
+    assert {t.task for t in TEMPLATES if t.language == "zh"} == {"chnsenticorp", "demo-reviews-zh", "ag_news"}
 
 
 @pytest.mark.parametrize("t", TEMPLATES, ids=lambda t: t.name)

@@ -120,7 +120,7 @@ def parquet_bomb(path: Path) -> Path:
     return path
 
 
-def abuser(url: str, bomb: Path, stop: threading.Event, timings: dict, errors: list) -> None:
+def abuser(url: str, bomb: Path, stop: threading.Event, timings: dict, errors: list, outcomes: dict) -> None:
     """The worst request of each kind, again and again until `stop`; each must be refused or bounded, never fatal."""
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
@@ -147,20 +147,25 @@ def abuser(url: str, bomb: Path, stop: threading.Event, timings: dict, errors: l
                     client.predict(*plain, picks, 8, 10, "random", "en", [], api_name="/compare")
                 else:
                     client.predict(*editor, "en", api_name="/check")
-            except AppError:
-                pass  # refused, as it should be
+                outcome = "answered"
+            except AppError as error:  # refused or stopped, as it should be
+                outcome = "refused: " + str(error).replace("\n", " ")[:110]
             except Exception as error:  # noqa: BLE001 - anything else is a finding
                 errors.append(f"abuser {name}: {type(error).__name__}: {error}")
+                outcome = "failed"
             timings.setdefault(name, []).append(time.perf_counter() - t0)
+            outcomes[name] = outcome
 
 
-def run_load(url: str, args, abuse: Path | None = None) -> tuple[dict, list, float, dict]:
-    """The ordinary visitors' timings and errors (and the abuser's, beside them when `abuse` names the bomb)."""
+def run_load(url: str, args, abuse: Path | None = None) -> tuple[dict, list, float, dict, dict]:
+    """The ordinary visitors' timings and errors (and the abuser's timings and last outcome of each attack, beside
+    them when `abuse` names the bomb)."""
     timings: dict[str, list[float]] = {"check": [], "preview": [], "compare": []}
     errors: list[str] = []
     abused: dict[str, list[float]] = {}
+    outcomes: dict[str, str] = {}
     stop = threading.Event()
-    bad = threading.Thread(target=abuser, args=(url, abuse, stop, abused, errors)) if abuse else None
+    bad = threading.Thread(target=abuser, args=(url, abuse, stop, abused, errors, outcomes)) if abuse else None
     if bad:
         bad.start()
         time.sleep(2)  # the abuse is under way before the ordinary visitors come
@@ -172,7 +177,7 @@ def run_load(url: str, args, abuse: Path | None = None) -> tuple[dict, list, flo
     if bad:
         stop.set()
         bad.join(600)
-    return timings, errors, wall, abused
+    return timings, errors, wall, abused, outcomes
 
 
 def summary(timings: dict) -> dict:
@@ -224,14 +229,17 @@ def main() -> int:
                                                                                        "compare")}, []))
     warm.start()
     warm.join()  # the model load is not what we measure
-    timings, errors, wall, _ = run_load(url, args)
+    timings, errors, wall, _, _ = run_load(url, args)
     abuse = None
     if args.abusive:
-        a_timings, a_errors, a_wall, abused = run_load(url, args, parquet_bomb(scratch / "bomb.parquet"))
+        a_timings, a_errors, a_wall, abused, outcomes = run_load(url, args, parquet_bomb(scratch / "bomb.parquet"))
         errors += a_errors
+        if "preview" not in summary(a_timings) or "preview" not in summary(timings):
+            print("\n".join(errors), file=sys.stderr)
+            raise SystemExit("no preview was answered: see the errors above")
         ratio = summary(a_timings)["preview"]["p95_s"] / summary(timings)["preview"]["p95_s"]
         abuse = {"ordinary": summary(a_timings), "wall_s": round(a_wall, 2), "abuser": summary(abused),
-                 "p95_preview_ratio": round(ratio, 2)}
+                 "outcomes": outcomes, "p95_preview_ratio": round(ratio, 2)}
     job = None
     if run:
         info = store.get_run(run)
@@ -248,6 +256,8 @@ def main() -> int:
     if abuse:
         print_summary("the same visitors beside the abusive one", abuse["ordinary"])
         print_summary("the abusive visitor's requests (each refused or bounded)", abuse["abuser"])
+        for name, outcome in outcomes.items():
+            print(f"  {name:<20} {outcome}")
         print(f"p95 preview beside the abuser / alone: {abuse['p95_preview_ratio']:.2f}x")
     print(f"{result['scoring']}: wall {wall:.1f} s, errors {len(errors)}, job {job}")
     for error in errors:

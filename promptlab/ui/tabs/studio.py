@@ -109,8 +109,9 @@ def build(page: Page) -> StudioHandles:
               task, description, reference, class_labels]
     checked = [page.draft, placeholders, problems, rendered, yaml_view, download]
     live = [*fields, page.data, page.lang, page.model]  # the live check's inputs (`check_for_model`)
-    for field in fields:
-        field.input(check_for_model, live, checked, trigger_mode="always_last", show_progress="hidden")
+    for i, field in enumerate(fields):
+        field.input(check_for_model, live, checked, trigger_mode="always_last", show_progress="hidden",
+                    api_name="check" if i == 0 else None)  # the live check's API: /check
     # New data (other columns) can make a valid template invalid and vice versa; another model shows another mask.
     for changed in (page.data, page.lang, page.model):
         changed.change(check_for_model, live, checked, show_progress="hidden")

@@ -45,11 +45,11 @@ def empty(message: str = "No data yet", height: int = 300) -> go.Figure:
 
 
 def label_distribution(counts: Mapping[str, Mapping[str, int]], title: str = "Label distribution",
-                       count_label: str = "rows") -> go.Figure:
+                       count_label: str = "rows", empty_label: str = "No data yet") -> go.Figure:
     """Grouped bars of label -> count, one group per split ({split: {label: count}}), each bar with its share."""
     counts = {split: c for split, c in counts.items() if c}
     if not counts:
-        return empty()
+        return empty(empty_label)
     fig = go.Figure()
     for i, (split, by_label) in enumerate(counts.items()):
         total = sum(by_label.values()) or 1
@@ -66,11 +66,13 @@ def label_distribution(counts: Mapping[str, Mapping[str, int]], title: str = "La
 
 
 def metric_bars(metrics: pd.DataFrame, columns: Sequence[str], *, majority: float | None = None,
-                title: str = "Scores", majority_label: str = "majority class") -> go.Figure:
+                title: str = "Scores", majority_label: str = "majority class",
+                labels: Mapping[str, str] | None = None) -> go.Figure:
     """Grouped bars: one group per row of `metrics` (a prompt), one bar per metric column.
 
     `metrics` has a `name` column and the metric columns; a `<metric>_std` column, when present, gives the error
-    bar (the spread across few-shot seeds). A dashed line marks the majority-class accuracy.
+    bar (the spread across few-shot seeds). A dashed line marks the majority-class accuracy. `labels` names the
+    columns in the legend (a metric's display name); a column without one is named as it is.
     """
     fig = go.Figure()
     names = [str(n) for n in metrics["name"]] if "name" in metrics else [str(i) for i in metrics.index]
@@ -83,7 +85,7 @@ def metric_bars(metrics: pd.DataFrame, columns: Sequence[str], *, majority: floa
             if any(s > 0 for s in std):
                 error = {"type": "data", "array": std, "visible": True}
         fig.add_trace(go.Bar(
-            name=column, x=names, y=values.tolist(), error_y=error, marker_color=PALETTE[i % len(PALETTE)],
+            name=(labels or {}).get(column, column), x=names, y=values.tolist(), error_y=error, marker_color=PALETTE[i % len(PALETTE)],
             text=[_fmt(v) for v in values], textposition="outside", cliponaxis=False, textangle=0,
         ))
     if majority is not None and not _missing(majority):
@@ -114,11 +116,12 @@ def wrap(text: str, width: int = 18) -> str:
 
 
 def confusion_matrices(matrices: Mapping[str, pd.DataFrame | None], *, title: str = "Confusion matrices",
-                       gold_label: str = "gold", predicted_label: str = "predicted") -> go.Figure:
+                       gold_label: str = "gold", predicted_label: str = "predicted",
+                       empty_label: str = "No data yet") -> go.Figure:
     """One heatmap per prompt, side by side (rows: gold label, columns: predicted label)."""
     matrices = {name: m for name, m in matrices.items() if m is not None and not m.empty}
     if not matrices:
-        return empty()
+        return empty(empty_label)
     cols = min(len(matrices), 3)
     rows = math.ceil(len(matrices) / cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(matrices), horizontal_spacing=0.12,

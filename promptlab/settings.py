@@ -79,6 +79,12 @@ def hub_endpoint() -> str:
 
 # ---- what a served app allows ---------------------------------------------------------------------------------------
 
+def language() -> str:
+    """The language of the command line's messages: "en", or "zh" with PROMPTLAB_LANG=zh (the web app follows each
+    visitor's choice instead)."""
+    return "zh" if os.environ.get("PROMPTLAB_LANG", "").strip().lower().startswith("zh") else "en"
+
+
 def on_space() -> bool:
     """Running as a Hugging Face Space (SPACE_ID is set there)."""
     return bool(os.environ.get("SPACE_ID"))

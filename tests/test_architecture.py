@@ -1,9 +1,10 @@
 """The folder tree is the architecture: PromptLab's imports form a DAG of layers, read from the source (every import,
 also those inside functions), so a shortcut that would tangle the packages fails here before it is merged.
 
-Layers, low to high: settings; prompts, data; models; scoring, runs; tuning, plots; cli, ui. A module imports only
-from its own layer or below; `runs` (the run-folder store) never imports `tuning`; no engine module imports gradio;
-a tab never imports another tab; and the modules the web server and the run store load stay free of torch.
+Layers, low to high: settings, messages; prompts, data; models; scoring, runs; tuning, plots; cli, ui. A module
+imports only from its own layer or below; `runs` (the run-folder store) never imports `tuning`; no engine module
+imports gradio; a tab never imports another tab; and the modules the web server and the run store load stay free of
+torch.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import pytest
 from promptlab.settings import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "promptlab"
-LAYERS = {"settings": 0, "prompts": 1, "data": 1, "models": 2, "scoring": 3, "runs": 3, "tuning": 4, "plots": 4,
-          "cli": 5, "ui": 5}
+LAYERS = {"settings": 0, "messages": 0, "prompts": 1, "data": 1, "models": 2, "scoring": 3, "runs": 3, "tuning": 4,
+          "plots": 4, "cli": 5, "ui": 5}
 # Loaded by the web server before any model is, and by the CLI's quick commands: importing one of these must not
 # import torch (seconds on a small machine), at module level.
-TORCH_FREE = ("promptlab.settings", "promptlab.prompts", "promptlab.data", "promptlab.plots", "promptlab.runs",
-              "promptlab.scoring", "promptlab.models.registry", "promptlab.models.requests",
+TORCH_FREE = ("promptlab.settings", "promptlab.messages", "promptlab.prompts", "promptlab.data", "promptlab.plots",
+              "promptlab.runs", "promptlab.scoring", "promptlab.models.registry", "promptlab.models.requests",
               "promptlab.models.process", "promptlab.models.shared", "promptlab.tuning.config",
               "promptlab.tuning.spec", "promptlab.tuning.run", "promptlab.cli", "promptlab.ui")
 HEAVY = ("torch", "transformers", "peft", "accelerate")

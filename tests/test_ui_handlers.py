@@ -232,7 +232,9 @@ def test_compare_two_templates(tiny_session, demo):
     assert list(metrics["prompt"]) == ["demo-reviews-sentiment", "demo-reviews-good-bad (draft)"]
     assert {"accuracy", "macro-F1", "rows"} <= set(metrics.columns)
     assert len(per_example) == 12 and "agree" in per_example
-    assert [tr.name for tr in bars.data if tr.type == "bar"] == ["acc", "acc_norm", "acc_calibrated", "macro_f1"]
+    # the legend names the metrics as the tables do (in the page's language)
+    assert [tr.name for tr in bars.data if tr.type == "bar"] == ["accuracy", "acc (length-normalised)",
+                                                                 "acc (calibrated)", "macro-F1"]
     assert len(confusion.data) == 2
     assert pd.read_csv(csv_examples).shape[0] == 12 and pd.read_csv(csv_metrics).shape[0] == 2
     only = compare.filter_examples(result, True, "en")

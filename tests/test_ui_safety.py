@@ -183,7 +183,7 @@ def test_run_status_shows_the_error_as_text():
 def test_run_details_show_every_run_text_as_text():
     run = run_info()
     assert_text_only(markdown_page(runs.details_markdown(run, "en")), "tpl " + IMG, run.spec["data"], "<b>m</b>",
-                     "<i>v</i>", "device=`` <img src=x onerror=alert(3)> ``", IMG, "<script>alert(4)</script>")
+                     "<i>v</i>", "Device: `` <img src=x onerror=alert(3)> ``", IMG, "<script>alert(4)</script>")
 
 
 def test_run_curves_name_baselines_as_text():

@@ -107,7 +107,7 @@ def check_families(template, model_ids) -> None:
     problems = []
     for model_id in model_ids:
         family = read_family(resolve_model(model_id), model_id)
-        problem = template_problem(family, mode=template.mode, cloze=is_cloze(template), model=f"Model {model_id}")
+        problem = template_problem(family, mode=template.mode, cloze=is_cloze(template), model=model_id)
         if problem:
             problems.append(problem)
     if problems:

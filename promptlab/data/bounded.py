@@ -38,6 +38,7 @@ from promptlab import settings
 from promptlab.data import datasets
 from promptlab.data.datasets import DEMOS, Dataset, hub_name_problem, load_dataset, load_hub_dataset
 from promptlab.data.limits import Budget, size
+from promptlab.messages import Message, UserError, from_dict, message_of, to_dict
 
 log = logging.getLogger("promptlab.data")
 
@@ -46,7 +47,6 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _CHILD_CODE = (f"import sys; sys.path[0:1] = [{_PACKAGE_ROOT!r}]; "
                "from promptlab.data.bounded import child_main; child_main()")
 _SLOTS = threading.BoundedSemaphore(2)  # reads at once: each may hold its memory limit, and the CPU is shared
-_NO_PATHS = "Reading files on this server by path is turned off here: upload the file instead."
 
 
 def load_untrusted(source: str | os.PathLike, label_column: str | None = None, *, local_files: bool) -> Dataset:
@@ -66,7 +66,7 @@ def load_untrusted(source: str | os.PathLike, label_column: str | None = None, *
     }
     timeout = settings.data_timeout_s()
     if not _SLOTS.acquire(timeout=timeout):
-        raise ValueError("The server is busy reading other data. Try again in a minute.")
+        raise UserError("data.busy")
     try:
         return _read_in_child(request, timeout)
     finally:
@@ -79,7 +79,7 @@ def check_source(source: str, *, local_files: bool) -> None:
         return
     problem = hub_name_problem(source)
     if problem:
-        raise ValueError(f"{problem} {_NO_PATHS}")
+        raise UserError("data.no_paths", problem=problem)
 
 
 # ---- the parent's side --------------------------------------------------------------------------------------------
@@ -109,15 +109,14 @@ def _read_in_child(request: dict, timeout: float) -> Dataset:
                 _kill(process)  # on time, or whatever the child may have left running (holding its stdout open)
                 answer.thread.join()
             if timed_out:
-                raise ValueError(_timeout_message(request, timeout))
+                raise UserError(_timeout_message(request, timeout))
             if answer.too_long:
-                raise ValueError(f"Reading '{_shown(request)}' gave an answer larger than the data limits allow; "
-                                 "it was refused. Use a smaller file.")
+                raise UserError("data.answer_too_long", source=_shown(request))
             if process.returncode != 0:
                 stderr.seek(max(0, stderr.seek(0, os.SEEK_END) - 2000))
                 log.warning("the reading process for %r ended with %s: %s", request["source"], process.returncode,
                             stderr.read().decode(errors="replace"))
-                raise ValueError(_died_message(request, process.returncode))
+                raise UserError(_died_message(request, process.returncode))
     return _dataset(request, answer.data())
 
 
@@ -152,13 +151,14 @@ def _dataset(request: dict, data: bytes) -> Dataset:
     try:
         kind, payload = _PlainData.loads(data)
     except Exception as error:  # a child that printed something else, or was subverted: refuse, never run it
-        raise ValueError(f"Reading '{_shown(request)}' gave an unreadable answer ({error}).") from None
+        raise UserError("data.unreadable_answer", source=_shown(request), detail=error) from None
     if kind == "dataset":
         name, splits, columns, label_column, labels = payload
         return Dataset(name, splits, tuple(columns), label_column, tuple(labels))
     if kind == "memory":
-        raise ValueError(_memory_message(request))
-    raise ValueError(payload)
+        raise UserError(_memory_message(request))
+    message = from_dict(payload)  # the child's message, said in the visitor's language here
+    raise UserError(message) if isinstance(message, Message) else ValueError(message)
 
 
 class _PlainData(pickle.Unpickler):
@@ -207,32 +207,28 @@ def _shown(request: dict) -> str:
     return Path(source).name if os.path.isabs(source) or len(source) > 80 else source
 
 
-def _limits_advice(request: dict) -> str:
-    return ("Use a smaller file or a sample of its rows: a dataset may hold "
-            f"{size(request['max_bytes'])} of data once decompressed.")
+def _limits_advice(request: dict) -> Message:
+    return Message("data.limits_advice", size=size(request["max_bytes"]))
 
 
-def _memory_message(request: dict) -> str:
-    return (f"Reading '{_shown(request)}' needed more than {size(request['memory_bytes'])} of memory, so it was "
-            "stopped; nothing else was affected. The data expands to more than that once decompressed and loaded "
-            f"(a small compressed file can hold gigabytes). {_limits_advice(request)}")
+def _memory_message(request: dict) -> Message:
+    return Message("data.read_memory", source=_shown(request), size=size(request["memory_bytes"]),
+                   advice=_limits_advice(request))
 
 
-def _died_message(request: dict, code: int) -> str:
+def _died_message(request: dict, code: int) -> Message:
     if code < 0:
         try:
             why = signal.Signals(-code).name
         except ValueError:
             why = f"signal {-code}"
-        return (f"Reading '{_shown(request)}' stopped unexpectedly ({why}), most likely because it needed more than "
-                f"the {size(request['memory_bytes'])} of memory a read may use; nothing else was affected. "
-                f"{_limits_advice(request)}")
-    return f"Reading '{_shown(request)}' failed (the reading process ended with exit code {code})."
+        return Message("data.read_died", source=_shown(request), why=why, size=size(request["memory_bytes"]),
+                       advice=_limits_advice(request))
+    return Message("data.read_exit_code", source=_shown(request), code=code)
 
 
-def _timeout_message(request: dict, timeout: float) -> str:
-    return (f"Reading '{_shown(request)}' took longer than {timeout:g} s, so it was stopped. Use a smaller file or "
-            "a sample of its rows; for a Hub dataset, pick a smaller one or try again later.")
+def _timeout_message(request: dict, timeout: float) -> Message:
+    return Message("data.read_timeout", source=_shown(request), seconds=f"{timeout:g}")
 
 
 # ---- the child's side ---------------------------------------------------------------------------------------------
@@ -259,20 +255,20 @@ def _answer(request: dict) -> tuple:
     load = load_hub_dataset if request["hub_only"] else load_dataset
     try:
         dataset = load(request["source"], label_column=request["label_column"], budget=budget)
-    except ValueError as error:
-        return "error", str(error)
+    except ValueError as error:  # its message as plain data: the parent says it in the visitor's language
+        return "error", to_dict(message_of(error))
     except MemoryError:
         return "memory", None
     except RecursionError:
-        return "error", (f"Reading '{_shown(request)}' failed: a value nests lists or objects too deeply. Flatten "
-                         "nested values, or drop them.")
+        return "error", to_dict(Message("data.read_too_deep", source=_shown(request)))
     except OSError as error:
         if error.errno == errno.EFBIG:
-            return "error", (f"Reading '{_shown(request)}' would write more than {size(_file_limit(request))} to "
-                             "one file (a download or its cache), so it was stopped. Pick a smaller dataset.")
-        return "error", f"Reading '{_shown(request)}' failed: {error}"
+            return "error", to_dict(Message("data.read_file_too_big", source=_shown(request),
+                                            size=size(_file_limit(request))))
+        return "error", to_dict(Message("data.read_failed", source=_shown(request), detail=error))
     except Exception as error:  # a reader's bug or a library's surprise: still a message, never a traceback
-        return "error", f"Reading '{_shown(request)}' failed ({type(error).__name__}: {error})."
+        return "error", to_dict(Message("data.read_failed_type", source=_shown(request), error=type(error).__name__,
+                                        detail=error))
     return "dataset", (dataset.name, dataset.splits, dataset.columns, dataset.label_column, dataset.labels)
 
 

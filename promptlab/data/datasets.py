@@ -25,6 +25,7 @@ from promptlab.data.hub import hub_reachable
 from promptlab.data.limits import Budget
 from promptlab.data.readers import SUPPORTED_EXTENSIONS, hf_tables, read_file, read_saved_hf
 from promptlab.data.table import Table
+from promptlab.messages import Message, UserError
 
 MAX_UPLOAD_BYTES = 200_000_000  # per data file; a larger one is refused with its size and this limit
 
@@ -67,7 +68,7 @@ class Dataset:
     def rows(self, split: str) -> list[dict]:
         """The rows of one split: `ds.rows("validation")`."""
         if split not in self.splits:
-            raise ValueError(f"Dataset '{self.name}' has no split '{split}'. Its splits: {', '.join(self.splits)}.")
+            raise UserError("data.no_split", name=self.name, split=split, splits=", ".join(self.splits))
         return self.splits[split]
 
     @property
@@ -96,7 +97,7 @@ class Dataset:
         """Rows per label in a split, every label listed: `{'negative': 30, 'positive': 34}`."""
         rows = self.rows(split)
         if self.label_column is None:
-            raise ValueError(_no_label_column_message(self.name, self.columns))
+            raise UserError(_no_label_column_message(self.name, self.columns))
         counts = dict.fromkeys(self.labels, 0)
         for row in rows:
             value = row.get(self.label_column)
@@ -136,26 +137,22 @@ def load_hub_dataset(source: str, *, label_column: str | None = None, budget: Bu
     source = os.fspath(source)
     problem = hub_name_problem(source)
     if problem:
-        raise ValueError(problem)
+        raise UserError(problem)
     return _build(source, _load_hub(source, budget or Budget.from_settings(), hub_only=True), label_column)
 
 
-def hub_name_problem(source: str) -> str | None:
+def hub_name_problem(source: str) -> Message | None:
     """Why `source` cannot be a Hugging Face Hub dataset name, or None when it can."""
     name = source.partition(":")[0]
     if not _HUB_NAME.fullmatch(source) or ".." in source or "--" in name or Path(name).suffix.lower() in PATH_SUFFIXES:
-        return (f"'{source}' is not a Hugging Face dataset name. A name is 'owner/dataset' or 'dataset', optionally "
-                "with ':config' (e.g. 'stanfordnlp/sst2', 'nyu-mll/glue:sst2'), in letters, digits, '-', '_' and "
-                "'.'.")
+        return Message("data.not_a_hub_name", source=source)
     if name.lower() in PACKAGED_BUILDERS:
         return _builder_name_message(source)
     return None
 
 
-def _builder_name_message(source: str) -> str:
-    return (f"'{source}' names one of the file-format loaders of the `datasets` library, not a dataset on the Hub: "
-            "it would read data files from the server's own folder. Give a Hub dataset name (e.g. "
-            "'stanfordnlp/sst2'), or pick a file.")
+def _builder_name_message(source: str) -> Message:
+    return Message("data.builder_name", source=source)
 
 
 def _load_tables(source: str, budget: Budget) -> tuple[str, dict[str, Table]]:
@@ -169,14 +166,13 @@ def _load_tables(source: str, budget: Budget) -> tuple[str, dict[str, Table]]:
             return path.resolve().name, read_saved_hf(path, budget)
         return path.resolve().name, _read_folder(path, budget)
     if Path(source).suffix.lower() in PATH_SUFFIXES or not _HUB_NAME.fullmatch(source):
-        raise ValueError(_missing_path_message(path))
+        raise UserError(_missing_path_message(path))
     name, _, config = source.partition(":")
     if config and os.path.lexists(name):  # `datasets` would read the folder here, whatever the config says
-        raise ValueError(f"'{source}' reads as the Hub dataset '{name}' with config '{config}', but '{name}' is a "
-                         f"file or folder here. To read it, give its path ('{name}'); configs exist on the Hub only.")
+        raise UserError("data.config_of_a_path", source=source, name=name, config=config)
     problem = hub_name_problem(source)
     if problem:
-        raise ValueError(problem)
+        raise UserError(problem)
     return source, _load_hub(source, budget)
 
 
@@ -195,10 +191,8 @@ def _read_folder(folder: Path, budget: Budget) -> dict[str, Table]:
     )
     if not files:
         present = ", ".join(sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))[:10])
-        raise ValueError(
-            f"Folder {folder} holds no data files ({', '.join(SUPPORTED_EXTENSIONS)}); it holds: "
-            f"{present or 'nothing'}. Put one file per split in it, e.g. train.jsonl and validation.jsonl."
-        )
+        raise UserError("data.no_data_files", folder=folder, supported=", ".join(SUPPORTED_EXTENSIONS),
+                        present=present or Message("data.nothing"))
     tables: dict[str, Table] = {}
     for file in files:
         split = _split_name(file.stem) or file.stem
@@ -213,15 +207,12 @@ def _read_folder(folder: Path, budget: Budget) -> dict[str, Table]:
 def _load_hub(source: str, budget: Budget, *, hub_only: bool = False) -> dict[str, Table]:
     name, _, config = source.partition(":")
     if not settings.hub_offline() and not hub_reachable():
-        reason = (
-            "the Hugging Face Hub could not be reached (offline); if the dataset is in your local Hugging Face "
-            "cache, set HF_DATASETS_OFFLINE=1 to load it from there"
-        )
-        raise ValueError(_hub_failed_message(source, reason, hub_only))
+        reason = Message("data.hub_unreachable")
+        raise UserError(_hub_failed_message(source, reason, hub_only))
     import datasets
 
     if name in getattr(datasets.packaged_modules, "_PACKAGED_DATASETS_MODULES", {}):  # loaders newer than our list
-        raise ValueError(_builder_name_message(source))
+        raise UserError(_builder_name_message(source))
     try:  # what datasets.load_dataset does, with a look at the files before any is read; never trust_remote_code
         builder = datasets.load_dataset_builder(name, config or None)
         outside = _files_outside_the_repository(name, builder)
@@ -230,17 +221,12 @@ def _load_hub(source: str, budget: Budget, *, hub_only: bool = False) -> dict[st
             loaded = builder.as_dataset()
     except Exception as error:  # network, not-found and config errors all come as different types
         _reraise_lack_of_resources(error)
-        reason = f"loading '{name}' from the Hugging Face Hub failed ({type(error).__name__}: {error})"
+        reason = Message("data.hub_failed", name=name, error=type(error).__name__, detail=error)
         if settings.hub_offline():
-            reason = (
-                "the Hugging Face Hub is switched off (HF_DATASETS_OFFLINE / HF_HUB_OFFLINE is set) and "
-                f"'{name}' could not be loaded from the local cache ({type(error).__name__})"
-            )
-        raise ValueError(_hub_failed_message(source, reason, hub_only)) from error
+            reason = Message("data.hub_offline", name=name, error=type(error).__name__)
+        raise UserError(_hub_failed_message(source, reason, hub_only)) from error
     if outside:  # the paths themselves stay unsaid: a pattern resolved here would name the server's files
-        raise ValueError(f"The Hub dataset '{source}' lists {len(outside)} data file(s) outside its own repository "
-                         "(its README or .huggingface.yaml names other paths), so it was not loaded. PromptLab reads "
-                         "a Hub dataset's own files only.")
+        raise UserError("data.files_outside", source=source, n=len(outside))
     return hf_tables(loaded, budget, source)
 
 
@@ -266,29 +252,25 @@ def _reraise_lack_of_resources(error: BaseException) -> None:
         seen = seen.__cause__ or seen.__context__
 
 
-def _hub_failed_message(source: str, reason: str, hub_only: bool = False) -> str:
+def _hub_failed_message(source: str, reason: Message, hub_only: bool = False) -> Message:
     close = difflib.get_close_matches(source, list(DEMOS), n=1)
-    hint = f" Did you mean the demo '{close[0]}'?" if close else ""
+    hint = Message("data.did_you_mean_demo", name=close[0]) if close else ""
     if hub_only:  # no file was looked for: say so, and offer what this server reads
-        return (f"Could not load the Hub dataset '{source}': {reason}.{hint} Give another Hub dataset name (e.g. "
-                f"'stanfordnlp/sst2'), upload a file, or pick a built-in demo ({', '.join(DEMOS)}).")
-    return (
-        f"No local file or folder named '{source}', and {reason}.{hint} Pass a path to a "
-        f".jsonl/.csv/.tsv/.parquet file or a folder of them, or a built-in demo ({', '.join(DEMOS)})."
-    )
+        return Message("data.hub_load_failed", source=source, reason=reason, hint=hint, demos=", ".join(DEMOS))
+    return Message("data.no_path_and_hub_failed", source=source, reason=reason, hint=hint, demos=", ".join(DEMOS))
 
 
-def _missing_path_message(path: Path) -> str:
-    message = f"No file or folder named '{path}'"
+def _missing_path_message(path: Path) -> Message:
     folder = path.parent
     if not folder.is_dir():
-        return f"{message}: the folder '{folder}' does not exist either. Check the path."
+        return Message("data.missing_folder", path=path, folder=folder)
     names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
     close = difflib.get_close_matches(path.name, names, n=3, cutoff=0.5)
     if close:
-        return f"{message}. Did you mean: {', '.join(close)}?"
+        return Message("data.missing_path_guess", path=path, names=", ".join(close))
     data_files = [n for n in names if Path(n).suffix.lower() in SUPPORTED_EXTENSIONS][:10]
-    return f"{message}. Data files in '{folder.resolve()}': {', '.join(data_files) or 'none'}."
+    return Message("data.missing_path", path=path, folder=folder.resolve(),
+                   files=", ".join(data_files) or Message("data.none"))
 
 
 # ---- building the Dataset -------------------------------------------------------------------------------------------
@@ -299,7 +281,7 @@ def _build(name: str, tables: dict[str, Table], label_column: str | None) -> Dat
     columns = tuple(dict.fromkeys(column for split in order for column in tables[split].columns))
     splits = {split: [{c: row.get(c) for c in columns} for row in tables[split].rows] for split in order}
     if not any(splits.values()):
-        raise ValueError(f"Dataset '{name}' has no rows.")
+        raise UserError("data.dataset_no_rows", name=name)
     label_column = _pick_label_column(name, columns, label_column)
     labels: tuple[str, ...] = ()
     if label_column is not None:
@@ -319,9 +301,9 @@ def _pick_label_column(name: str, columns: tuple[str, ...], wanted: str | None) 
     if wanted is not None:
         if wanted not in columns:
             close = difflib.get_close_matches(wanted, columns, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise ValueError(f"Dataset '{name}' has no column '{wanted}' to use as labels.{hint} "
-                             f"Its columns: {', '.join(columns)}.")
+            hint = Message("file.did_you_mean", name=close[0]) if close else ""
+            raise UserError("data.no_label_column_named", name=name, column=wanted, hint=hint,
+                            columns=", ".join(columns))
         return wanted
     for candidate in LABEL_COLUMN_NAMES:
         for column in columns:  # exact name first, then any case ("Label", "Sentiment")
@@ -340,15 +322,11 @@ def _check_labels(name: str, splits: dict[str, list[dict]], column: str) -> None
     for split, rows in splits.items():
         missing = [i for i, row in enumerate(rows) if is_missing(row.get(column))]
         if missing and len(missing) < len(rows):
-            raise ValueError(
-                f"Dataset '{name}', split '{split}': label column '{column}' is empty in {len(missing)} of "
-                f"{len(rows)} rows (first at row {missing[0]}, counting from 0). Fill in those labels, drop the "
-                "rows, or pick another column with label_column=."
-            )
+            raise UserError("data.labels_missing", name=name, split=split, column=column, n=len(missing),
+                            total=len(rows), first=missing[0])
         labelled = labelled or not missing
     if not labelled:
-        raise ValueError(f"Dataset '{name}': label column '{column}' is empty in every row. Fill it in, or pick "
-                         "another column with label_column=.")
+        raise UserError("data.labels_all_missing", name=name, column=column)
 
 
 def _label_order(splits: dict[str, list[dict]], column: str, class_names: Sequence[str]) -> tuple[str, ...]:
@@ -369,8 +347,5 @@ def is_missing(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _no_label_column_message(name: str, columns: Sequence[str]) -> str:
-    return (
-        f"Dataset '{name}' has no label column (none is named {', '.join(LABEL_COLUMN_NAMES)}). Its columns: "
-        f"{', '.join(columns)}. Pick one with label_column='...'."
-    )
+def _no_label_column_message(name: str, columns: Sequence[str]) -> Message:
+    return Message("data.no_label_column", name=name, names=", ".join(LABEL_COLUMN_NAMES), columns=", ".join(columns))

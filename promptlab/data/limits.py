@@ -8,7 +8,7 @@ its size and the limit, not by running out of memory.
 >>> budget = Budget(max_cells=1_000, max_bytes=10**6)
 >>> budget.charge("big.csv", cells=4_000)
 Traceback (most recent call last):
-ValueError: big.csv has 4,000 cells (rows × columns); the limit is 1,000 per dataset. ...
+promptlab.messages.UserError: big.csv has 4,000 cells (rows × columns); the limit is 1,000 per dataset. ...
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptlab import settings
-
-_ADVICE = "Use a sample of its rows (e.g. the first 10,000) or fewer columns, or split it into smaller datasets."
+from promptlab.messages import Message, UserError
 
 
 @dataclass
@@ -49,37 +48,34 @@ class Budget:
         self.cells += cells
         self.nbytes += nbytes
 
-    def over_cells(self, what: str, total: int, *, at_least: bool = False) -> ValueError:
+    def over_cells(self, what: str, total: int, *, at_least: bool = False) -> UserError:
         """The error for a dataset of `total` cells (`at_least`: reading stopped once over the limit, so that the
         total is not known)."""
-        return ValueError(
-            f"{what} has {f'more than {count(self.max_cells)}' if at_least else count(total)} cells (rows × columns"
-            f"{self._others(self.cells)}); the limit is {count(self.max_cells)} per dataset. {_ADVICE}"
-        )
+        cells = Message("data.more_than", n=count(self.max_cells)) if at_least else count(total)
+        return UserError("data.over_cells", what=what, cells=cells, others=self._others(self.cells),
+                         limit=count(self.max_cells))
 
-    def over_bytes(self, what: str, total: int) -> ValueError:
-        return ValueError(
-            f"{what} holds {size(total)} of data once decompressed and decoded{self._others(self.nbytes)}; the "
-            f"limit is {size(self.max_bytes)} per dataset. {_ADVICE}"
-        )
+    def over_bytes(self, what: str, total: int) -> UserError:
+        return UserError("data.over_bytes", what=what, size=size(total), others=self._others(self.nbytes),
+                         limit=size(self.max_bytes))
 
     @staticmethod
-    def _others(already: int) -> str:
-        return ", with the files of this dataset read before it" if already else ""
+    def _others(already: int) -> Message | str:
+        return Message("data.with_files_before") if already else ""
 
 
-def count(n: int) -> str:
+def count(n: int) -> Message | str:
     """A count for people: 12,345 / 1.5 million / 40 million / 3 billion."""
     for scale, word in ((10**9, "billion"), (10**6, "million")):
         if n >= scale:
-            return f"{n / scale:.1f}".removesuffix(".0") + f" {word}"
+            return Message(f"data.count_{word}", n=f"{n / scale:.1f}".removesuffix(".0"))
     return f"{n:,}"
 
 
-def size(nbytes: float) -> str:
+def size(nbytes: float) -> Message | str:
     """A size for people: 12 kB / 3.4 MB / 512 MB / 6.0 GB."""
     for scale, unit in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
         if nbytes >= scale:
             value = nbytes / scale
             return f"{value:.1f} {unit}" if value < 10 or unit in ("GB", "TB") else f"{value:.0f} {unit}"
-    return f"{int(nbytes)} bytes"
+    return Message("data.bytes", n=int(nbytes))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from promptlab.data.limits import Budget
 from promptlab.data.table import Table, arrow_rows
+from promptlab.messages import UserError
 
 BATCH_ROWS = 8192
 
@@ -39,8 +40,7 @@ def read_parquet(path: Path, budget: Budget) -> Table:
     except MemoryError:
         raise  # pyarrow's ArrowMemoryError is one too: out of memory is not a damaged file
     except (pyarrow.ArrowException, OSError) as error:
-        raise ValueError(f"{path}: could not read this Parquet file ({error}). "
-                         "It may be damaged or cut short.") from None
+        raise UserError("data.parquet_unreadable", path=path, detail=error) from None
     return Table(rows, tuple(file.schema_arrow.names), class_names)
 
 
@@ -48,12 +48,9 @@ def _check_signature(path: Path) -> None:
     with path.open("rb") as file:
         magic = file.read(4)
     if not magic:
-        raise ValueError(f"{path} is empty. Pick another file.")
+        raise UserError("data.parquet_empty", path=path)
     if magic != b"PAR1":
-        raise ValueError(
-            f"{path} is not a Parquet file (it lacks the Parquet signature). If it is text, give it the "
-            ".jsonl, .csv or .tsv extension that matches its content."
-        )
+        raise UserError("data.not_parquet", path=path)
 
 
 def _text_columns(schema) -> list[str]:

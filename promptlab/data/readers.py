@@ -25,6 +25,7 @@ from pathlib import Path
 
 from promptlab.data.limits import Budget
 from promptlab.data.table import Table, arrow_rows, plain
+from promptlab.messages import Message, UserError
 
 SUPPORTED_EXTENSIONS = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 
@@ -42,16 +43,11 @@ def read_file(path: Path, max_bytes: int, budget: Budget | None = None) -> Table
     budget = budget or Budget.from_settings()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_EXTENSIONS:
-        raise ValueError(
-            f"{path}: unsupported file type '{suffix or '(no extension)'}'. "
-            f"Supported: {', '.join(SUPPORTED_EXTENSIONS)} (.json and .jsonl are JSON Lines, one object per line)."
-        )
+        raise UserError("data.unsupported_type", path=path, suffix=suffix or Message("data.no_extension"),
+                        supported=", ".join(SUPPORTED_EXTENSIONS))
     size = path.stat().st_size
     if size > max_bytes:
-        raise ValueError(
-            f"{path.name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit for a data file. "
-            "Use a sample of its rows, or split it into several files (e.g. train and validation)."
-        )
+        raise UserError("data.file_too_big", name=path.name, size=f"{size / 1e6:.1f}", limit=f"{max_bytes / 1e6:.0f}")
     if suffix == ".parquet":
         from promptlab.data.parquet import read_parquet
 
@@ -64,7 +60,7 @@ def read_file(path: Path, max_bytes: int, budget: Budget | None = None) -> Table
         else:
             table = _read_delimited(path, text, "\t" if suffix == ".tsv" else ",", budget)
     if not table.rows:
-        raise ValueError(f"{path} has no rows (only a header, or only blank lines). Add at least one row of data.")
+        raise UserError("data.no_rows", path=path)
     return table
 
 
@@ -74,44 +70,35 @@ def read_file(path: Path, max_bytes: int, budget: Budget | None = None) -> Table
 def _read_text(path: Path) -> str:
     data = path.read_bytes()
     if not data.strip():
-        raise ValueError(f"{path} is empty. Add a header line and rows, or pick another file.")
+        raise UserError("data.empty_file", path=path)
     _check_not_binary(path, data[:8192])
     try:
         text = data.decode("utf-8-sig")  # -sig: a byte-order mark (Excel's "CSV UTF-8") is dropped transparently
     except UnicodeDecodeError as error:
-        raise ValueError(_not_utf8_message(path, data, error)) from None
+        raise UserError(_not_utf8_message(path, data, error)) from None
     if not text.strip():
-        raise ValueError(f"{path} is empty. Add a header line and rows, or pick another file.")
+        raise UserError("data.empty_file", path=path)
     return text
 
 
 def _check_not_binary(path: Path, head: bytes) -> None:
-    kinds = {
-        b"PAR1": "a Parquet file: give it the .parquet extension",
-        b"PK\x03\x04": "a ZIP archive or an Excel workbook: unzip it, or save the sheet as 'CSV UTF-8'",
-        b"\x1f\x8b": "gzip-compressed: decompress it first",
-        b"\xff\xfe": "UTF-16 text: re-save it as UTF-8",
-        b"\xfe\xff": "UTF-16 text: re-save it as UTF-8",
-    }
+    kinds = {b"PAR1": "parquet", b"PK\x03\x04": "zip", b"\x1f\x8b": "gzip", b"\xff\xfe": "utf16", b"\xfe\xff": "utf16"}
     for magic, kind in kinds.items():
         if head.startswith(magic):
-            raise ValueError(f"{path} is not plain UTF-8 text; it looks like {kind}.")
+            raise UserError("data.not_plain_text", path=path, kind=Message(f"data.looks_like_{kind}"))
     if b"\x00" in head:
-        raise ValueError(f"{path} looks like a binary file, not text. Export the data as .jsonl, .csv or .tsv.")
+        raise UserError("data.binary", path=path)
 
 
-def _not_utf8_message(path: Path, data: bytes, error: UnicodeDecodeError) -> str:
+def _not_utf8_message(path: Path, data: bytes, error: UnicodeDecodeError) -> Message:
     line = data.count(b"\n", 0, error.start) + 1
-    message = (
-        f"{path} is not valid UTF-8: byte {error.start} (line {line}) is {data[error.start:error.start + 1]!r}. "
-        "Re-save the file as UTF-8 (in Excel: 'CSV UTF-8'; in an editor: 'Save with encoding UTF-8')."
-    )
     try:  # the usual culprit for Chinese data: a GBK / GB18030 export (Excel on a Chinese Windows)
         data.decode("gb18030")
-        message += " It reads as GB18030/GBK, a Chinese encoding, so convert from that."
+        gbk = Message("data.reads_as_gbk")
     except UnicodeDecodeError:
-        pass
-    return message
+        gbk = ""
+    return Message("data.not_utf8", path=path, byte=error.start, line=line,
+                   value=repr(data[error.start:error.start + 1]), gbk=gbk)
 
 
 def _read_json(path: Path, text: str, budget: Budget) -> Table:
@@ -125,14 +112,11 @@ def _read_json(path: Path, text: str, budget: Budget) -> Table:
         try:
             record = _plain_record(json.loads(line))
         except json.JSONDecodeError as error:
-            raise ValueError(_json_line_message(path, text, number, error)) from None
+            raise UserError(_json_line_message(path, text, number, error)) from None
         except RecursionError:  # json and plain() recurse once per level: say where, not "maximum recursion depth"
-            raise ValueError(_too_deep_message(path, line, number, outer=1)) from None
+            raise UserError(_too_deep_message(path, line, number, outer=1)) from None
         if not isinstance(record, dict):  # ValueError, not TypeError: engine errors are ValueErrors
-            raise ValueError(  # noqa: TRY004
-                f"{path}, line {number}: expected a JSON object like {{\"text\": \"...\", \"label\": \"...\"}}, "
-                f"found {_json_kind(record)}. Each line must hold one object (one row)."
-            )
+            raise UserError("data.json_line_not_object", path=path, line=number, found=_json_kind(record))  # noqa: TRY004
         cells += len(record)
         if cells > left:
             raise budget.over_cells(path.name, cells, at_least=True)
@@ -150,15 +134,11 @@ def _plain_record(value):
     return value
 
 
-def _too_deep_message(path: Path, text: str, first_line: int, outer: int) -> str:
+def _too_deep_message(path: Path, text: str, first_line: int, outer: int) -> Message:
     """`text` starts at line `first_line` of the file; `outer` levels (the row's object, the array of rows) are the
     file's own, not the value's."""
     depth, line = _deepest(text)
-    return (
-        f"{path}, line {first_line + line - 1}: a value nests lists or objects {max(1, depth - outer):,} levels deep, "
-        "too deep to read. Cells may hold nested values a few hundred levels deep at most: flatten that value, or "
-        "drop it."
-    )
+    return Message("data.too_deep", path=path, line=first_line + line - 1, depth=max(1, depth - outer))
 
 
 _JSON_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}\n]')
@@ -182,41 +162,33 @@ def _deepest(text: str) -> tuple[int, int]:
     return deepest, deepest_line
 
 
-def _json_line_message(path: Path, text: str, number: int, error: json.JSONDecodeError) -> str:
+def _json_line_message(path: Path, text: str, number: int, error: json.JSONDecodeError) -> Message:
     try:
         json.loads(text)
-        return (
-            f"{path} holds one JSON value spread over several lines. PromptLab reads JSON Lines (one object per "
-            "line) or a JSON array of objects: write one row per line."
-        )
+        return Message("data.json_spread", path=path)
     except (json.JSONDecodeError, RecursionError):
-        return (
-            f"{path}, line {number}: not valid JSON ({error.msg} at column {error.colno}). "
-            "Each line must be one complete JSON object; check quotes, commas and brackets on that line."
-        )
+        return Message("data.json_line_invalid", path=path, line=number, detail=error.msg, column=error.colno)
 
 
 def _read_json_array(path: Path, text: str, budget: Budget) -> Table:
     try:
         items = [_plain_record(item) for item in json.loads(text)]
     except json.JSONDecodeError as error:
-        raise ValueError(
-            f"{path}, line {error.lineno}: not valid JSON ({error.msg} at column {error.colno})."
-        ) from None
+        raise UserError("data.json_invalid", path=path, line=error.lineno, detail=error.msg, column=error.colno) \
+            from None
     except RecursionError:
-        raise ValueError(_too_deep_message(path, text, 1, outer=2)) from None
+        raise UserError(_too_deep_message(path, text, 1, outer=2)) from None
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise ValueError(  # noqa: TRY004
-                f"{path}: item {index} of the JSON array is {_json_kind(item)}, not an object. "
-                "Each item must be one row, e.g. {\"text\": \"...\", \"label\": \"...\"}."
-            )
+            raise UserError("data.json_item_not_object", path=path, index=index, found=_json_kind(item))  # noqa: TRY004
     return _table(path, items, budget)
 
 
-def _json_kind(value) -> str:
-    kinds = {list: "a list", str: "a string", bool: "true/false", int: "a number", float: "a number"}
-    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+def _json_kind(value) -> Message | str:
+    kinds = {list: "list", str: "string", bool: "bool", int: "number", float: "number"}
+    if value is None:
+        return "null"
+    return Message(f"data.json_{kinds[type(value)]}") if type(value) in kinds else type(value).__name__
 
 
 def _table(path: Path, records: list[dict], budget: Budget) -> Table:
@@ -244,12 +216,12 @@ def _read_delimited(path: Path, text: str, sep: str, budget: Budget) -> Table:
             if not fields:
                 continue  # blank line
             if len(fields) != len(header):
-                raise ValueError(_ragged_message(path, reader.line_num, header, fields, sep))
+                raise UserError(_ragged_message(path, reader.line_num, header, fields, sep))
             if len(records) == max_rows:
                 raise budget.over_cells(path.name, (max_rows + 1) * len(header), at_least=True)
             records.append(fields)
     except csv.Error as error:
-        raise ValueError(f"{path}, line {reader.line_num}: {error}. Check the quotes on that line.") from None
+        raise UserError("data.csv_error", path=path, line=reader.line_num, detail=error) from None
     budget.charge(path.name, cells=len(records) * len(header))
     columns = [_infer([fields[i] for fields in records]) for i in range(len(header))]
     rows = [dict(zip(header, cells)) for cells in zip(*columns)]
@@ -260,20 +232,13 @@ def _check_header(path: Path, header: list[str]) -> None:
     seen = set()
     for name in header:
         if name in seen:
-            raise ValueError(f"{path}: the header names column '{name}' twice. Give every column its own name.")
+            raise UserError("data.column_twice", path=path, name=name)
         seen.add(name)
 
 
-def _ragged_message(path: Path, line: int, header: list[str], fields: list[str], sep: str) -> str:
-    hint = (
-        "A value that contains a comma must be in double quotes, e.g. \"light, but loud\"."
-        if sep == ","
-        else "A value must not contain a tab; check for a missing or an extra tab on that line."
-    )
-    return (
-        f"{path}, line {line}: expected {len(header)} fields (like the header: {', '.join(header)}), "
-        f"found {len(fields)}. {hint}"
-    )
+def _ragged_message(path: Path, line: int, header: list[str], fields: list[str], sep: str) -> Message:
+    return Message("data.ragged", path=path, line=line, n=len(header), header=", ".join(header), found=len(fields),
+                   hint=Message("data.hint_comma" if sep == "," else "data.hint_tab"))
 
 
 def _infer(cells: list[str]) -> list:
@@ -296,8 +261,7 @@ def read_saved_hf(folder: Path, budget: Budget | None = None) -> dict[str, Table
     try:
         saved = datasets.load_from_disk(str(folder))
     except Exception as error:  # datasets raises many types here; the user needs the text
-        raise ValueError(f"{folder} looks like a dataset saved by `datasets` (save_to_disk) but could not be "
-                         f"loaded: {error}") from error
+        raise UserError("data.saved_hf", folder=folder, detail=error) from error
     return hf_tables(saved, budget, folder.name)
 
 

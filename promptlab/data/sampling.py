@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 
 from promptlab.data.datasets import is_missing, natural_key
+from promptlab.messages import Message, UserError
 
 SAMPLING_METHODS = ("random", "balanced", "fixed")
 EVAL_SEED = 0  # the evaluation subset's seed: fixed, so that every screen and every run scores the same rows
@@ -58,11 +59,11 @@ def sample_shots(
     [{'text': 'row 6'}, {'text': 'row 7'}]
     """
     if k < 0:
-        raise ValueError(f"the number of demonstrations must be 0 or more, got {k}")
+        raise UserError("sampling.negative_shots", k=k)
     if method == "fixed":
         return _fixed(pool, k, indices, exclude)
     if method not in SAMPLING_METHODS:
-        raise ValueError(f"unknown sampling method '{method}'; use one of: {', '.join(SAMPLING_METHODS)}")
+        raise UserError("sampling.unknown_method", method=method, methods=", ".join(SAMPLING_METHODS))
     if k == 0:
         return []
     rng = random.Random(seed)
@@ -71,7 +72,7 @@ def sample_shots(
     else:
         picked = _take(_shuffled(len(pool), rng), k, lambda i: pool[i] in exclude)
     if picked is None:
-        raise ValueError(_too_few_message(pool, k, exclude, label_column if method == "balanced" else None))
+        raise UserError(_too_few_message(pool, k, exclude, label_column if method == "balanced" else None))
     return [pool[i] for i in picked]
 
 
@@ -83,7 +84,7 @@ def sample_rows(rows: list[dict], n: int, seed: int) -> list[dict]:
     [{'i': 2}, {'i': 6}, {'i': 7}]
     """
     if n < 0:
-        raise ValueError(f"the number of rows must be 0 or more, got {n}")
+        raise UserError("sampling.negative_rows", n=n)
     if n >= len(rows):
         return list(rows)
     return [rows[i] for i in sorted(islice(_shuffled(len(rows), random.Random(seed)), n))]
@@ -115,9 +116,8 @@ def _take(order: Iterator[int], k: int, excluded) -> list[int] | None:
 
 def _balanced(pool, k, rng, label_column, exclude) -> list[int] | None:
     if label_column is None:
-        columns = ", ".join(pool[0]) if pool else "none"
-        raise ValueError(f"method='balanced' needs label_column= (the column holding each row's class). "
-                         f"The pool's columns: {columns}.")
+        columns = ", ".join(pool[0]) if pool else Message("data.none")
+        raise UserError("sampling.balanced_needs_labels", columns=columns)
     members: dict[str, list[int]] = {}
     for i, row in enumerate(pool):
         if not is_missing(row.get(label_column)):
@@ -162,24 +162,19 @@ def _balanced_picks(pool, k, classes, members, seeds, exclude, exact: bool) -> d
 
 def _fixed(pool: list[dict], k: int, indices: Sequence[int], exclude: Sequence[dict]) -> list[dict]:
     if len(indices) != k:
-        raise ValueError(f"method='fixed' got {len(indices)} indices but k={k}; pass exactly k indices")
+        raise UserError("sampling.fixed_count", n=len(indices), k=k)
     for index in indices:
         if not 0 <= index < len(pool):
-            raise ValueError(f"demonstration index {index} is out of range: the pool has {len(pool)} rows "
-                             f"(indices 0 to {len(pool) - 1})")
+            raise UserError("sampling.index_out_of_range", index=index, n=len(pool), last=len(pool) - 1)
         if pool[index] in exclude:
-            raise ValueError(f"demonstration index {index} is the query row itself; pick other indices, or take "
-                             "demonstrations from a split other than the one being scored")
+            raise UserError("sampling.index_is_query", index=index)
     return [pool[index] for index in indices]
 
 
-def _too_few_message(pool: list[dict], k: int, exclude: Sequence[dict], label_column: str | None) -> str:
+def _too_few_message(pool: list[dict], k: int, exclude: Sequence[dict], label_column: str | None) -> Message:
     usable = [row for row in pool if row not in exclude]
-    left_out = " (after leaving out the query row)" if len(usable) < len(pool) else ""
+    without_query = len(usable) < len(pool)
     if label_column is not None:
         usable = [row for row in usable if not is_missing(row.get(label_column))]
-        left_out += f" with a label in '{label_column}'"
-    return (
-        f"asked for {k} demonstrations but the pool has only {len(usable)} rows{left_out}; "
-        "lower shots or use a larger train split"
-    )
+    key = "sampling.too_few" + ("_without_query" if without_query else "") + ("_labelled" if label_column else "")
+    return Message(key, k=k, n=len(usable), column=label_column)

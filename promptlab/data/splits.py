@@ -21,6 +21,7 @@ import weakref
 from dataclasses import dataclass, replace
 
 from promptlab.data.datasets import Dataset, is_missing, natural_key
+from promptlab.messages import UserError
 
 TRAIN, VALIDATION = "train", "validation"
 DEFAULT_FRACTION = 0.2
@@ -40,10 +41,9 @@ class Holdout:
     def __post_init__(self):
         fraction, seed = self.fraction, self.seed
         if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1:
-            raise ValueError(f"The validation fraction must be a number between 0 and 1 (e.g. 0.2 for 20% of the "
-                             f"rows), got {fraction!r}.")
+            raise UserError("splits.bad_fraction", value=repr(fraction))
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-            raise ValueError(f"The split seed must be a whole number from 0 to {MAX_SEED:,}, got {seed!r}.")
+            raise UserError("splits.bad_seed", limit=MAX_SEED, value=repr(seed))
 
     def to_dict(self) -> dict:
         """As recorded in a data selection and a run's spec: {"fraction": 0.2, "seed": 0}."""
@@ -55,7 +55,7 @@ class Holdout:
         if value is None or isinstance(value, Holdout):
             return value
         if not isinstance(value, dict) or set(value) - {"fraction", "seed"}:
-            raise ValueError(f"A holdout is {{'fraction': 0.2, 'seed': 0}} (or none), got {value!r}.")
+            raise UserError("splits.bad_holdout", value=repr(value))
         return cls(value.get("fraction", DEFAULT_FRACTION), value.get("seed", 0))
 
 
@@ -92,8 +92,7 @@ def split_off(dataset: Dataset, holdout: Holdout) -> Dataset:
     parts (largest remainders), at least one row goes to each part, and rows keep their order."""
     (name, rows), = dataset.splits.items()
     if len(rows) < 2:
-        raise ValueError(f"Dataset '{dataset.name}' has {len(rows)} row in split '{name}': too few to hold a "
-                         "validation split out of it. Add rows, or turn the validation split off.")
+        raise UserError("splits.too_few_rows", name=dataset.name, n=len(rows), split=name)
     n_val = min(len(rows) - 1, max(1, round(len(rows) * holdout.fraction)))
     classes = _classes(rows, dataset.label_column)
     rng = random.Random(holdout.seed)

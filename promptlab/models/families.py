@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from promptlab.messages import Message, UserError
+
 CAUSAL, SEQ2SEQ, MASKED = "causal", "seq2seq", "masked"
 
 
@@ -70,10 +72,7 @@ def detect_family(config: dict, model_id: str = "the model") -> str:
         return MASKED
     if causal:
         return CAUSAL
-    raise ValueError(
-        f"{model_id} (model type {model_type!r}) is not a language model PromptLab can score: it is neither "
-        "decoder-only (e.g. Llama, SmolLM2), encoder-decoder (e.g. T5) nor a masked LM with its MLM head (e.g. "
-        "BERT). Pick a model of one of those families.")
+    raise UserError("model.not_a_language_model", model=model_id, model_type=repr(model_type))
 
 
 def family_of_model(model) -> str:
@@ -97,9 +96,9 @@ def read_family(folder: str | Path, model_id: str = "the model") -> str:
     try:
         config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise ValueError(f"Cannot read {model_id}'s config.json ({err}).") from None
+        raise UserError("model.config_unreadable", model=model_id, detail=err) from None
     if not isinstance(config, dict):
-        raise ValueError(f"{model_id}'s config.json is not a JSON object.")
+        raise UserError("model.config_not_object", model=model_id)
     return detect_family(config, model_id)
 
 
@@ -129,20 +128,14 @@ def family_for_task_type(task_type: str | None) -> Family:
     return next((f for f in FAMILIES.values() if f.peft_task_type == task_type), FAMILIES[CAUSAL])
 
 
-def template_problem(family: str, *, mode: str, cloze: bool, model: str = "the model") -> str:
-    """Why a template cannot be scored by a model of `family` (a sentence saying what to do instead), or "".
+def template_problem(family: str, *, mode: str, cloze: bool, model: str) -> Message | str:
+    """Why a template cannot be scored by `model`, of `family` (a sentence saying what to do instead), or "".
     `mode`: "rank" or "generate"; `cloze`: the template's prompt has a {{ mask }} slot."""
     f = FAMILIES[family]
     if f.cloze and mode == "generate":
-        return (f"{model} is a masked LM ({f.examples[0]}-style): it fills a mask slot but cannot generate text. "
-                "Give the template answer choices (label words) and a {{ mask }} slot in the prompt, or pick a "
-                "decoder-only or encoder-decoder model for generation.")
+        return Message("model.masked_needs_choices", model=model, example=f.examples[0])
     if f.cloze and not cloze:
-        return (f"{model} is a masked LM: it scores the answer at a mask slot, and this template has none. Put "
-                "{{ mask }} where the label word goes, e.g. '{{ sentence }} It was {{ mask }}.', or pick a "
-                "decoder-only or encoder-decoder model.")
+        return Message("model.masked_needs_slot", model=model)
     if cloze and not f.cloze:
-        return (f"This is a cloze template (its prompt has {{{{ mask }}}}), which needs a masked LM such as "
-                f"bert-base-uncased; {model} is {f.title}. Pick a masked LM, or write the prompt so that the "
-                "answer follows it (no {{ mask }}).")
+        return Message("model.cloze_needs_masked", model=model, family=Message(f"family.{family}"))
     return ""

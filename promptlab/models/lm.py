@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from promptlab.messages import Message, UserError
 from promptlab.models import masked, packing, peft_methods, seq2seq
 from promptlab.models.families import CAUSAL, FAMILIES, MASKED, SEQ2SEQ, family_of_model, read_family
 from promptlab.models.registry import DEFAULT_MODEL, resolve_model
@@ -47,7 +48,7 @@ def pick_dtype(device: torch.device, dtype: str = "auto") -> torch.dtype:
         names = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
                  "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
         if dtype not in names:
-            raise ValueError(f"Unknown dtype {dtype!r}. Use one of: auto, fp32, bf16, fp16.")
+            raise UserError("model.unknown_dtype", dtype=repr(dtype))
         return names[dtype]
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
@@ -86,11 +87,9 @@ def _refuse_missing_weights(info: dict, model_id: str, family: str) -> None:
     random ones and score noise: refuse it instead."""
     missing = list(info.get("missing_keys") or ())
     if missing:
-        raise ValueError(
-            f"{model_id} lacks weights a {FAMILIES[family].title} needs ({', '.join(missing[:3])}"
-            f"{', ...' if len(missing) > 3 else ''}): it was saved without its language-model head (a bare "
-            "encoder, or a model fine-tuned for classification). Use a checkpoint with its LM head, e.g. "
-            f"{FAMILIES[family].examples[0]}.")
+        raise UserError("model.no_lm_head", model=model_id, family=Message(f"family.{family}"),
+                        missing=", ".join(missing[:3]) + (", ..." if len(missing) > 3 else ""),
+                        example=FAMILIES[family].examples[0])
 
 
 def refuse_remote_code(path: str | os.PathLike, model_id: str) -> None:
@@ -107,11 +106,7 @@ def refuse_remote_code(path: str | os.PathLike, model_id: str) -> None:
         return  # transformers reports a missing or broken config itself
     model_type = config.get("model_type") if isinstance(config, dict) else None
     if isinstance(config, dict) and config.get("auto_map") and model_type not in CONFIG_MAPPING:
-        raise ValueError(
-            f"Model {model_id!r} needs its own Python code to load (config.json has auto_map and model type "
-            f"{model_type!r}, which transformers does not know). PromptLab never runs code shipped with a model "
-            "(trust_remote_code stays off). Use a model that transformers supports natively, e.g. "
-            f"{DEFAULT_MODEL}, or a local folder of one.")
+        raise UserError("model.remote_code", model=repr(model_id), model_type=repr(model_type), default=DEFAULT_MODEL)
 
 
 def _with_adapter(model, adapter: Path, model_id: str, family: str = CAUSAL):
@@ -122,7 +117,7 @@ def _with_adapter(model, adapter: Path, model_id: str, family: str = CAUSAL):
 
     config_file = adapter / "adapter_config.json"
     if not config_file.is_file():
-        raise ValueError(f"No PEFT adapter at {adapter}: adapter_config.json is missing. Pass a run's adapter/ folder.")
+        raise UserError("model.no_adapter", adapter=adapter)
     config = json.loads(config_file.read_text())
     base = config.get("base_model_name_or_path")
     mismatch = _shape_mismatch(config, model.config.get_text_config())
@@ -134,11 +129,9 @@ def _with_adapter(model, adapter: Path, model_id: str, family: str = CAUSAL):
             raise ValueError(mismatch)
         return PeftModel.from_pretrained(model, adapter)
     except (RuntimeError, ValueError, KeyError) as err:
-        raise ValueError(
-            f"The adapter at {adapter} does not fit model {model_id!r}: it was trained on "
-            f"{repr(base) if base else 'another base model (adapter_config.json does not name it)'}. "
-            f"Load it with that base model (--model). Details: {str(err).splitlines()[0][:300]}"
-        ) from None
+        raise UserError("model.adapter_misfit", adapter=adapter, model=repr(model_id),
+                        base=repr(base) if base else Message("model.another_base"),
+                        detail=str(err).splitlines()[0][:300]) from None
 
 
 _shape_mismatch = peft_methods.shape_mismatch  # adapter loading checks sizes by the method facts
@@ -199,9 +192,7 @@ class LM:
                  progress: Progress | None = None, batch_size: int = 8) -> list[str]:
         """Greedy continuations of `prompts`, cut at the first stop string."""
         if not FAMILIES[self.family].generates:
-            raise ValueError(f"Model {self.name} is a masked LM: it fills a mask slot but cannot generate text. Use "
-                             "a template with answer choices and a {{ mask }} slot, or a decoder-only or "
-                             "encoder-decoder model for generation.")
+            raise UserError("model.masked_cannot_generate", model=self.name)
         with self._lock, torch.inference_mode():
             if self.family == SEQ2SEQ:
                 texts = seq2seq.generate(self.model, self.tokenizer, prompts, max_new_tokens=max_new_tokens,
@@ -230,7 +221,7 @@ class LM:
     def wrap_chat(self, prompt: str) -> str:
         """The prompt as a user turn in the model's chat template (for instruct models), ready for the answer."""
         if not getattr(self.tokenizer, "chat_template", None):
-            raise ValueError(f"Model {self.name} has no chat template. Turn off 'chat' in the template.")
+            raise UserError("model.no_chat_template", model=self.name)
         return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                                   add_generation_prompt=True)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptlab import settings
+from promptlab.messages import UserError
 
 if TYPE_CHECKING:
     from promptlab.models.lm import LM
@@ -157,10 +158,7 @@ class LoadedModels:
     def _refuse_too_big(self, key, needed: int) -> None:
         budget = self.budget
         if budget and needed > budget:
-            raise ValueError(
-                f"Model {_label(key)} needs about {megabytes(needed)} MB for its weights, more than this server's "
-                f"model memory budget of {megabytes(budget)} MB (PROMPTLAB_MODEL_MEMORY_MB). Pick a smaller model, "
-                "or raise the budget where the memory is there.")
+            raise UserError("model.over_budget", model=_label(key), needed=megabytes(needed), budget=megabytes(budget))
 
     def _make_room(self, key, needed: int, notes: list | None) -> None:
         """Unload the least recently used other models until `needed` more bytes fit in the budget."""
@@ -190,7 +188,7 @@ class LoadedModels:
         import torch
 
         if call.method not in METHODS:
-            raise ValueError(f"Unknown model call {call.method!r}; expected one of {', '.join(METHODS)}.")
+            raise UserError("model.unknown_call", method=repr(call.method), methods=", ".join(METHODS))
         self._every_core = self._every_core or torch.get_num_threads()
         torch.set_num_threads(call.threads or self._every_core)
         lm = self.get(call.model_id, call.adapter, notes)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
+from promptlab.messages import UserError
 from promptlab.models import peft_methods
 from promptlab.models.requests import Request
 
@@ -58,7 +59,7 @@ def encode(tokenizer, requests: Sequence[Request], max_length: int | None = None
     of the text before the slot first, then at the end of the text after it."""
     mask_text = tokenizer.mask_token
     if not mask_text:
-        raise ValueError("This tokenizer has no mask token, so the model cannot fill a {{ mask }} slot.")
+        raise UserError("model.no_mask_token")
     prefix, suffix = _special_tokens(tokenizer)
     mask_id = tokenizer.mask_token_id
     cache: dict[str, tuple[list[int], str, str, list[int]]] = {}
@@ -70,12 +71,10 @@ def encode(tokenizer, requests: Sequence[Request], max_length: int | None = None
         word = req.continuation.strip()
         word_ids = _word_tokens(tokenizer, left, left_text, spaces, word) if word else []
         if not word_ids:
-            raise ValueError(f"The label word {req.continuation!r} tokenizes to nothing in its slot. Use a "
-                             "non-empty answer choice.")
+            raise UserError("model.empty_label_word", word=repr(req.continuation))
         room = (max_length or 10**9) - len(prefix) - len(suffix) - len(word_ids)
         if room < 0:
-            raise ValueError(f"The label word {word!r} is {len(word_ids)} tokens long, more than the model's "
-                             f"{max_length} positions hold. Use a shorter answer choice.")
+            raise UserError("model.long_label_word", word=repr(word), n=len(word_ids), limit=max_length)
         cut_left = max(0, len(left) + len(right) - room)
         kept_left = left[cut_left:]
         kept_right = right[:max(0, room - len(kept_left))]
@@ -87,12 +86,9 @@ def _split(tokenizer, context: str, mask_text: str) -> tuple[list[int], str, str
     """(tokens before the slot, the text before it without trailing whitespace, that whitespace, tokens after)."""
     slots = context.count(mask_text)
     if slots != 1:
-        where = "none" if slots == 0 else f"{slots}"
-        raise ValueError(
-            f"A masked LM scores the answer at one mask slot, but this prompt has {where}: "
-            + ("write {{ mask }} where the label word goes, e.g. '{{ sentence }} It was {{ mask }}.'." if slots == 0
-               else f"{mask_text!r} appears {slots} times (the template's {{{{ mask }}}} once, the rest in the "
-                    f"row's text or the template). Keep one {{{{ mask }}}} and remove {mask_text!r} from the data."))
+        if slots == 0:
+            raise UserError("model.no_mask_slot")
+        raise UserError("model.mask_slots", n=slots, mask=repr(mask_text))
     before, after = context.split(mask_text)
     text = before.rstrip()
     return _tokens(tokenizer, text), text, before[len(text):], _tokens(tokenizer, after)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
+from promptlab.messages import UserError
 from promptlab.models import peft_methods
 from promptlab.models.peft_methods import peft_parts
 from promptlab.models.requests import Request
@@ -82,10 +83,7 @@ def encode(tokenizer, requests: Sequence[Request], max_length: int | None = None
         whole = tokenizer.encode(context + continuation, add_special_tokens=False)
         cont = whole[len(ctx):]
         if not cont:
-            raise ValueError(
-                f"The continuation {req.continuation!r} tokenizes to nothing after its context. "
-                "Use a non-empty answer choice or target."
-            )
+            raise UserError("model.empty_continuation", continuation=repr(req.continuation))
         ctx = bos + ctx
         if not ctx:  # nothing to condition on: start from the end-of-text token, as lm-eval does
             ctx = [tokenizer.eos_token_id]

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from promptlab.messages import UserError
+
 POSITIONS, KEY_VALUES, WEIGHTS = "positions", "key_values", "weights"
 
 
@@ -67,8 +69,8 @@ def adds(peft_config) -> str:
     method = method_for_peft_type(peft_config.peft_type)
     if method is None:  # another PEFT method: if it learns a prompt we cannot rebuild its forward
         if peft_config.is_prompt_learning:
-            raise ValueError(f"PEFT method {getattr(peft_config.peft_type, 'value', peft_config.peft_type)} is "
-                             f"not supported: PromptLab scores {', '.join(m.title for m in METHODS.values())}.")
+            raise UserError("model.peft_method", method=getattr(peft_config.peft_type, "value", peft_config.peft_type),
+                            methods=", ".join(m.title for m in METHODS.values()))
         return WEIGHTS
     return method.adds
 

@@ -26,6 +26,7 @@ import pickle
 import signal
 import threading
 
+from promptlab.messages import Message, UserError
 from promptlab.models.loaded import Call, LoadedModels
 
 log = logging.getLogger("promptlab.models")
@@ -67,20 +68,19 @@ class ModelProcess:
                 self._conn.send(call)
                 kind, payload, told = self._conn.recv()
             except (EOFError, BrokenPipeError, ConnectionResetError):
-                raise ValueError(self._died_message()) from None
+                raise UserError(self._died_message()) from None
         if notes is not None:
             notes.extend(told)
         if kind == "error":
             raise payload
         return payload
 
-    def _died_message(self) -> str:
+    def _died_message(self) -> Message:
         self._process.join(timeout=5)
         code = self._process.exitcode
         killed = code in (-getattr(signal, "SIGKILL", 9), 137)  # Windows has no SIGKILL
-        why = "killed, most likely for lack of memory" if killed else f"exit code {code}"
-        return (f"The model process stopped while scoring ({why}). Nothing was lost; the next request starts it "
-                "again. If it keeps stopping, score fewer rows or shots, or use a smaller model.")
+        why = Message("model.killed") if killed else Message("model.exit_code", code=code)
+        return Message("model.process_stopped", why=why)
 
     def close(self) -> None:
         """Stop the child (also done when this process exits)."""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from promptlab import settings
 from promptlab.data.hub import hub_reachable
+from promptlab.messages import Message, UserError
 from promptlab.models.families import CAUSAL, MASKED, read_family, read_mask_token
 
 DEFAULT_MODEL = "smollm2-135m-instruct"  # bundled, offline; defined here so that naming it does not import torch
@@ -108,13 +109,11 @@ def model_family(model_id: str) -> str:
     except Exception:  # noqa: BLE001 - not in the local cache: try the network below
         pass
     if settings.hub_offline() or not hub_reachable():
-        raise ValueError(f"Model {model_id!r} is not available offline (no local folder of that name, not in the "
-                         "local Hugging Face cache, and the Hub is unreachable).")
+        raise UserError("model.offline", model=repr(model_id))
     try:
         return read_family(Path(hf_hub_download(model_id, "config.json")).parent, model_id)
     except Exception as err:  # noqa: BLE001 - hub errors come in many types; the message is what matters
-        raise ValueError(f"Could not read model {model_id!r}'s config.json from the Hugging Face Hub: "
-                         f"{str(err).splitlines()[0][:300]}") from None
+        raise UserError("model.hub_config", model=repr(model_id), detail=str(err).splitlines()[0][:300]) from None
 
 
 @functools.lru_cache(maxsize=64)
@@ -160,11 +159,10 @@ def resolve_model(model_id: str) -> str:
     path = Path(model_id).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ValueError(f"{path} is a folder but not a Hugging Face model: config.json is missing.")
+            raise UserError("model.folder_without_config", path=path)
         return str(path)
     if path.suffix == ".gguf" or model_id.startswith((".", "/", "~")):
-        raise ValueError(f"No model folder at {path}. Pass a folder with config.json, a hub id, or one of: "
-                         f"{', '.join(BUNDLED)}.")
+        raise UserError("model.no_folder", path=path, bundled=", ".join(BUNDLED))
     return _from_hub(model_id)
 
 
@@ -172,7 +170,7 @@ def _converted(name: str) -> Path:
     """The safetensors cache of a bundled model, converting it on first use (and when the cache is corrupt)."""
     spec = BUNDLED[name]
     if not bundled_available(name):
-        raise ValueError(f"Model {name!r} is not installed. Install it with: {spec.install_hint}")
+        raise UserError("model.not_installed", model=repr(name), hint=spec.install_hint)
     target = settings.cache_dir() / "models" / f"{name}-{spec.key()}"
     if _is_complete(target):
         return target
@@ -226,25 +224,20 @@ def _from_hub(model_id: str) -> str:
         cached = None
     if cached:
         return _with_weights(cached, model_id)
-    tried = f"tried: a local folder named {model_id!r} (none), the local Hugging Face cache (not there)"
+    tried = Message("model.tried", model=repr(model_id))
     if settings.hub_offline() or not hub_reachable():
-        raise ValueError(
-            f"Model {model_id!r} is not available offline ({tried}, the Hugging Face Hub (unreachable)). "
-            f"Use a bundled model ({', '.join(BUNDLED)}) or a local folder with config.json."
-        )
+        raise UserError("model.not_available_offline", model=repr(model_id), tried=tried, bundled=", ".join(BUNDLED))
     try:
         folder = snapshot_download(model_id, allow_patterns=patterns)
     except Exception as err:  # noqa: BLE001 - hub errors come in many types; the message is what matters
-        raise ValueError(f"Could not download model {model_id!r} from the Hugging Face Hub ({tried}): "
-                         f"{str(err).splitlines()[0][:300]}") from None
+        raise UserError("model.download_failed", model=repr(model_id), tried=tried,
+                        detail=str(err).splitlines()[0][:300]) from None
     return _with_weights(folder, model_id)
 
 
 def _with_weights(folder: str, model_id: str) -> str:
-    """`folder` if it holds safetensors weights; else a ValueError: from the Hub only safetensors are fetched (a
+    """`folder` if it holds safetensors weights; else a UserError: from the Hub only safetensors are fetched (a
     PyTorch .bin file is a pickle, which can run code when loaded)."""
     if not any(Path(folder).rglob("*.safetensors")):
-        raise ValueError(f"Model {model_id!r} has no safetensors weights on the Hugging Face Hub (only PyTorch .bin "
-                         "files, perhaps: pickles, which can run code, so PromptLab does not fetch them). Pick a "
-                         "model that ships model.safetensors, or convert this one and use its local folder.")
+        raise UserError("model.no_safetensors", model=repr(model_id))
     return folder

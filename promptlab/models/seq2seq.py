@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from promptlab.messages import UserError
 from promptlab.models import peft_methods
 from promptlab.models.requests import Request
 
@@ -47,8 +48,7 @@ def encode(tokenizer, requests: Sequence[Request], max_length: int | None = None
             cache[req.context] = tuple(tokenizer.encode(req.context, add_special_tokens=True))
         answer = req.continuation.strip()
         if not answer:
-            raise ValueError(f"The continuation {req.continuation!r} is empty. Use a non-empty answer choice or "
-                             "target.")
+            raise UserError("model.empty_answer", continuation=repr(req.continuation))
         labels = tuple(tokenizer.encode(answer, add_special_tokens=True))
         context = cache[req.context]
         if max_length and len(context) > max_length:

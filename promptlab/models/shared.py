@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from promptlab.messages import UserError
 from promptlab.models.loaded import Call
 from promptlab.models.requests import LogLikelihood, Request
 
@@ -37,22 +38,19 @@ MAX_CONTEXTS_PER_CALL = 1024
 _DESCRIPTIONS: dict = {}  # (backend, model, adapter) -> its describe() answer: a model does not change
 
 
-class Cancelled(ValueError):
+class Cancelled(UserError):
     """The visitor asked to stop the request."""
 
     def __init__(self):
-        super().__init__("Stopped, as you asked. Nothing else was affected; start it again whenever you like.")
+        super().__init__("model.cancelled")
 
 
-class BudgetExceeded(ValueError):
+class BudgetExceeded(UserError):
     """A request used up its share of model time."""
 
     def __init__(self, budget_s: float):
         self.budget_s = budget_s
-        super().__init__(
-            f"This request used its {budget_s:.0f} s share of the model, which this server shares among all its "
-            "visitors. Score fewer rows, shots, seeds or prompts at a time; on your own machine "
-            "(PROMPTLAB_REQUEST_SECONDS=0) there is no limit.")
+        super().__init__("model.budget_exceeded", seconds=f"{budget_s:.0f}")
 
 
 @dataclass

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 
 from jinja2.utils import Namespace
 
+from promptlab.messages import Message, UserError
+
 MAX_CHARS = 100_000  # longest rendered text, string or list a template may build
 MAX_RANGE = 1_000  # longest range() a template may ask for
 MAX_STEPS = 20_000  # loop iterations + calls one field render may spend
@@ -32,7 +34,7 @@ MAX_BUILT = 5 * MAX_CHARS
 MAX_SECONDS = 0.5
 
 
-class LimitError(ValueError):
+class LimitError(UserError):
     """A template asked for more than the sandbox allows."""
 
 
@@ -40,8 +42,9 @@ class BudgetSpent(LimitError):
     """The rendering time of a `render_budget` block is spent."""
 
 
-def refuse(message: str):
-    raise LimitError(f"{message} Templates are limited so that one prompt cannot exhaust the server.")
+def refuse(key: str, **params):
+    """Raise the LimitError of catalogue text `key` (what the template asked for), with why templates are limited."""
+    raise LimitError("limit.refused", reason=Message(key, **params))
 
 
 class _Request:
@@ -121,15 +124,14 @@ class _Render:
     def over(self):
         """Raise the LimitError of the first limit this render has passed."""
         if self.steps < 0:
-            refuse(f"The template runs more than {MAX_STEPS:,} loop steps or calls.")
+            refuse("limit.steps", limit=MAX_STEPS)
         if self.written < 0:
-            refuse(f"The template writes more than {MAX_CHARS:,} characters.")
+            refuse("limit.written", limit=MAX_CHARS)
         if self.built < 0:
-            refuse(f"The template builds more than {MAX_BUILT:,} characters or items in all.")
+            refuse("limit.built", limit=MAX_BUILT)
         if self.deadline < self.start + MAX_SECONDS:  # a render_budget block's time ran out first
             _out_of_time(self.request)
-        refuse(f"The template takes more than {MAX_SECONDS:g} s to render (loops over slow filters such as sort "
-               f"on long lists?).")
+        refuse("limit.seconds", seconds=f"{MAX_SECONDS:g}")
 
 
 _current: contextvars.ContextVar[_Render | None] = contextvars.ContextVar("promptlab_template_budget", default=None)
@@ -156,7 +158,7 @@ _now = time.monotonic
 
 
 def _out_of_time(request: _Request):
-    raise BudgetSpent(f"Rendering took more than {request.seconds:g} s in total for this request.")
+    raise BudgetSpent("limit.request_seconds", seconds=f"{request.seconds:g}")
 
 
 def size(value, limit: int = MAX_CHARS) -> int:
@@ -194,7 +196,7 @@ def limited(value, steps: int = 0):
     if isinstance(value, (str, list, tuple, dict, Namespace)):
         n = len(value) if isinstance(value, str) else size(value)
         if n > MAX_CHARS:
-            refuse(f"The template built a value of over {MAX_CHARS:,} characters or items.")
+            refuse("limit.value", limit=MAX_CHARS)
         spend(steps, 0, n)
     else:
         spend(steps)

@@ -19,7 +19,7 @@ import re
 from jinja2 import Environment
 from jinja2.exceptions import TemplateSyntaxError
 
-from promptlab.prompts.values import CHOICE_SEPARATOR, Problem, RenderError, Template
+from promptlab.prompts.values import CHOICE_SEPARATOR, Problem, RenderError, Template, problem
 
 MAX_NAMES_SHOWN = 30  # class labels listed in a message (TREC's fine labels are 47)
 _INTEGER = re.compile(r"\s*-?[0-9]+\s*")  # a class number read from text ("1", "-1": unlabelled on the Hub)
@@ -61,10 +61,8 @@ def with_class_numbers(t: Template, row: dict) -> dict:
 def _not_a_class_label(column: str, value: str, names: tuple[str, ...]) -> Problem:
     shown = value if len(value) <= 60 else value[:60] + "…"
     listed = ", ".join(names[:MAX_NAMES_SHOWN]) + (" …" if len(names) > MAX_NAMES_SHOWN else "")
-    return Problem("class_labels", f"Column '{column}' holds {shown!r}, which is not one of the template's class "
-                                   f"labels for it ({listed}).",
-                   "List the data's label names in class order (the first is class 0), e.g. label: negative ||| "
-                   "positive.")
+    return problem("class_labels", "template.not_a_class_label", "hint.class_order", column=column,
+                   value=repr(shown), names=listed)
 
 
 def guard_pipes(context: dict) -> dict:
@@ -77,8 +75,7 @@ def split_rendered(text: str) -> tuple[str, str]:
     stripped, as PromptSource does. No "|||" rendered (e.g. an {% if %} that left this row out): no target."""
     parts = text.split(CHOICE_SEPARATOR)
     if len(parts) > 2:
-        raise RenderError(Problem("prompt", f"The prompt rendered '|||' {len(parts) - 1} times; it separates the "
-                                  "input from the target once.", "Keep one '|||' between the input and the target."))
+        raise RenderError(problem("prompt", "template.pipes_rendered", "hint.one_pipe", n=len(parts) - 1))
     prompt, target = (part.replace(_PIPES, CHOICE_SEPARATOR).strip() for part in (*parts, "")[:2])
     return prompt, target
 
@@ -102,8 +99,8 @@ def target_problem(prompt: str, target: str, choices) -> Problem | None:
     empty is one the template does not apply to (PromptSource leaves such rows out), and an empty target an
     unlabelled row: neither is a problem."""
     if choices and prompt and target and target not in choices:
-        return Problem("prompt", f"The target '{target}' (after '|||') is not one of the answer choices: "
-                                 f"{', '.join(choices)}.", "Make the part after '|||' render one of the choices.")
+        return problem("prompt", "template.split_target_not_a_choice", "hint.split_target", target=target,
+                       choices=", ".join(choices))
     return None
 
 
@@ -113,18 +110,14 @@ def form_problems(t: Template) -> list[Problem]:
     problems = []
     separators = t.prompt.count(CHOICE_SEPARATOR)
     if separators and t.target.strip():
-        problems.append(Problem("prompt", "The prompt has '|||' (PromptSource form: input ||| target) and the target "
-                                "field is set too.", "Remove '|||' and what follows it from the prompt, or empty the "
-                                "target field."))
+        problems.append(problem("prompt", "template.pipes_and_target", "hint.pipes_and_target"))
     elif separators > 1:
-        problems.append(Problem("prompt", f"The prompt has '|||' {separators} times; it separates the input from "
-                                "the target once.", "Keep one '|||' between the input and the target."))
+        problems.append(problem("prompt", "template.pipes_many", "hint.one_pipe", n=separators))
     for column, names in t.class_labels:
         if not names or any(not name.strip() for name in names):
-            problems.append(Problem("class_labels", f"The class labels of column '{column}' include an empty name.",
-                                    "List every label name, in class order."))
+            problems.append(problem("class_labels", "template.class_label_empty", "hint.every_label", column=column))
         elif len(set(names)) < len(names):
             double = next(name for name in names if names.count(name) > 1)
-            problems.append(Problem("class_labels", f"Class label '{double}' of column '{column}' appears more than "
-                                    "once.", "Each name is one class: list it once, in class order."))
+            problems.append(problem("class_labels", "template.class_label_double", "hint.label_once", label=double,
+                                    column=column))
     return problems

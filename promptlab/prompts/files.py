@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from promptlab import settings
+from promptlab.messages import Message, UserError, message_of
 from promptlab.prompts.sandbox import MAX_SOURCE_CHARS
 from promptlab.prompts.values import Template
 
@@ -47,25 +48,25 @@ def parse_template(text: str, source: str = "<text>") -> Template:
     'Review: {{ sentence }}'
     """
     if len(text) > MAX_FILE_CHARS:
-        raise ValueError(f"{source}: the file is {len(text):,} characters long; a template file may have at most "
-                         f"{MAX_FILE_CHARS:,}. Shorten its fields.")
+        raise UserError("file.too_long", source=source, length=len(text), limit=MAX_FILE_CHARS)
     node, data = _load_yaml(text, source)
     if not isinstance(data, dict):  # TRY004: engine errors are ValueErrors (docs/design.md), not TypeErrors
-        raise ValueError(f"{source}: a template file must be a YAML mapping with keys such as name: and prompt:, "  # noqa: TRY004
-                         f"not {'an empty file' if data is None else type(data).__name__}.")
+        raise UserError("file.not_a_mapping", source=source,  # noqa: TRY004
+                        found=Message("file.empty") if data is None else type(data).__name__)
     lines = {k.value: k.start_mark.line + 1 for k, _ in node.value} if isinstance(node, yaml.MappingNode) else {}
     defaults = _defaults()
     unknown = [str(k) for k in data if k not in defaults]
     if unknown:
         close = difflib.get_close_matches(unknown[0][:100], defaults, n=1)
-        guess = f" Did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"{source}, line {lines.get(unknown[0], '?')}: unknown key {_SHOW.repr(unknown[0])}.{guess} "
-                         f"Allowed keys: {', '.join(defaults)}.")
+        guess = Message("file.did_you_mean", name=close[0]) if close else ""
+        raise UserError("file.unknown_key", source=source, line=lines.get(unknown[0], "?"),
+                        key=_SHOW.repr(unknown[0]), guess=guess, keys=", ".join(defaults))
     for key in ("name", "prompt"):
         if key not in data:
-            raise ValueError(f"{source}: missing required key '{key}:'.")
-    return Template(**{k: _field_value(k, v, f"{source}, line {lines.get(k, '?')}, field '{k}'")
-                           for k, v in data.items()})
+            raise UserError("file.missing_key", source=source, key=key)
+    return Template(**{k: _field_value(k, v, Message("where.line_field", source=source, line=lines.get(k, "?"),
+                                                     field=k))
+                       for k, v in data.items()})
 
 
 def _load_yaml(text: str, source: str):
@@ -76,22 +77,20 @@ def _load_yaml(text: str, source: str):
         return node, (loader.construct_document(node) if node is not None else None)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ValueError(f"{source}{where}: invalid YAML: {getattr(e, 'problem', None) or e}. Fix: check the "
-                         "indentation, and quote values that start with '{' or contain ': ' (or use a | block).") \
-            from None
+        where = Message("problem.at_line_column", line=mark.line + 1, column=mark.column + 1) if mark else ""
+        raise UserError("file.invalid_yaml", source=source, where=where,
+                        detail=getattr(e, "problem", None) or e) from None
     except RecursionError:
-        raise ValueError(f"{source}: the YAML nests lists or mappings too deeply to read. A template file needs "
-                         "only key: value lines (and a list of answer choices).") from None
+        raise UserError("file.too_deep", source=source) from None
     finally:
         loader.dispose()
 
 
-def _field_value(key: str, value, where: str):
+def _field_value(key: str, value, where: Message):
     """Check one YAML value against the field's type; return it in the type Template stores."""
     if key == "chat":
         if not isinstance(value, bool):
-            raise ValueError(f"{where}: must be true or false, not {_SHOW.repr(value)}.")
+            raise UserError("file.not_a_bool", where=where, value=_SHOW.repr(value))
         return value
     if value is None:
         return _defaults()[key]
@@ -102,45 +101,40 @@ def _field_value(key: str, value, where: str):
         _check_length(sum(map(len, choices)), where)
         return choices
     if isinstance(value, dict):
-        raise ValueError(f"{where}: must be text, but YAML read a mapping. Fix: quote a value that starts with "  # noqa: TRY004
-                         f"'{{', e.g. {key}: \"{{{{ label }}}}\".")
+        raise UserError("file.mapping_not_text", where=where, key=key)  # noqa: TRY004
     if not isinstance(value, str):
-        what = "a list of choices or text" if key == "answer_choices" else "text"
-        shown = _SHOW.repr(value)
-        raise ValueError(f"{where}: must be {what}, not {shown}. Fix: quote it, e.g. {key}: \"{shown}\".")  # noqa: TRY004
+        what = Message("noun.choices_or_text" if key == "answer_choices" else "noun.text")
+        raise UserError("file.not_text", where=where, what=what, value=_SHOW.repr(value), key=key)  # noqa: TRY004
     if key == "name" and not value.strip():
-        raise ValueError(f"{where}: the name is empty.")
+        raise UserError("file.empty_name", where=where)
     _check_length(len(value), where)
     return value
 
 
-def _check_length(length: int, where: str) -> None:
+def _check_length(length: int, where: Message) -> None:
     if length > MAX_SOURCE_CHARS:
-        raise ValueError(f"{where}: {length:,} characters is too long; a template field may have at most "
-                         f"{MAX_SOURCE_CHARS:,}.")
+        raise UserError("file.field_too_long", where=where, length=length, limit=MAX_SOURCE_CHARS)
 
 
-def _choice_value(index: int, item, where: str, what: str = "choice") -> str:
+def _choice_value(index: int, item, where: Message, what: str = "choice") -> str:
     if isinstance(item, str):
         return item
     if isinstance(item, int) and not isinstance(item, bool):
         return str(item)
-    raise ValueError(f"{where}: {what} {index} is {_SHOW.repr(item)}, not text (YAML reads yes/no/on/off/true/false as "
-                     f"booleans). Fix: quote it, e.g. [\"yes\", \"no\"].")
+    raise UserError("file.choice_not_text", where=where, what=Message(f"noun.{what}"), index=index,
+                    value=_SHOW.repr(item))
 
 
-def _class_labels_value(value, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _class_labels_value(value, where: Message) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """class_labels: a mapping of column -> its label names in class order, e.g. {label: [negative, positive]}."""
-    example = "e.g. class_labels: {label: [negative, positive]}"
     if not isinstance(value, dict):
-        raise ValueError(f"{where}: must map each column to its label names in class order, {example}, not "  # noqa: TRY004
-                         f"{_SHOW.repr(value)}.")
+        raise UserError("file.class_labels_not_a_mapping", where=where, value=_SHOW.repr(value))  # noqa: TRY004
     pairs = []
     for column, names in value.items():
         if not isinstance(column, str) or not isinstance(names, list):
-            raise ValueError(f"{where}: {_SHOW.repr(column)} must be a column name with a list of label names, "  # noqa: TRY004
-                             f"{example}.")
-        pairs.append((column, tuple(_choice_value(i, name, f"{where}, column '{column}'", "label name")
+            raise UserError("file.class_labels_entry", where=where, column=_SHOW.repr(column))  # noqa: TRY004
+        pairs.append((column, tuple(_choice_value(i, name, Message("where.column", where=where, column=column),
+                                                  "label_name")
                                     for i, name in enumerate(names, 1))))
     _check_length(sum(len(column) + sum(map(len, names)) for column, names in pairs), where)
     return tuple(pairs)
@@ -148,12 +142,14 @@ def _class_labels_value(value, where: str) -> tuple[tuple[str, tuple[str, ...]],
 
 def load_template(path) -> Template:
     """Read a template YAML file (UTF-8). load_template("templates/sst2-review-sentiment.yaml")"""
-    return parse_template(read_text(path, MAX_FILE_CHARS, "template file"), str(path))
+    return parse_template(read_text(path, MAX_FILE_CHARS, "template_file"), str(path))
 
 
 def read_text(path, max_chars: int, what: str) -> str:
     """A UTF-8 text file's content, refused with a ValueError when it is no regular file (a FIFO or a device would
-    block or never end) or longer than `max_chars` (only so much is read)."""
+    block or never end) or longer than `max_chars` (only so much is read). `what` names the file in messages: a
+    noun of the catalogue ("template_file", "promptsource_file")."""
+    what = Message(f"noun.{what}")
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO opens without waiting for a writer
@@ -161,17 +157,15 @@ def read_text(path, max_chars: int, what: str) -> str:
             regular = stat.S_ISREG(os.fstat(file.fileno()).st_mode)
             data = file.read(4 * max_chars + 1) if regular else b""  # UTF-8: at most 4 bytes a character
     except (OSError, ValueError) as e:  # ValueError: a NUL character in the path
-        raise ValueError(f"Cannot read {what} {path}: {getattr(e, 'strerror', None) or e}.") from None
+        raise UserError("file.cannot_read", what=what, path=path, detail=getattr(e, "strerror", None) or e) from None
     if not regular:
-        raise ValueError(f"Cannot read {what} {path}: it is not a regular file.")
+        raise UserError("file.not_regular", what=what, path=path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"Cannot read {what} {path}: it is not UTF-8 text (byte {e.start}). Save it as UTF-8.") \
-            from None
+        raise UserError("file.not_utf8", what=what, path=path, byte=e.start) from None
     if len(text) > max_chars:
-        raise ValueError(f"{path}: the file is over {max_chars:,} characters long; a {what} may have at most "
-                         f"{max_chars:,}.")
+        raise UserError("file.over_chars", what=what, path=path, limit=max_chars)
     return text
 
 
@@ -225,7 +219,7 @@ def read_library(directory=None) -> Library:
         try:
             found.append((load_template(path), path))
         except ValueError as e:
-            skipped.append((path, str(e)))
+            skipped.append((path, message_of(e)))
     found.sort(key=lambda pair: pair[0].name)
     return Library(tuple(t for t, _ in found), tuple(skipped), tuple(p for _, p in found))
 
@@ -244,12 +238,9 @@ def library_file_name(name: str) -> str:
     'sst2-review.yaml'
     """
     if not _FILE_NAME.fullmatch(name) or ".." in name:
-        raise ValueError(f"The template name {_SHOW.repr(name)} cannot be a file name: use letters, digits, '-', "
-                         "'_' and '.' (not '..'), starting with a letter or digit.")
+        raise UserError("file.bad_name", name=_SHOW.repr(name))
     if len(name) > MAX_NAME_CHARS or len(name.encode()) > 250:  # file systems allow 255 bytes, ".yaml" included
-        raise ValueError(f"The template name is {len(name):,} characters long; a library template's name (its file "
-                         f"name) may have at most {MAX_NAME_CHARS}, fewer in scripts that take several bytes a "
-                         "character. Shorten it.")
+        raise UserError("file.long_name", length=len(name), limit=MAX_NAME_CHARS)
     return f"{name}.yaml"
 
 
@@ -274,12 +265,12 @@ def find_template(name_or_path) -> Template:
                 return template
     names = [t.name for library in libraries for t in library.templates]
     close = difflib.get_close_matches(name[:100], names, n=3, cutoff=0.5)
-    guess = f" Did you mean: {', '.join(close)}?" if close else ""
+    guess = Message("file.did_you_mean_one_of", names=", ".join(close)) if close else ""
     skipped = [p for library in libraries for p, _ in library.skipped]
-    broken = f" ({len(skipped)} files there could not be read: {', '.join(p.name for p in skipped[:3])}; " \
-             "`promptlab templates list` says why.)" if skipped else ""
-    raise ValueError(f"Unknown template {_SHOW.repr(name)}.{guess} Give a shipped template's name, one you saved, or "
-                     f"a .yaml file path; shipped templates are in {folders[0]}, yours in {folders[1]}.{broken}")
+    broken = Message("file.unreadable_there", n=len(skipped), names=", ".join(p.name for p in skipped[:3])) \
+        if skipped else ""
+    raise UserError("file.unknown_template", name=_SHOW.repr(name), guess=guess, shipped=folders[0], yours=folders[1],
+                    broken=broken)
 
 
 def _library_file(name: str) -> str | None:

@@ -25,6 +25,7 @@ from jinja2.runtime import Undefined
 from jinja2.sandbox import SandboxedFormatter
 from markupsafe import EscapeFormatter, soft_str
 
+from promptlab.messages import UserError
 from promptlab.prompts.budget import MAX_CHARS, refuse
 
 _NUMBER = re.compile(r"\d+")  # maximal runs of digits: one pass, nothing to backtrack
@@ -38,9 +39,9 @@ def _quoted(fmt: str) -> str:
 
 def _too_wide(fmt: str, widest: int, total: int, room: int = MAX_CHARS) -> None:
     if widest > MAX_CHARS:
-        refuse(f"The format string {_quoted(fmt)} asks for a width over {MAX_CHARS:,}.")
+        refuse("limit.format_width", format=_quoted(fmt), limit=MAX_CHARS)
     if total > room:
-        refuse(f"The format string {_quoted(fmt)} asks for widths adding up to over {MAX_CHARS:,} characters.")
+        refuse("limit.format_widths", format=_quoted(fmt), limit=MAX_CHARS)
 
 
 def _spec_numbers(spec: str) -> tuple[int, int]:
@@ -68,7 +69,7 @@ class BoundedFormatter(SandboxedFormatter):
         text = super().format_field(value, format_spec)
         self._room -= len(text)
         if self._room < 0:
-            refuse(f"format() would build a text over {MAX_CHARS:,} characters.")
+            refuse("limit.builds_text", function="format()", limit=MAX_CHARS)
         return text
 
 
@@ -131,15 +132,14 @@ def bounded_dumps(obj, **kwargs) -> str:
     if indent is None:
         return json.dumps(obj, **kwargs)
     if isinstance(indent, Undefined) or not isinstance(indent, (int, str)):
-        raise ValueError("tojson: the indent must be a number or a text.")
+        raise UserError("limit.tojson_indent_type")
     if (len(indent) if isinstance(indent, str) else indent) > MAX_JSON_INDENT:
-        refuse(f"tojson(indent={indent if isinstance(indent, int) else '…'}) is too wide; the limit is "
-               f"{MAX_JSON_INDENT}.")
+        refuse("limit.tojson_indent", indent=indent if isinstance(indent, int) else "…", limit=MAX_JSON_INDENT)
     chunks, length = [], 0
     for chunk in json.JSONEncoder(**kwargs).iterencode(obj):
         length += len(chunk)
         if length > MAX_CHARS:
-            refuse(f"tojson() would build a text over {MAX_CHARS:,} characters.")
+            refuse("limit.builds_text", function="tojson()", limit=MAX_CHARS)
         chunks.append(chunk)
     return "".join(chunks)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptlab import settings
+from promptlab.messages import UserError
 from promptlab.prompts.files import Library, dump_template, library_file_name, parse_template, read_library, read_text
 from promptlab.prompts.promptsource import MAX_PROMPTSOURCE_CHARS, import_promptsource, is_promptsource
 from promptlab.prompts.values import Template
@@ -28,12 +29,11 @@ from promptlab.prompts.values import Template
 MAX_OWN_TEMPLATES = 200  # per person: a public app's disk and page loads are shared (a file: <= 100,000 chars)
 
 
-class Exists(ValueError):
+class Exists(UserError):
     """Templates of yours already have these names: ask before overwriting them (`names`)."""
 
     def __init__(self, names: list[str]):
-        super().__init__(f"You already have {'a template' if len(names) == 1 else 'templates'} named "
-                         f"{', '.join(names)}.")
+        super().__init__("library.exists_one" if len(names) == 1 else "library.exists_many", names=", ".join(names))
         self.names = names
 
 
@@ -101,7 +101,7 @@ def templates_in(text: str, source: str, class_labels: dict | None = None) -> li
 
 def read_import(path, class_labels: dict | None = None) -> list[Template]:
     """`templates_in` a file (read up to the size of a PromptSource file)."""
-    return templates_in(read_text(path, MAX_PROMPTSOURCE_CHARS, "template file"), str(path), class_labels)
+    return templates_in(read_text(path, MAX_PROMPTSOURCE_CHARS, "template_file"), str(path), class_labels)
 
 
 def save(template: Template, owner: str | None = None, *, overwrite: bool = False) -> Path:
@@ -115,8 +115,7 @@ def save_all(templates_: list[Template], owner: str | None = None, *, overwrite:
     names = [t.name for t in templates_]
     file_names = [library_file_name(name) for name in names]  # the file-name rule, said, before anything is written
     if len(set(names)) < len(names):
-        raise ValueError(f"Two templates are named {next(n for n in names if names.count(n) > 1)}: give each its own "
-                         "name.")
+        raise UserError("library.two_named", name=next(n for n in names if names.count(n) > 1))
     _refuse_shipped(names)
     own = _own_by_name(owner)
     existing = [name for name in names if name in own]
@@ -124,8 +123,7 @@ def save_all(templates_: list[Template], owner: str | None = None, *, overwrite:
         raise Exists(existing)
     new = len(names) - len(existing)
     if new and len(own) + new > MAX_OWN_TEMPLATES:
-        raise ValueError(f"Your library holds {len(own)} templates; it keeps at most {MAX_OWN_TEMPLATES}. Delete some "
-                         "first.")
+        raise UserError("library.full", n=len(own), limit=MAX_OWN_TEMPLATES)
     folder = own_dir(owner)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -149,7 +147,7 @@ def rename(name: str, new_name: str, owner: str | None = None) -> Path:
         return path
     _refuse_shipped([new_name])
     if new_name in _own_by_name(owner):
-        raise ValueError(f"You already have a template named {new_name}: pick another name, or delete that one first.")
+        raise UserError("library.name_taken", name=new_name)
     own = _own_library(owner)
     template = own.templates[own.paths.index(path)]
     new_path = own_dir(owner) / file_name
@@ -180,16 +178,15 @@ def _own_by_name(owner: str | None) -> dict[str, Path]:
 def _own_path(name: str, owner: str | None) -> Path:
     own = _own_by_name(owner)
     if name not in own:
-        raise ValueError(f"You have no template named {name!r}: pick one of yours ({len(own)} saved).")
+        raise UserError("library.not_yours", name=repr(name), n=len(own))
     return own[name]
 
 
 def _refuse_shipped(names: list[str], action: str = "overwritten") -> None:
     shipped = sorted({t.name for t in read_library(settings.templates_dir()).templates} & set(names))
     if shipped:
-        what = "is a shipped template" if len(shipped) == 1 else "are shipped templates"
-        fix = "Save under another name." if action == "overwritten" else "Only your own templates can be."
-        raise ValueError(f"{', '.join(shipped)} {what}; shipped templates are read-only and cannot be {action}. {fix}")
+        many = "_many" if len(shipped) > 1 else ""
+        raise UserError(f"library.shipped_{action}{many}", names=", ".join(shipped))
 
 
 def _write(path: Path, text: str, *, replace: bool) -> None:

@@ -30,6 +30,7 @@ from jinja2.exceptions import TemplateSyntaxError
 from jinja2.lexer import TokenStream
 from jinja2.parser import Parser
 
+from promptlab.messages import Message, UserError
 from promptlab.prompts.sandbox import MAX_SOURCE_CHARS, PROVIDED, undeclared_variables
 from promptlab.prompts.values import Template
 
@@ -86,12 +87,10 @@ def rename_placeholders(template: Template, mapping: dict[str, str]) -> Template
     read = placeholders(template)
     for old, new in mapping.items():
         if old not in read:
-            raise ValueError(f"The template has no placeholder {{{{ {old} }}}} to map; it reads "
-                             f"{', '.join(sorted(read)) or 'no column'}.")
+            raise UserError("mapping.no_placeholder", name=old,
+                            reads=", ".join(sorted(read)) or Message("mapping.no_column"))
         if not usable_column(new):
-            raise ValueError(f"Column '{new}' cannot be a placeholder: a template reads a column by a name of "
-                             "letters, digits and _ that Jinja does not reserve. Rename the column in the data "
-                             "(e.g. to 'text'), or write the template for it by hand.")
+            raise UserError("mapping.unusable_column", column=new)
     if not mapping:
         return template
     return replace(template, **{field: rename_in_source(source, mapping, field)
@@ -101,25 +100,22 @@ def rename_placeholders(template: Template, mapping: dict[str, str]) -> Template
 def rename_in_source(source: str, mapping: dict[str, str], field: str = "prompt") -> str:
     """One Jinja source with the variables it reads from the row renamed by `mapping` (see rename_placeholders)."""
     if len(source) > MAX_SOURCE_CHARS:
-        raise ValueError(f"The {field} is {len(source):,} characters long, over the {MAX_SOURCE_CHARS:,} a template "
-                         "field may have: shorten it before mapping its columns.")
+        raise UserError("mapping.too_long", field=Message(f"field.{field}"), length=len(source),
+                        limit=MAX_SOURCE_CHARS)
     try:
         wanted = {old: new for old, new in mapping.items() if old in undeclared_variables(source)}
     except TemplateSyntaxError:
-        raise ValueError(f"The {field} has a Jinja syntax error: fix it (the studio shows where) before mapping "
-                         "its columns.") from None
+        raise UserError("mapping.syntax", field=Message(f"field.{field}")) from None
     if not wanted:
         return source
     names = _names_with_offsets(source)
     own = {str(node.name) for node in names if node.ctx != "load"} | _defined_elsewhere(source)
     clash = sorted((set(wanted) | set(wanted.values())) & own)
     if clash:
-        raise ValueError(f"The {field} uses '{clash[0]}' as a variable of its own ({{% set %}}, a loop variable or "
-                         "a macro argument) as well as a column, so renaming it could change what the template "
-                         "means. Rename that variable in the template first, or map the column by hand.")
+        raise UserError("mapping.own_variable", field=Message(f"field.{field}"), name=clash[0])
     renamed_nodes = [node for node in names if node.name in wanted]
     if not all(isinstance(node.name, _At) for node in renamed_nodes):  # a name the parser made up, not written
-        raise ValueError(f"Could not locate every placeholder of the {field}: rename them in the template by hand.")
+        raise UserError("mapping.cannot_locate", field=Message(f"field.{field}"))
     edits = sorted((node.name.offset, str(node.name)) for node in renamed_nodes)
     renamed, end = [], 0
     for offset, old in edits:
@@ -149,7 +145,7 @@ def _names_with_offsets(source: str) -> list[nodes.Name]:
     try:
         tree = parser.parse()
     except RecursionError:
-        raise ValueError("The template nests too deeply to map its columns.") from None
+        raise UserError("mapping.too_deep") from None
     return list(tree.find_all(nodes.Name))
 
 
@@ -160,8 +156,7 @@ def _positioned(source: str):
     for lineno, kind, text in _PARSER_ENV.lexer.tokeniter(source, None):
         while not source.startswith(text, position):
             if position >= len(source) or not source[position].isspace():
-                raise ValueError("Could not locate the template's placeholders to rename them: rename them in the "
-                                 "template by hand.")
+                raise UserError("mapping.cannot_locate_any")
             position += 1
         yield lineno, kind, _At(text, position) if kind == "name" else text
         position += len(text)
@@ -189,8 +184,7 @@ def _check_same_but_renamed(old: str, new: str, wanted: dict[str, str], field: s
     except TemplateSyntaxError:
         same = False
     if not same:
-        raise ValueError(f"Renaming the placeholders of the {field} would change more than their names: rename "
-                         "them in the template by hand.")
+        raise UserError("mapping.changes_more", field=Message(f"field.{field}"))
 
 
 # ---- proposing ----------------------------------------------------------------------------------------------------

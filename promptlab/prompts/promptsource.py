@@ -37,6 +37,7 @@ import yaml
 from jinja2 import Environment, nodes
 from jinja2.exceptions import TemplateSyntaxError
 
+from promptlab.messages import Message, UserError
 from promptlab.prompts.files import read_text
 from promptlab.prompts.render import variables
 from promptlab.prompts.sandbox import compile_source, undeclared_variables
@@ -110,25 +111,24 @@ def import_promptsource(path_or_text, class_labels: dict | None = None, source: 
     text, read_from = _read(path_or_text)
     source = source or read_from
     if len(text) > MAX_PROMPTSOURCE_CHARS:
-        raise ValueError(f"{source}: {len(text):,} characters is too long for a PromptSource file; the limit is "
-                         f"{MAX_PROMPTSOURCE_CHARS:,}.")
+        raise UserError("promptsource.too_long", source=source, length=len(text), limit=MAX_PROMPTSOURCE_CHARS)
     try:
         data = yaml.load(text, Loader=_PromptSourceLoader)  # a SafeLoader subclass: safe
     except yaml.YAMLError as e:
-        raise ValueError(f"{source}: invalid PromptSource YAML: {e}") from None
+        raise UserError("promptsource.invalid_yaml", source=source, detail=e) from None
     except RecursionError:
-        raise ValueError(f"{source}: the YAML nests lists or mappings too deeply to read.") from None
+        raise UserError("promptsource.too_deep", source=source) from None
     if not isinstance(data, dict) or not isinstance(data.get("templates"), dict):
-        raise ValueError(f"{source}: not a PromptSource templates file (expected a 'templates:' "  # noqa: TRY004
-                         "mapping of !Template entries under 'dataset:' and 'subset:').")
-    task = _text(data.get("subset") or data.get("dataset"), f"{source}: subset")
-    dataset = (_text(data.get("dataset"), f"{source}: dataset"), _text(data.get("subset"), f"{source}: subset"))
+        raise UserError("promptsource.not_templates", source=source)  # noqa: TRY004
+    task = _text(data.get("subset") or data.get("dataset"), _at(source, "subset"))
+    dataset = (_text(data.get("dataset"), _at(source, "dataset")), _text(data.get("subset"), _at(source, "subset")))
     classes = {**KNOWN_CLASS_LABELS.get(dataset, {}), **_class_labels(class_labels)}
     templates, names = [], set()
     for key, entry in data["templates"].items():
         if not isinstance(entry, dict) or "jinja" not in entry:
-            raise ValueError(f"{source}: template {key} has no 'jinja' field.")
-        template = _convert(entry, task, data, f"{source}: template {_text(entry.get('name', key), source)!r}")
+            raise UserError("promptsource.no_jinja", source=source, key=key)
+        where = Message("where.ps_template", source=source, name=repr(_text(entry.get("name", key), source)))
+        template = _convert(entry, task, data, where)
         read = variables(template)
         template = replace(template, class_labels=tuple((c, n) for c, n in classes.items() if c in read))
         if template.name in names:  # PromptSource names are unique per dataset, but slugs may collide
@@ -144,7 +144,7 @@ def _read(path_or_text) -> tuple[str, str]:
     one_line = "\n" not in str(path_or_text)
     if isinstance(path_or_text, Path) or (one_line and (_is_file(str(path_or_text)) or
                                                         str(path_or_text).endswith((".yaml", ".yml")))):
-        return read_text(path_or_text, MAX_PROMPTSOURCE_CHARS, "PromptSource file"), str(path_or_text)
+        return read_text(path_or_text, MAX_PROMPTSOURCE_CHARS, "promptsource_file"), str(path_or_text)
     return str(path_or_text), "<PromptSource text>"
 
 
@@ -155,12 +155,18 @@ def _is_file(text: str) -> bool:
         return False
 
 
-def _text(value, where: str) -> str:
+def _at(where, key: str) -> Message:
+    """"<where>: <key>", a place in the file for messages."""
+    return Message("where.key", where=where, key=key)
+
+
+def _text(value, where) -> str:
     """A scalar YAML value as text; a list or mapping where text belongs is refused (never written out)."""
     if value is None:
         return ""
     if isinstance(value, (list, dict)):
-        raise ValueError(f"{where}: expected text, found a {'list' if isinstance(value, list) else 'mapping'}.")
+        raise UserError("promptsource.not_text", where=where,
+                        found=Message("noun.a_list" if isinstance(value, list) else "noun.a_mapping"))
     return str(value)
 
 
@@ -168,30 +174,29 @@ def _class_labels(given: dict | None) -> dict[str, tuple[str, ...]]:
     if given is None:
         return {}
     if not isinstance(given, dict) or not all(isinstance(names, (list, tuple)) for names in given.values()):
-        raise ValueError("class_labels must map each column to its label names in class order, e.g. "  # noqa: TRY004
-                         "{'label': ['negative', 'positive']}.")
+        raise UserError("promptsource.class_labels")  # noqa: TRY004
     return {str(column): tuple(map(str, names)) for column, names in given.items()}
 
 
-def _convert(entry: dict, task: str, data: dict, where: str) -> Template:
-    jinja = _text(entry["jinja"], f"{where}: jinja")
+def _convert(entry: dict, task: str, data: dict, where: Message) -> Template:
+    jinja = _text(entry["jinja"], _at(where, "jinja"))
     parts = jinja.split(CHOICE_SEPARATOR)
     if len(parts) > 2:
-        raise ValueError(f"{where}: its jinja has more than one '|||'; expected 'input ||| target'.")
+        raise UserError("promptsource.pipes", where=where)
     if len(parts) == 2 and not _splits_cleanly(*parts):
         parts = [jinja]  # kept whole: rendered, then split at "|||" (Template.split_at_render)
     metadata = entry.get("metadata") or {}
     if not isinstance(metadata, dict):
-        raise ValueError(f"{where}: its metadata is not a mapping.")
+        raise UserError("promptsource.metadata", where=where)
     languages = metadata.get("languages") or ["en"]
     return Template(
-        name=_slug(f"{task}-{_text(entry.get('name'), f'{where}: name')}"),
+        name=_slug(f"{task}-{_text(entry.get('name'), _at(where, 'name'))}"),
         prompt=parts[0].strip(),
         target=parts[1].strip() if len(parts) == 2 else "",
-        answer_choices=_choices(_text(entry.get("answer_choices"), f"{where}: answer_choices")),
+        answer_choices=_choices(_text(entry.get("answer_choices"), _at(where, "answer_choices"))),
         task=task,
-        language=_text(languages[0] if isinstance(languages, list) else languages, f"{where}: languages"),
-        reference=_text(entry.get("reference"), f"{where}: reference"),
+        language=_text(languages[0] if isinstance(languages, list) else languages, _at(where, "languages")),
+        reference=_text(entry.get("reference"), _at(where, "reference")),
         description=_description(entry, data, metadata, where),
     )
 
@@ -217,10 +222,10 @@ def _choices(value) -> tuple[str, ...] | str:
     return tuple(choice.strip() for choice in str(value).split(CHOICE_SEPARATOR))
 
 
-def _description(entry: dict, data: dict, metadata: dict, where: str) -> str:
+def _description(entry: dict, data: dict, metadata: dict, where: Message) -> str:
     dataset = "/".join(_text(x, where) for x in (data.get("dataset"), data.get("subset")) if x)
     metrics = metadata.get("metrics") or []
-    metrics = [_text(m, f"{where}: metrics") for m in (metrics if isinstance(metrics, list) else [metrics])]
+    metrics = [_text(m, _at(where, "metrics")) for m in (metrics if isinstance(metrics, list) else [metrics])]
     extras = [f"metrics: {', '.join(metrics)}"] if metrics else []
     if metadata.get("original_task"):
         extras.append("original task")

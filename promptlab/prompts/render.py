@@ -11,6 +11,7 @@ import re
 
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
+from promptlab.messages import Message, UserError
 from promptlab.prompts.budget import size
 from promptlab.prompts.conventions import (
     form_problems,
@@ -34,13 +35,13 @@ from promptlab.prompts.sandbox import (
     render_source,
     undeclared_variables,
 )
-from promptlab.prompts.values import CHOICE_SEPARATOR, Example, Problem, RenderError, Template
+from promptlab.prompts.values import CHOICE_SEPARATOR, Example, Problem, RenderError, Template, problem
 
 MAX_CHECK_SECONDS = 2.0  # rendering time validate() spends on its sample rows (a row takes well under 1 ms)
 MAX_MESSAGE_CHARS = 300  # of an error text quoted in a message (it may quote a long value)
 MAX_UNKNOWN_REPORTED = 10  # unknown columns reported one by one per field; the rest are counted
 MAX_NAMES_LISTED = 30  # column names listed in a hint
-_BUDGET_HINT = "Use fewer rows, shots or seeds, or a simpler template."
+_BUDGET_HINT = Message("hint.budget")
 # A cloze template (for masked LMs, e.g. BERT) marks the answer slot with {{ mask }}: it renders as the model's own
 # mask token (`mask=` of render), as this readable default without a model, and as the answer in demonstrations.
 MASK = "mask"
@@ -56,22 +57,20 @@ def _render(field: str, source: str, context: dict) -> str:
     except TemplateSyntaxError as e:
         raise RenderError(_syntax_problem(field, source, e)) from None
     except SecurityError as e:
-        raise RenderError(Problem(field, f"That expression is not allowed in templates ({_short(e)}).",
-                                  "Use the row's columns, filters such as upper, and plain expressions.")) from None
+        raise RenderError(problem(field, "template.not_allowed", "hint.not_allowed", detail=_short(e))) from None
     except BudgetSpent as e:
-        raise RenderError(Problem(field, str(e), _BUDGET_HINT)) from None
+        raise RenderError(Problem(field, e.message, _BUDGET_HINT)) from None
     except LimitError as e:
         raise RenderError(_long_cell(field, source, context) or
-                          Problem(field, str(e), "Make the template smaller.")) from None
+                          Problem(field, e.message, Message("hint.smaller"))) from None
     except UndefinedError as e:
         raise RenderError(_undefined_problem(field, e, context)) from None
     except RecursionError:
-        raise RenderError(Problem(field, "A macro or recursive loop calls itself too deeply.",
-                                  "Give the recursion a condition that ends it.")) from None
+        raise RenderError(problem(field, "template.recursion", "hint.recursion")) from None
     except Exception as e:  # noqa: BLE001 (user code may raise anything; report it, never a traceback)
         raise RenderError(_shadowed_global(field, source, context, e) or
-                          Problem(field, f"Rendering failed: {type(e).__name__}: {_short(e)}.",
-                                  "Check the expressions in this field against the row's values.")) from None
+                          problem(field, "template.render_failed", "hint.render_failed", error=type(e).__name__,
+                                  detail=_short(e))) from None
 
 
 def _short(error) -> str:
@@ -88,12 +87,10 @@ def _long_cell(field: str, source: str, context: dict) -> Problem | None:
     if name is None or sizes[name] <= MAX_CHARS:
         return None
     value = context[name]
-    length = f"{len(value):,} characters long" if isinstance(value, str) else \
-        f"over {MAX_CHARS:,} characters and items in size"
-    return Problem(field, f"Column '{name}' of this row is {length}; a rendered field may hold at most "
-                          f"{MAX_CHARS:,} characters.",
-                   f"Leave such rows out or shorten them, or cut the cell in the template, e.g. "
-                   f"{{{{ {name}|truncate(2000) }}}}.")
+    length = Message("template.chars_long", n=len(value)) if isinstance(value, str) else \
+        Message("template.items_over", limit=MAX_CHARS)
+    return problem(field, "template.long_cell", "hint.long_cell", name=name, length=length, limit=MAX_CHARS,
+                   cut=f"{{{{ {name}|truncate(2000) }}}}")
 
 
 def _shadowed_global(field: str, source: str, context: dict, error: Exception) -> Problem | None:
@@ -106,9 +103,7 @@ def _shadowed_global(field: str, source: str, context: dict, error: Exception) -
 
 
 def _hidden_function(field: str, name: str) -> Problem:
-    return Problem(field, f"The data's column '{name}' hides the Jinja function {name}(), so {name}(...) calls the "
-                          f"column's value instead.",
-                   f"Rename the column (e.g. to '{name}_value'), or write this field without {name}().")
+    return problem(field, "template.hidden_function", "hint.hidden_function", name=name)
 
 
 def _calls(source: str, name: str) -> bool:
@@ -120,24 +115,20 @@ def _undefined_problem(field: str, error: UndefinedError, context: dict) -> Prob
     columns = _names(k for k in context if k not in ("answer_choices", MASK))
     name = re.fullmatch(r"'(\w+)' is undefined", str(error))
     if name:
-        return Problem(field, f"{field} uses {{{{ {name[1]} }}}}, but the row has no column '{name[1]}'.",
-                       f"Columns: {columns}.")
-    if "'list object'" in str(error):  # e.g. PromptSource's answer_choices[label] with a label name
-        hint = "A list is indexed by position: answer_choices[label] needs an integer label (PromptSource " \
-               "style). With label names, list them in class order under class_labels (e.g. label: negative ||| " \
-               "positive), or use {{ label }} or a mapping."
-    else:
-        hint = 'A mapping such as {"positive": "great"}[label] needs a key for every value in the data.'
-    return Problem(field, f"{_short(error)}.", hint)
+        return problem(field, "template.no_such_column", "hint.columns", name=name[1], columns=columns,
+                       field_name=Message(f"field.{field}"))
+    # e.g. PromptSource's answer_choices[label] with a label name
+    hint = "hint.list_index" if "'list object'" in str(error) else "hint.mapping_key"
+    return problem(field, "template.undefined", hint, detail=_short(error))
 
 
 def _syntax_problem(field: str, source: str, error: TemplateSyntaxError) -> Problem:
     if isinstance(error, SourceLimitError):  # too long or nested too deeply: no syntax to fix
         return Problem(field, error.message or "", error.hint, error.line)
     line = error.lineno or 1
-    return Problem(field, f"Jinja syntax error: {_short((error.message or '').rstrip('.'))}.",
-                   "Check that every {{ has a matching }}, every {% has %}, and every if/for has its end tag.",
-                   line, _error_column(source, line, error.message or ""))
+    return problem(field, "template.syntax", "hint.syntax", at_line=line,
+                   at_column=_error_column(source, line, error.message or ""),
+                   detail=_short((error.message or "").rstrip(".")))
 
 
 def _error_column(source: str, line: int, message: str) -> int:
@@ -159,15 +150,17 @@ def _is_expression(choices) -> bool:
     return isinstance(choices, str)
 
 
-def _choice_problems(choices, where: str = "") -> list[Problem]:
-    """Empty and duplicate choices (literal, or as rendered for one row)."""
+def _choice_problems(choices, rendered: str | None = None) -> list[Problem]:
+    """Empty and duplicate choices (literal, or as `rendered` for one row)."""
+    where = "" if rendered is None else "_rendered"
     problems, seen = [], set()
     for i, choice in enumerate(choices, 1):
         if not choice.strip():
-            problems.append(Problem("answer_choices", f"Choice {i} is empty{where}.", "Give it a word or remove it."))
+            problems.append(problem("answer_choices", "template.empty_choice" + where, "hint.empty_choice", i=i,
+                                    rendered=rendered))
         elif choice.strip() in seen:
-            problems.append(Problem("answer_choices", f"Choice '{choice.strip()}' appears more than once{where}.",
-                                    "Make every choice different, or the model cannot tell them apart."))
+            problems.append(problem("answer_choices", "template.double_choice" + where, "hint.double_choice",
+                                    choice=choice.strip(), rendered=rendered))
         seen.add(choice.strip())
     return problems
 
@@ -175,16 +168,16 @@ def _choice_problems(choices, where: str = "") -> list[Problem]:
 def _choices(t: Template, row: dict) -> tuple[str, ...]:
     if not _is_expression(t.answer_choices):
         choices = tuple(c.strip() for c in t.answer_choices)
-        for problem in _choice_problems(choices):  # an empty or doubled choice would be scored as if valid
-            raise RenderError(problem)
+        for found in _choice_problems(choices):  # an empty or doubled choice would be scored as if valid
+            raise RenderError(found)
         return choices
     text = _render("answer_choices", t.answer_choices, dict(row))
     if not text.strip():
-        raise RenderError(Problem("answer_choices", "The answer-choice expression rendered nothing.",
-                                  f"It must render choices separated by {CHOICE_SEPARATOR}, e.g. no ||| yes."))
+        raise RenderError(problem("answer_choices", "template.choices_empty", "hint.choices_empty",
+                                  separator=CHOICE_SEPARATOR))
     choices = tuple(c.strip() for c in text.split(CHOICE_SEPARATOR))
-    for problem in _choice_problems(choices, f" in the rendered choices {text.strip()!r}"):
-        raise RenderError(problem)
+    for found in _choice_problems(choices, repr(text.strip())):
+        raise RenderError(found)
     return choices
 
 
@@ -219,12 +212,9 @@ def _demonstration(t: Template, shot: dict) -> str:
     context = _context(shot, _choices(t, shot))
     prompt, target = _split_render(t, context) if t.split_at_render else (None, _target(t, shot, context))
     if prompt == "":
-        raise RenderError(Problem("prompt", "The template renders nothing for a demonstration row: it applies to "
-                                  "some rows only (an {% if %} around it, as in PromptSource's fine-grained "
-                                  "templates).", "Use zero shots with this template."))
+        raise RenderError(problem("prompt", "template.demo_renders_nothing", "hint.zero_shots"))
     if not target:
-        raise RenderError(Problem("target", "A demonstration has no target (its label is missing or the template "
-                                  "has no target).", "Use labelled rows as demonstrations, or use zero shots."))
+        raise RenderError(problem("target", "template.demo_no_target", "hint.demo_no_target"))
     if prompt is not None:
         return prompt + t.target_delimiter + target
     if is_cloze(t):  # the answer fills the slot
@@ -236,8 +226,8 @@ def _assemble(t: Template, instruction: str, shots, query: str) -> str:
     parts = [instruction, *(_demonstration(t, shot) for shot in shots), query]
     prompt = t.fewshot_delimiter.join(part for part in parts if part.strip())
     if len(prompt) > MAX_CHARS:
-        raise RenderError(Problem("prompt", f"The rendered prompt is {len(prompt):,} characters long; the limit "
-                                  f"is {MAX_CHARS:,}.", "Use fewer or shorter demonstrations."))
+        raise RenderError(problem("prompt", "template.prompt_too_long", "hint.fewer_demonstrations",
+                                  length=len(prompt), limit=MAX_CHARS))
     return prompt
 
 
@@ -277,8 +267,7 @@ def render_content_free(t: Template, shots=(), filler: str = "N/A", mask: str = 
     the row. render_content_free(t).prompt == 'Review: N/A\\nSentiment:' for the template in render()'s example.
     """
     if _is_expression(t.answer_choices) and _safe_undeclared(t.answer_choices):
-        raise ValueError(f"{t.name}: content-free calibration needs fixed answer choices, but answer_choices "
-                         "depends on the row. Hint: list the choices, e.g. [negative, positive].")
+        raise UserError("template.calibration_needs_fixed_choices", name=t.name)
     _check_sizes(t)
     choices = _choices(t, {})
     row = dict.fromkeys(_safe_undeclared(t.prompt) | _safe_undeclared(t.instruction), filler)
@@ -326,8 +315,7 @@ def validate(t: Template, columns, rows=()) -> list[Problem]:
     """
     problems, broken = [], set()
     if not t.prompt.strip():
-        problems.append(Problem("prompt", "The prompt is empty.", "Write the text the model reads, with "
-                                "placeholders for columns such as {{ text }}."))
+        problems.append(problem("prompt", "template.prompt_empty", "hint.prompt_empty"))
     for field, source in _jinja_fields(t):
         try:
             used = undeclared_variables(source)
@@ -339,8 +327,8 @@ def validate(t: Template, columns, rows=()) -> list[Problem]:
         unknown = sorted(used - set(columns)) if columns is not None else []
         problems += [_unknown_column(field, source, name, columns) for name in unknown[:MAX_UNKNOWN_REPORTED]]
         if len(unknown) > MAX_UNKNOWN_REPORTED:
-            problems.append(Problem(field, f"{len(unknown) - MAX_UNKNOWN_REPORTED} more unknown columns.",
-                                    f"Use one of: {_names(columns)}."))
+            problems.append(problem(field, "template.more_unknown", "hint.use_one_of",
+                                    n=len(unknown) - MAX_UNKNOWN_REPORTED, columns=_names(columns)))
         hidden = [_hidden_function(field, name) for name in sorted(GLOBALS & set(columns or ()))
                   if _calls(source, name)]
         problems += hidden
@@ -351,8 +339,7 @@ def validate(t: Template, columns, rows=()) -> list[Problem]:
         problems += literal
         broken.update(["answer_choices"] if literal else [])  # reported once here, not again for every row
     if t.mode == "rank" and not t.target.strip() and not t.split_at_render:
-        problems.append(Problem("target", "The template has answer choices but no target, so the gold choice is "
-                                "unknown.", "Set the target to the gold choice, e.g. {{ label }}."))
+        problems.append(problem("target", "template.no_target", "hint.no_target"))
     return problems + form_problems(t) + _mask_problems(t) + _row_problems(t, rows, broken)
 
 
@@ -365,12 +352,10 @@ def _mask_problems(t: Template) -> list[Problem]:
         except TemplateSyntaxError:
             continue
         if reads_mask and field != "prompt":
-            problems.append(Problem(field, f"{{{{ mask }}}} is the answer slot of a cloze prompt; the {field} "
-                                    "cannot have one.", "Move {{ mask }} into the prompt, where the answer goes."))
+            problems.append(problem(field, "template.mask_outside_prompt", "hint.mask_outside_prompt",
+                                    field_name=Message(f"field.{field}")))
     if is_cloze(t) and t.mode != "rank":
-        problems.append(Problem("answer_choices", "A cloze template ({{ mask }} in the prompt) needs answer "
-                                "choices: the label words a masked LM scores at the slot.",
-                                "List them, e.g. [terrible, great], and set the target to the gold one."))
+        problems.append(problem("answer_choices", "template.cloze_needs_choices", "hint.cloze_needs_choices"))
     return problems
 
 
@@ -381,24 +366,25 @@ def _oversized(t: Template) -> list[Problem]:
              "description": t.description, "reference": t.reference}
     if not _is_expression(t.answer_choices):
         texts["answer_choices"] = "".join(t.answer_choices)
-    return [Problem(field, f"This field is {len(text):,} characters long; a template field may have at most "
-                           f"{MAX_SOURCE_CHARS:,}.", "Shorten it.")
+    return [problem(field, "template.field_too_long", "hint.shorten", length=len(text), limit=MAX_SOURCE_CHARS)
             for field, text in texts.items() if len(text) > MAX_SOURCE_CHARS]
 
 
 def _names(columns) -> str:
     """Column names for a hint: sorted, at most MAX_NAMES_LISTED of them (a file may have thousands)."""
     names = sorted(map(str, columns))
-    more = f" and {len(names) - MAX_NAMES_LISTED} more" if len(names) > MAX_NAMES_LISTED else ""
-    return ", ".join(names[:MAX_NAMES_LISTED]) + more
+    listed = ", ".join(names[:MAX_NAMES_LISTED])
+    return Message("list.and_more", listed=listed, n=len(names) - MAX_NAMES_LISTED) \
+        if len(names) > MAX_NAMES_LISTED else listed
 
 
 def _unknown_column(field: str, source: str, name: str, columns) -> Problem:
     candidates = [c for c in map(str, columns) if len(c) <= 100]  # difflib is quadratic in the names' length
     close = difflib.get_close_matches(name, candidates, n=1) if len(name) <= 100 else []
-    guess = f"Did you mean '{close[0]}'? " if close else ""
     line, column = _locate(source, name)
-    return Problem(field, f"Unknown column '{name}'.", f"{guess}Use one of: {_names(columns)}.", line, column)
+    hint = Message("hint.did_you_mean_use_one_of", guess=close[0], columns=_names(columns)) if close else \
+        Message("hint.use_one_of", columns=_names(columns))
+    return Problem(field, Message("template.unknown_column", name=name), hint, line, column)
 
 
 def _locate(source: str, name: str) -> tuple[int | None, int | None]:
@@ -435,19 +421,20 @@ def _row_problems(t: Template, rows, broken: set) -> list[Problem]:
                 break
             for p in problems:
                 found.setdefault((p.field, p.message, p.hint), []).append(number)
-    problems = [Problem(field, f"{message} ({_rows_text(numbers)})", hint)
+    problems = [Problem(field, Message("template.on_rows", message=message, rows=_rows_text(numbers)), hint)
                 for (field, message, hint), numbers in found.items()]
     if stopped is not None:
-        problems.append(Problem("prompt", f"Stopped checking at row {stopped} of {len(rows)}: rendering the rows "
-                                f"took over {MAX_CHECK_SECONDS:g} s.",
-                                "Simplify the template: a prompt should render in a fraction of a millisecond."))
+        problems.append(problem("prompt", "template.stopped_checking", "hint.simplify", row=stopped, n=len(rows),
+                                seconds=f"{MAX_CHECK_SECONDS:g}"))
     return problems
 
 
-def _rows_text(numbers: list[int]) -> str:
+def _rows_text(numbers: list[int]) -> Message:
+    """"row 3", "rows 1, 2", "rows 1, 2, 3, 4, 5 and 3 more"."""
     shown = ", ".join(map(str, numbers[:5]))
-    more = f" and {len(numbers) - 5} more" if len(numbers) > 5 else ""
-    return f"row{'s' if len(numbers) > 1 else ''} {shown}{more}"
+    if len(numbers) > 5:
+        return Message("rows.more", shown=shown, n=len(numbers) - 5)
+    return Message("rows.some" if len(numbers) > 1 else "rows.one", shown=shown)
 
 
 def _check_row(t: Template, row: dict, broken: set):
@@ -476,9 +463,8 @@ def _check_row(t: Template, row: dict, broken: set):
             yield e.problem
             continue
         if field == "target" and choices and text is not None and text not in choices:
-            yield Problem("target", f"The target '{text}' is not one of the answer choices: {', '.join(choices)}.",
-                          "Make the target render one of the choices, e.g. map label names with "
-                          '{{ {"negative": "bad", "positive": "good"}[label] }}.')
+            yield problem("target", "template.target_not_a_choice", "hint.target_not_a_choice", target=text,
+                          choices=", ".join(choices))
 
 
 def _check_split_row(t: Template, choices, context: dict, broken: set):

@@ -31,6 +31,7 @@ from jinja2.utils import Namespace, _PassArg
 from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
+from promptlab.messages import Message
 from promptlab.prompts.budget import (
     MAX_BUILT,
     MAX_CHARS,
@@ -70,7 +71,7 @@ MAX_CACHED_CHARS = 200_000  # source text kept compiled; a compiled template tak
 class SourceLimitError(TemplateSyntaxError):
     """A source the sandbox will not compile: too long or nested too deeply. `hint` says how to fix it."""
 
-    def __init__(self, message: str, hint: str, line: int | None = None):
+    def __init__(self, message: Message, hint: Message, line: int | None = None):
         super().__init__(message, line or 1)
         self.hint, self.line = hint, line
 
@@ -92,36 +93,36 @@ _PLAIN = (str, list, tuple, dict, int, float, bool, type(None))  # results that 
 def _check_args(name: str, args, kwargs) -> None:
     for arg in (*args, *kwargs.values()):
         if isinstance(arg, int) and abs(arg) > MAX_CHARS:
-            refuse(f"The number {arg:,} is too large for {name}(); the limit is {MAX_CHARS:,}.")
+            refuse("limit.argument", number=arg, function=name, limit=MAX_CHARS)
 
 
 def _check_growth(name: str, value, args, kwargs):
     """Refuse replace/join/sum calls whose result would pass MAX_CHARS; returns `value` (join, sum: as a list)."""
     if name == "replace" and isinstance(value, str) and len(args) >= 2 and \
             value.count(str(args[0])) * len(str(args[1])) > MAX_CHARS:
-        refuse(f"replace() would build a text over {MAX_CHARS:,} characters.")
+        refuse("limit.builds_text", function="replace()", limit=MAX_CHARS)
     if name == "sum":  # adding up lists builds one list as big as all of them
         value = list(value)
         if size(value) > MAX_CHARS:
-            refuse(f"sum() would build a list over {MAX_CHARS:,} items.")
+            refuse("limit.builds_list", function="sum()", limit=MAX_CHARS)
     if name == "join":
         value = list(value)  # the separator is repeated once per item; items that are not text are written out
         separator = str(args[0] if args else kwargs.get("d", ""))
         if sum(size(v) for v in value) + len(value) * len(separator) > MAX_CHARS:
-            refuse(f"join() would build a text over {MAX_CHARS:,} characters.")
+            refuse("limit.builds_text", function="join()", limit=MAX_CHARS)
     return value
 
 
 def _check_binop(operator: str, left, right) -> None:
     ints = isinstance(left, int) and isinstance(right, int)
     if operator == "**" and ints and right > 0 and abs(left) > 1 and abs(left).bit_length() * right > MAX_INT_BITS:
-        refuse(f"{left} ** {right} is too large a number.")
+        refuse("limit.power", left=left, right=right)
     if operator == "*" and ints and abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
-        refuse("That multiplication makes too large a number.")
+        refuse("limit.product")
     if operator == "*" and not ints:
         seq, n = (left, right) if isinstance(right, int) else (right, left)
         if isinstance(n, int) and isinstance(seq, (str, list, tuple)) and len(seq) * n > MAX_CHARS:
-            refuse(f"{n:,} copies of a value of length {len(seq):,} is too long; the limit is {MAX_CHARS:,}.")
+            refuse("limit.copies", n=n, length=len(seq), limit=MAX_CHARS)
     if operator == "%" and isinstance(left, str):
         check_printf(left, right)
 
@@ -132,7 +133,7 @@ def _check_binop(operator: str, left, right) -> None:
 def _safe_range(*args) -> range:
     items = range(*args)
     if len(items) > MAX_RANGE:
-        refuse(f"range() of {len(items):,} items is too long; the limit is {MAX_RANGE:,}.")
+        refuse("limit.range", n=len(items), limit=MAX_RANGE)
     return items
 
 
@@ -206,7 +207,7 @@ def _concat(items) -> str:
     """The `~` operator, with its length checked before joining."""
     texts = [str(item) for item in items]
     if sum(map(len, texts)) > MAX_CHARS:
-        refuse(f"Joining texts with ~ would build over {MAX_CHARS:,} characters.")
+        refuse("limit.concat", limit=MAX_CHARS)
     return limited("".join(texts))
 
 
@@ -320,8 +321,8 @@ def _parse(source: str) -> nodes.Template:
     """The parse tree of a source, refused with a SourceLimitError when the source is too long or too deeply
     nested for the parser, the code generator and Python's compiler (each recurses or has a nesting limit)."""
     if len(source) > MAX_SOURCE_CHARS:
-        raise SourceLimitError(f"This field is {len(source):,} characters long; a template field may have at most "
-                               f"{MAX_SOURCE_CHARS:,}.", "Shorten it: the data fills in the rest of the prompt.")
+        raise SourceLimitError(Message("template.field_too_long", length=len(source), limit=MAX_SOURCE_CHARS),
+                               Message("hint.shorten_field"))
     try:
         tree = _ENV.parse(source)
     except TemplateSyntaxError:
@@ -335,9 +336,7 @@ def _parse(source: str) -> nodes.Template:
 
 
 def _too_deep(lineno: int | None) -> SourceLimitError:
-    return SourceLimitError(f"Expressions or blocks are nested more than {MAX_NESTING} levels deep.",
-                            "Split the expression into steps with {% set name = ... %}, or nest fewer blocks.",
-                            lineno)
+    return SourceLimitError(Message("template.too_deep", limit=MAX_NESTING), Message("hint.too_deep"), lineno)
 
 
 def _check_depth(tree: nodes.Node) -> None:
@@ -359,8 +358,8 @@ def _compile(source: str):
     except RecursionError:
         raise _too_deep(None) from None
     except SyntaxError as e:  # Python's compiler has nesting limits of its own, e.g. 20 nested loops
-        raise SourceLimitError(f"Blocks are nested too deeply to compile ({e.msg}).",
-                               "Nest fewer {% for %} loops (at most 20) and blocks.") from None
+        raise SourceLimitError(Message("template.too_deep_to_compile", detail=e.msg),
+                               Message("hint.fewer_loops")) from None
 
 
 compile_source = SourceCache(_compile, MAX_CACHED_CHARS)

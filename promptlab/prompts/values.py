@@ -1,9 +1,11 @@
 """The values of hard prompts: Template (one YAML file each), Example (one rendered row), Problem (one finding of
-validation) and RenderError. Plain dataclasses; this module imports nothing from PromptLab."""
+validation) and RenderError. Plain dataclasses; this module imports nothing from PromptLab but its messages."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from promptlab.messages import Message, UserError, say
 
 CHOICE_SEPARATOR = "|||"  # between answer choices rendered by a Jinja expression, and PromptSource's input/target
 
@@ -68,9 +70,17 @@ class Example:
     delimiter: str = " "
 
 
+# The template's fields, as a problem names them (in Chinese, by the Studio's labels).
+FIELDS = ("name", "instruction", "prompt", "target", "answer_choices", "target_delimiter", "fewshot_delimiter",
+          "description", "reference", "class_labels", "language", "task")
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One finding of validate(): what is wrong (message), how to fix it (hint), and where."""
+    """One finding of validate(): what is wrong (message), how to fix it (hint), and where. `message` and `hint` are
+    catalogue Messages (their English text as str; `say(problem, lang)` says the whole finding in a language).
+
+    `problem(field, key, hint_key, **params)` makes one whose message and hint share the parameters."""
 
     field: str
     message: str
@@ -78,14 +88,37 @@ class Problem:
     line: int | None = None
     column: int | None = None
 
+    def as_message(self) -> Message:
+        """"field, line 1, column 4: message hint" as one Message."""
+        field = Message(f"field.{self.field}") if self.field in FIELDS else self.field
+        if self.line and self.column:
+            where = Message("problem.at_line_column", line=self.line, column=self.column)
+        elif self.line or self.column:
+            where = Message("problem.at_line" if self.line else "problem.at_column", line=self.line,
+                            column=self.column)
+        else:
+            where = ""
+        if not str(self.hint):
+            return Message("problem.no_hint", field=field, where=where, message=self.message)
+        return Message("problem", field=field, where=where, message=self.message, hint=self.hint)
+
     def __str__(self) -> str:
-        where = "".join(f", {k} {v}" for k, v in (("line", self.line), ("column", self.column)) if v)
-        return f"{self.field}{where}: {self.message} {self.hint}".strip()
+        return str(self.as_message()).strip()
+
+    def say(self, lang: str | None) -> str:
+        return say(self.as_message(), lang).strip()
 
 
-class RenderError(ValueError):
-    """A template failed to render; `.problem` holds the structured finding."""
+def problem(field: str, key: str, hint_key: str, *, at_line: int | None = None, at_column: int | None = None,
+            **params) -> Problem:
+    """A Problem whose message is catalogue text `key` and whose hint is `hint_key`, both filled from `params`, at
+    line `at_line`, column `at_column` of the field."""
+    return Problem(field, Message(key, **params), Message(hint_key, **params), at_line, at_column)
+
+
+class RenderError(UserError):
+    """A template failed to render; `.problem` holds the structured finding (str: the problem in English)."""
 
     def __init__(self, problem: Problem):
-        super().__init__(str(problem))
+        super().__init__(problem.as_message())
         self.problem = problem

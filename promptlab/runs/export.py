@@ -24,6 +24,7 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from promptlab.messages import UserError
 from promptlab.runs.card import model_card, portable_config
 from promptlab.runs.layout import existing_run, open_regular, problem, read_dict
 from promptlab.runs.store import adapter_dir
@@ -54,8 +55,7 @@ def write_bundle(run_dir: Path, out: Path) -> Path:
     README says what was left out. The zip is written to a private temp file beside `out`, then renamed."""
     adapter = run_dir / "adapter"
     if os.path.islink(adapter) or not stat.S_ISREG(_mode(adapter / "adapter_config.json")):
-        raise ValueError(f"Run {run_dir.name} has no adapter yet (it is written at the first evaluation), "
-                         "so there is nothing to export.")
+        raise UserError("run.nothing_to_export", run=run_dir.name)
     spec = read_dict(run_dir / "spec.json")
     left_out: list[str] = []
     with _private_zip(out) as (z, out):
@@ -130,11 +130,10 @@ def push_to_hub(run_dir: Path, repo_id: str, token: str | None = None, private: 
     try:
         from huggingface_hub import HfApi, get_token
     except ImportError:
-        raise ValueError("Pushing needs the huggingface_hub package: pip install huggingface_hub.") from None
+        raise UserError("run.push_needs_hub") from None
     token = token or os.environ.get("HF_TOKEN") or get_token()
     if not token:
-        raise ValueError(f"No Hugging Face token: set HF_TOKEN or run `huggingface-cli login`, then push again. "
-                         f"Nothing was lost: the run is still in {run_dir}, and `runs export` writes a zip.")
+        raise UserError("run.push_no_token", folder=run_dir)
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,7 +146,7 @@ def push_to_hub(run_dir: Path, repo_id: str, token: str | None = None, private: 
             api.create_repo(repo_id, private=private, exist_ok=True)
             api.upload_folder(folder_path=str(staged), repo_id=repo_id, commit_message=f"PromptLab run {run_dir.name}")
         except Exception as err:  # noqa: BLE001 - offline, auth, and hub errors all end here
-            raise ValueError(f"Could not push to the Hugging Face Hub ({type(err).__name__}: "
-                             f"{str(err).splitlines()[0][:200] if str(err) else 'no network?'}). Nothing was lost: "
-                             f"the run is still in {run_dir}; export a zip with `runs export`.") from None
+            raise UserError("run.push_failed", error=type(err).__name__,
+                            detail=str(err).splitlines()[0][:200] if str(err) else "no network?", folder=run_dir) \
+                from None
     return f"https://huggingface.co/{repo_id}"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from promptlab.runs.layout import LINKED_RUN, load_json, newest_checkpoint_step, problem, read_dict
+from promptlab.messages import Message
+from promptlab.runs.layout import error_of, linked_run, load_json, newest_checkpoint_step, problem, read_dict
 from promptlab.runs.queue import ACTIVE, DAMAGED, STATUSES, refresh
 
 
@@ -35,7 +36,7 @@ class RunInfo:
     model: str = ""
     best: dict = field(default_factory=dict)  # the best evaluation line so far ({"step": .., "acc": .., ...})
     baselines: dict = field(default_factory=dict)  # baselines.json (empty until measured)
-    error: str | None = None
+    error: str | None = None  # a Message when the run wrote one (say it in the visitor's language), else text
     eta_seconds: float | None = None
     name: str = ""  # what the user called the run (notes.json; else the spec's name), "" when unnamed
     note: str = ""  # what the user wrote about it (notes.json)
@@ -49,13 +50,12 @@ def run_info(run_dir: Path) -> RunInfo:
     """What the run folder says: its state (a dead worker's run reconciled on the way), or "damaged" with the
     reason when its spec or status cannot be read. Never raises for what is in the folder."""
     if os.path.islink(run_dir):
-        return _damaged(run_dir, {}, {}, LINKED_RUN.format(run_id=run_dir.name))
+        return _damaged(run_dir, {}, {}, linked_run(run_dir.name))
     spec, spec_problem = _load_object(run_dir / "spec.json")
     status, status_problem = _load_object(run_dir / "status.json")
     problems = [p for p in (spec_problem, status_problem) if p] or _status_problems(status)
     if problems:
-        return _damaged(run_dir, spec, status, f"Run {run_dir.name} is damaged: {'; '.join(problems)}. Its state "
-                        f"is unknown: delete the run (`promptlab runs delete {run_dir.name}`) or restore the file.")
+        return _damaged(run_dir, spec, status, Message("run.damaged", run=run_dir.name, problems=_joined(problems)))
     status = refresh(run_dir, status)
     notes = read_dict(run_dir / "notes.json")
     return RunInfo(
@@ -69,7 +69,7 @@ def run_info(run_dir: Path) -> RunInfo:
         total_steps=int(status.get("total_steps") or 0),
         best=status.get("best") or {},
         baselines=read_dict(run_dir / "baselines.json"),
-        error=status.get("error"),
+        error=error_of(status),
         eta_seconds=status.get("eta_seconds"),
         name=_text(notes.get("name")) or _text(spec.get("name")),
         note=_text(notes.get("note")),
@@ -99,36 +99,44 @@ def active_seconds(status: dict, now: float | None = None) -> float | None:
     return max(0.0, (finished if _is_number(finished) else now) - started)
 
 
-def _damaged(run_dir: Path, spec: dict, status: dict, error: str) -> RunInfo:
+def _joined(problems: list) -> Message | str:
+    """Problems joined by semicolons, each said in the reader's language."""
+    joined = problems[0]
+    for more in problems[1:]:
+        joined = Message("list.semicolon", first=joined, then=more)
+    return joined
+
+
+def _damaged(run_dir: Path, spec: dict, status: dict, error: Message) -> RunInfo:
     created = status.get("created")
     return RunInfo(run_id=run_dir.name, status=DAMAGED,
                    created=created if _is_number(created) else _mtime(run_dir), started=None, finished=None,
                    spec=spec, step=0, total_steps=0, error=error, **_names(spec))
 
 
-def _load_object(path: Path) -> tuple[dict, str | None]:
+def _load_object(path: Path) -> tuple[dict, Message | None]:
     """A JSON object file and None, or {} and what is wrong with it ("status.json is a folder, not a file")."""
     try:
         value = load_json(path)
     except (OSError, ValueError) as err:
-        return {}, f"{path.name} is {problem(err)}"
+        return {}, Message("run.file_is", name=path.name, problem=problem(err))
     if not isinstance(value, dict):
-        return {}, f"{path.name} holds a {type(value).__name__}, not a JSON object"
+        return {}, Message("run.file_not_object", name=path.name, kind=type(value).__name__)
     return value, None
 
 
-def _status_problems(status: dict) -> list[str]:
+def _status_problems(status: dict) -> list[Message]:
     """What makes a parsed status.json unusable (wrong types would crash every reader)."""
     found = []
     if status.get("status") not in STATUSES or status.get("status") == DAMAGED:
-        found.append(f"status.json has an unknown status {str(status.get('status'))[:40]!r}")
+        found.append(Message("run.unknown_status", status=repr(str(status.get("status"))[:40])))
     for key in ("created", "started", "finished", "eta_seconds", "step", "total_steps", "active_seconds",
                 "resumed_from"):
         if status.get(key) is not None and not _is_number(status.get(key)):
-            found.append(f"status.json's {key} is {str(status.get(key))[:40]!r}, not a number")
+            found.append(Message("run.not_a_number", key=key, value=repr(str(status.get(key))[:40])))
     for key, kind in (("best", dict), ("error", str)):
         if status.get(key) is not None and not isinstance(status.get(key), kind):
-            found.append(f"status.json's {key} is not a {'mapping' if kind is dict else 'text'}")
+            found.append(Message("run.not_a_mapping" if kind is dict else "run.not_text", key=key))
     return found
 
 

@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from promptlab import settings
+from promptlab.messages import Message, UserError, from_dict, message_of, to_dict
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 JSON_LIMIT = 16 * 2**20  # bytes: a spec or status larger than this is damaged, not read
@@ -62,8 +63,7 @@ def run_path(run_id: str, runs_dir=None) -> Path:
     (listed as damaged, removable, never followed)."""
     root = runs_root(runs_dir)
     if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
-        raise ValueError(f"Invalid run id {run_id!r}: use letters, digits, '-', '_' and '.' only, "
-                         "as `promptlab runs list` shows them.")
+        raise UserError("run.bad_id", run=repr(run_id))
     return root / run_id
 
 
@@ -83,14 +83,15 @@ def existing_run(run_id: str, runs_dir=None, allow_link: bool = False) -> Path:
     showing it as damaged and deleting the link)."""
     path = run_path(run_id, runs_dir)
     if not is_run_folder(path):
-        raise ValueError(f"No run {run_id!r} in {runs_root(runs_dir)}. `promptlab runs list` shows the runs there.")
+        raise UserError("run.not_found_in", run=repr(run_id), folder=runs_root(runs_dir))
     if not allow_link and os.path.islink(path):
-        raise ValueError(LINKED_RUN.format(run_id=run_id))
+        raise UserError(linked_run(run_id))
     return path
 
 
-LINKED_RUN = ("Run {run_id} is a symbolic link to another folder, not a run folder: PromptLab never follows links "
-              "in the runs folder. `promptlab runs delete {run_id}` removes the link (not what it points to).")
+def linked_run(run_id: str) -> Message:
+    """Why a run "folder" that is a symbolic link is not read."""
+    return Message("run.linked", run=run_id)
 
 
 # ---- reading: regular files only, links never followed ----------------------------------------------------------
@@ -103,12 +104,12 @@ class UnreadableFile(OSError):
         self.reason = reason
 
 
-def _kind(mode: int) -> str:
+def _kind(mode: int) -> Message:
     if stat.S_ISLNK(mode):
-        return "a symbolic link, which PromptLab never follows in a run folder"
+        return Message("run.file_is_link")
     if stat.S_ISDIR(mode):
-        return "a folder, not a file"
-    return "not a regular file"
+        return Message("run.file_is_folder")
+    return Message("run.file_not_regular")
 
 
 def open_regular(path: Path) -> int:
@@ -135,7 +136,7 @@ def read_bytes(path: Path, limit: int | None = None, tail: bool = False) -> byte
         size = os.fstat(f.fileno()).st_size
         if limit is not None and size > limit:
             if not tail:
-                raise ValueError(f"larger than {limit // 2**20} MB")
+                raise UserError("run.file_too_large", size=limit // 2**20)
             f.seek(size - limit)
         return f.read() if limit is None else f.read(limit)
 
@@ -146,19 +147,19 @@ def load_json(path: Path):
     return json.loads(text)
 
 
-def problem(err: Exception) -> str:
+def problem(err: Exception) -> Message | str:
     """Why a run file could not be read, in words."""
     if isinstance(err, FileNotFoundError):
-        return "missing"
+        return Message("run.file_missing")
     if isinstance(err, UnreadableFile):
         return err.reason
     if isinstance(err, UnicodeDecodeError):
-        return "not UTF-8 text (binary data?)"
+        return Message("run.file_not_utf8")
     if isinstance(err, json.JSONDecodeError):
-        return f"not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
+        return Message("run.file_bad_json", detail=err.msg, line=err.lineno, column=err.colno)
     if isinstance(err, OSError):
-        return f"unreadable ({err.strerror or type(err).__name__})"
-    return str(err)
+        return Message("run.file_unreadable", detail=err.strerror or type(err).__name__)
+    return message_of(err)
 
 
 def read_json(path: Path, default=None):
@@ -294,7 +295,7 @@ def open_append(path: Path, binary: bool = False):
         fd = os.open(path, flags, 0o644)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise UnreadableFile(path, "not a regular file")
+        raise UnreadableFile(path, Message("run.file_not_regular"))
     return os.fdopen(fd, "ab") if binary else os.fdopen(fd, "a", encoding="utf-8")
 
 
@@ -312,16 +313,32 @@ def remove_path(path: Path) -> None:
 
 
 def update_status(run_dir: Path, **changes) -> dict:
-    """Merge `changes` into status.json (atomically) and return the new status."""
+    """Merge `changes` into status.json (atomically) and return the new status. An `error` that is a Message is
+    written as its English text, with its key and parameters beside it (`error_message`), so that the web app can
+    say it in the visitor's language (`error_of`)."""
+    if "error" in changes:
+        error = changes["error"]
+        changes["error_message"] = to_dict(error) if isinstance(error, Message) else None
+        changes["error"] = None if error is None else str(error)
     status = read_status(run_dir)
     status.update(changes, updated=time.time())
     write_json_atomic(run_dir / "status.json", status)
     return status
 
 
+def error_of(status: dict):
+    """A status's error: the Message it was written from (when its English text still matches), else its text (or
+    None)."""
+    error = status.get("error")
+    if not isinstance(error, str) or isinstance(error, Message):
+        return error
+    message = from_dict(status.get("error_message")) if isinstance(status.get("error_message"), dict) else None
+    return message if isinstance(message, Message) and str(message) == error else error
+
+
 # ---- the run lock: one state change at a time, across processes --------------------------------------------------
 
-class RunBusy(ValueError):
+class RunBusy(UserError):
     """Another process is changing the same run right now."""
 
 
@@ -362,8 +379,7 @@ def run_lock(run_dir: Path, timeout: float = LOCK_TIMEOUT_S):
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise RunBusy(f"Run {run_dir.name} is busy: another action on it is in progress. "
-                                  "Try again in a moment.") from None
+                    raise RunBusy("run.busy", run=run_dir.name) from None
                 time.sleep(0.01)
         held.add(key)
         try:
@@ -390,7 +406,7 @@ def disk_is_full(path: Path) -> bool:
     return free is not None and free < FULL_DISK_BYTES
 
 
-def size_text(n: int | None) -> str:
+def size_text(n: int | None) -> Message | str:
     if n is None:
-        return "unknown"
+        return Message("run.size_unknown")
     return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB"

@@ -23,9 +23,11 @@ import time
 from pathlib import Path
 
 from promptlab import settings
+from promptlab.messages import Message, UserError
 from promptlab.runs.layout import (
     RunBusy,
     disk_is_full,
+    error_of,
     free_bytes,
     open_append,
     read_json,
@@ -112,14 +114,12 @@ def _reconcile(run_dir: Path, status: dict, changes: dict | None, dead_only: boo
 def _dead_worker_verdict(run_dir: Path, status: dict) -> dict:
     """The status of a run whose worker is gone: cancelled if asked to stop, else interrupted (naming a full disk)."""
     if os.path.lexists(run_dir / "STOP"):
-        return {"status": "cancelled", "finished": time.time(), "error": status.get("error")}
+        return {"status": "cancelled", "finished": time.time(), "error": error_of(status)}
     if disk_is_full(run_dir):
-        error = (f"The disk is full ({size_text(free_bytes(run_dir))} free where the runs are) and the worker "
-                 f"process ended. Free some space, then `promptlab runs resume {run_dir.name}` continues from the "
-                 "last checkpoint.")
+        error = Message("run.disk_full_worker_ended", free=size_text(free_bytes(run_dir)), run=run_dir.name)
     else:
-        error = "The worker process ended unexpectedly; `runs resume` continues it."
-    return {"status": "interrupted", "finished": time.time(), "error": status.get("error") or error}
+        error = Message("run.worker_ended")
+    return {"status": "interrupted", "finished": time.time(), "error": error_of(status) or error}
 
 
 def kill(run_dir: Path) -> None:
@@ -227,7 +227,7 @@ def launch_worker(run_dir: Path) -> None:
     """Start the run's worker process (it queues like any other). The caller holds the run lock; a run whose
     worker is still alive gets no second one."""
     if worker_lock_held(run_dir):
-        raise ValueError(f"Run {run_dir.name} already has a worker process: it is not started twice.")
+        raise UserError("run.worker_exists", run=run_dir.name)
     (run_dir / "worker.json").unlink(missing_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
     package_root = str(settings.REPO_ROOT)  # so the worker imports this very checkout, installed or not

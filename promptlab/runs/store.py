@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from promptlab import settings
+from promptlab.messages import Message, UserError, message_of
 from promptlab.runs.info import RunInfo, run_info
 from promptlab.runs.layout import (
     existing_run,
@@ -48,8 +49,7 @@ from promptlab.runs.layout import (
 )
 from promptlab.runs.queue import ACTIVE, DAMAGED, RESUMABLE, alive, kill, launch_worker, worker_lock_held
 
-TRAINING_OFF = ("Training is turned off on this server (e.g. a public Space): no run can be started or resumed "
-                "here. Everything else works.")
+TRAINING_OFF = Message("run.training_off")
 _WORKER_EXIT_WAIT_S = 10.0  # resume waits this long for a finished run's worker process to exit
 
 
@@ -58,8 +58,7 @@ _WORKER_EXIT_WAIT_S = 10.0  # resume waits this long for a finished run's worker
 def owner_digest(owner: str) -> str:
     """The SHA-256 of an owner token, as stored in owner.json (the token itself is never written)."""
     if not isinstance(owner, str) or not 16 <= len(owner) <= 512:
-        raise ValueError("An owner token must be a secret string of 16 to 512 characters "
-                         "(e.g. secrets.token_urlsafe()).")
+        raise UserError("run.bad_owner")
     return hashlib.sha256(owner.encode("utf-8")).hexdigest()
 
 
@@ -74,15 +73,14 @@ def _owned(path: Path, owner: str | None) -> bool:
 
 def _check_owner(path: Path, owner: str | None) -> None:
     if not _owned(path, owner):
-        raise ValueError(f"Run {path.name} was started by someone else: you can see and change only your own runs "
-                         "here.")
+        raise UserError("run.not_yours", run=path.name)
 
 
 def check_training(allow_training: bool | None = None) -> None:
     """ValueError(TRAINING_OFF) when no worker may start: `allow_training`, or by default the server's switch."""
     allowed = settings.training_allowed() if allow_training is None else allow_training
     if not allowed:
-        raise ValueError(TRAINING_OFF)
+        raise UserError(TRAINING_OFF)
 
 
 # ---- create, read, list ------------------------------------------------------------------------------------------
@@ -126,7 +124,7 @@ def create_run(spec: dict, runs_dir=None, owner: str | None = None) -> str:
         os.replace(stage, root / run_id)  # the run appears whole or not at all
     except OSError as err:
         shutil.rmtree(stage, ignore_errors=True)
-        raise ValueError(f"Could not create the run folder in {root}: {_os_reason(err, root)}") from None
+        raise UserError("run.cannot_create", root=root, reason=_os_reason(err, root)) from None
     return run_id
 
 
@@ -146,7 +144,7 @@ def list_runs(runs_dir=None, owner: str | None = None) -> list[RunInfo]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     except OSError as err:
-        raise ValueError(f"Cannot read the runs folder {root}: {err.strerror}.") from None
+        raise UserError("run.cannot_list", root=root, detail=err.strerror) from None
     runs = []
     for path in entries:
         if is_run_folder(path) and _owned(path, owner):
@@ -174,7 +172,7 @@ def read_log(run_id: str, runs_dir=None, tail: int = 200, owner: str | None = No
     except FileNotFoundError:
         return ""
     except OSError as err:
-        return f"(log.txt is not shown: it is {problem(err)}.)"
+        return str(Message("run.log_not_shown", problem=problem(err)))
     return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-tail:])
 
 
@@ -190,18 +188,17 @@ def _changing(path: Path, action: str):
                 raise FileNotFoundError(errno.ENOENT, "deleted", str(path))
             yield
     except FileNotFoundError:
-        raise ValueError(f"No run {path.name!r} in {path.parent} (it was deleted).") from None
+        raise UserError("run.deleted", run=repr(path.name), folder=path.parent) from None
     except OSError as err:
-        raise ValueError(f"Could not {action} run {path.name}: {_os_reason(err, path)}") from None
+        raise UserError(f"run.cannot_{action}", run=path.name, reason=_os_reason(err, path)) from None
 
 
-def _os_reason(err: OSError, where: Path) -> str:
+def _os_reason(err: OSError, where: Path) -> Message:
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        return (f"the disk is full ({size_text(free_bytes(where))} free). Free some space and try again; "
-                "nothing was lost.")
+        return Message("run.disk_full", free=size_text(free_bytes(where)))
     if err.errno == errno.EROFS:
-        return "the runs folder is read-only here."
-    return f"{err.strerror or type(err).__name__} ({err.filename or where})."
+        return Message("run.read_only")
+    return Message("run.os_error", detail=err.strerror or type(err).__name__, where=err.filename or where)
 
 
 def cancel(run_id: str, runs_dir=None, wait: float | None = None, owner: str | None = None) -> RunInfo:
@@ -214,7 +211,7 @@ def cancel(run_id: str, runs_dir=None, wait: float | None = None, owner: str | N
     with _changing(path, "cancel"):
         info = run_info(path)
         if info.status not in ACTIVE and not (info.status == DAMAGED and worker_lock_held(path)):
-            raise ValueError(f"Run {run_id} is {info.status}, not queued or running: there is nothing to cancel.")
+            raise UserError("run.nothing_to_cancel", run=run_id, status=Message(f"status.{info.status}"))
         touch(path / "STOP")
     deadline = time.time() + (wait or 0)
     while wait is not None and time.time() < deadline and alive(path):
@@ -238,11 +235,12 @@ def resume(run_id: str, runs_dir=None, owner: str | None = None, allow_training:
     with _changing(path, "resume"):
         info = run_info(path)
         if info.status == DAMAGED:
-            raise ValueError(f"Run {run_id} cannot be resumed: {info.error}")
+            raise UserError("run.cannot_resume_damaged", run=run_id, error=info.error)
         if info.status in ACTIVE:
-            raise ValueError(f"Run {run_id} is already {info.status}: there is nothing to resume.")
+            raise UserError("run.already_active", run=run_id, status=Message(f"status.{info.status}"))
         if info.status not in RESUMABLE:
-            raise ValueError(f"Run {run_id} is {info.status}: only {', '.join(RESUMABLE)} runs can be resumed.")
+            raise UserError("run.not_resumable", run=run_id, status=Message(f"status.{info.status}"),
+                            resumable=Message("run.resumable_statuses"))
         _wait_for_worker_exit(path)
         remove_path(path / "STOP")
         step = newest_checkpoint_step(path) or 0
@@ -271,7 +269,7 @@ def _wait_for_worker_exit(path: Path) -> None:
     deadline = time.monotonic() + _WORKER_EXIT_WAIT_S
     while worker_lock_held(path):
         if time.monotonic() > deadline:
-            raise ValueError(f"Run {path.name}'s last worker process has not exited yet: try again in a moment.")
+            raise UserError("run.worker_still_exiting", run=path.name)
         time.sleep(0.05)
 
 
@@ -286,13 +284,12 @@ def delete(run_id: str, runs_dir=None, owner: str | None = None) -> None:
     trash = path.with_name(f".{path.name}.deleting-{uuid.uuid4().hex[:8]}")
     with _changing(path, "delete"):
         if run_info(path).status in ACTIVE or worker_lock_held(path):
-            raise ValueError(f"Run {run_id} is still active: cancel it first (`promptlab runs cancel {run_id}`).")
+            raise UserError("run.still_active", run=run_id)
         os.replace(path, trash)
     try:
         shutil.rmtree(trash, onerror=_grant_and_retry)
     except OSError as err:
-        raise ValueError(f"Run {run_id} is gone from the list, but some of its files could not be removed from "
-                         f"{trash}: {_os_reason(err, trash)}") from None
+        raise UserError("run.partly_removed", run=run_id, trash=trash, reason=_os_reason(err, trash)) from None
 
 
 def _grant_and_retry(func, path, _exc_info) -> None:
@@ -328,7 +325,7 @@ def set_notes(run_id: str, runs_dir=None, owner: str | None = None, *, name: str
 def _clean_text(text: str, limit: int, what: str) -> str:
     text = "".join(c for c in text if c in "\n\t" or (c.isprintable() and c != "\x7f"))
     if len(text) > limit:
-        raise ValueError(f"A run's {what} may have at most {limit:,} characters: this one has {len(text):,}.")
+        raise UserError(f"run.{what}_too_long", limit=limit, length=len(text))
     return text
 
 
@@ -338,10 +335,9 @@ def adapter_dir(run_id: str, runs_dir=None, owner: str | None = None) -> Path:
     _check_owner(path, owner)
     adapter = path / "adapter"
     if os.path.islink(adapter):
-        raise ValueError(f"Run {run_id}'s adapter folder is a symbolic link: PromptLab never follows links in a run "
-                         "folder.")
+        raise UserError("run.adapter_link", run=run_id)
     if not (adapter.is_dir() and stat.S_ISREG(_lstat_mode(adapter / "adapter_config.json"))):
-        raise ValueError(f"Run {run_id} has no adapter yet: it is written at the first evaluation.")
+        raise UserError("run.no_adapter_yet", run=run_id)
     return adapter
 
 
@@ -362,10 +358,10 @@ def resolve_adapter(run_or_dir, runs_dir=None) -> Path:
     if (path / "adapter" / "adapter_config.json").is_file():
         return (path / "adapter").resolve()
     if path.exists():
-        raise ValueError(f"{path} holds no adapter: expected adapter_config.json there or in {path / 'adapter'}.")
+        raise UserError("run.no_adapter_there", path=path, inner=path / "adapter")
     try:
         return adapter_dir(text, runs_dir)
     except ValueError as err:
-        raise ValueError(f"{text!r} is neither an adapter folder, a run folder, nor a run id ({err})") from None
+        raise UserError("run.not_an_adapter", text=repr(text), reason=message_of(err)) from None
 
 

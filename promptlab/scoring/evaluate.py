@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from promptlab.messages import UserError
 from promptlab.models.families import MASKED
 from promptlab.models.requests import Request
 from promptlab.prompts.values import Example
@@ -55,13 +56,12 @@ def evaluate(lm: LM, examples: Sequence[Example], *, content_free: Sequence[Exam
     `generate=True` also decodes a free answer for rank examples (the template studio shows it).
     """
     if not examples:
-        raise ValueError("Nothing to score: the data has no rows. Pick a split with rows or raise the row limit.")
+        raise UserError("scoring.no_rows")
     if all(e.choices for e in examples):
         _check_gold(examples)
         return _evaluate_rank(lm, examples, content_free, generate, progress)
     if any(e.choices for e in examples):
-        raise ValueError("Some rows have answer choices and some have none; the answer-choice expression "
-                         "must give choices for every row.")
+        raise UserError("scoring.mixed_choices")
     return _evaluate_generate(lm, examples, progress)
 
 
@@ -70,10 +70,8 @@ def _check_gold(examples) -> None:
     (rows without a target are unlabelled and just get predictions)."""
     for number, e in enumerate(examples, 1):
         if e.target and e.gold is None:
-            raise ValueError(
-                f"Row {number}: the target {e.target!r} is not one of the answer choices ({', '.join(e.choices)}), "
-                "so it cannot be scored. Make the target render one of the choices, e.g. map label names with "
-                '{{ {"negative": "bad", "positive": "good"}[label] }}.')
+            raise UserError("scoring.gold_not_a_choice", row=number, target=repr(e.target),
+                            choices=", ".join(e.choices))
 
 
 def _evaluate_rank(lm, examples, content_free, generate, progress) -> EvalResult:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from promptlab.data.sampling import sample_shots
+from promptlab.messages import UserError
 from promptlab.models.families import template_problem
 from promptlab.prompts.render import DEFAULT_MASK_TEXT, is_cloze, render, render_content_free
 from promptlab.prompts.values import Example, Template
@@ -47,9 +48,9 @@ class Protocol:
 
     def __post_init__(self):
         if self.shots < 0:
-            raise ValueError(f"shots must be 0 or more, got {self.shots}.")
+            raise UserError("scoring.negative_shots", shots=self.shots)
         if self.seeds < 1:
-            raise ValueError(f"seeds must be 1 or more, got {self.seeds}.")
+            raise UserError("scoring.no_seeds", seeds=self.seeds)
 
     @property
     def seed_list(self) -> range:
@@ -81,9 +82,9 @@ def render_options(lm, template: Template) -> dict:
     to do when the model's family cannot score the template."""
     family = getattr(lm, "family", None)
     if family is not None:
-        problem = template_problem(family, mode=template.mode, cloze=is_cloze(template), model=f"Model {lm.name}")
+        problem = template_problem(family, mode=template.mode, cloze=is_cloze(template), model=lm.name)
         if problem:
-            raise ValueError(f"{template.name}: {problem}")
+            raise UserError("template.cannot_be_scored", name=template.name, problem=problem)
     return {"wrap": lm.wrap_chat if template.chat else None,
             "mask": getattr(lm, "mask_token", None) or DEFAULT_MASK_TEXT}
 
@@ -98,7 +99,7 @@ def build_examples(template: Template, rows: Sequence[dict], *, pool: Sequence[d
     template's {{ mask }} renders as (the model's mask token).
     """
     if shots < 0:
-        raise ValueError(f"shots must be 0 or more, got {shots}.")
+        raise UserError("scoring.negative_shots", shots=shots)
     examples = []
     for row in rows:
         demos = sample_shots(list(pool), shots, seed, method=sampler, label_column=label_column,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from promptlab.messages import UserError
 from promptlab.runs.layout import list_checkpoints, remove_path
 
 
@@ -87,8 +88,7 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
     params = dict(model.named_parameters())
     missing = [n for n in weights if n not in params]
     if missing:
-        raise ValueError(f"Checkpoint {path} does not fit this model (unknown weights {missing[:3]}): "
-                         "the run's spec or the base model changed since it was written.")
+        raise UserError("tuning.checkpoint_misfit", path=path, weights=missing[:3])
     with torch.no_grad():
         for name, value in weights.items():
             params[name].copy_(value.to(params[name].device))

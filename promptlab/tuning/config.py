@@ -10,6 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from promptlab.messages import Message, UserError, message_of
 from promptlab.models.peft_methods import METHODS as PEFT_METHODS
 
 METHODS = tuple(PEFT_METHODS)  # the facts of each method: promptlab.models.peft_methods
@@ -91,7 +92,7 @@ class TuneConfig:
         problems = _coerce(self)  # "200", 200.0 -> 200; nan, inf, "many" -> a problem naming the setting
         problems = problems or _problems(self)
         if problems:
-            raise ValueError("Invalid tuning config:\n" + "\n".join(f"- {p}" for p in problems))
+            raise UserError("config.invalid", problems=_items(problems))
 
     # ---- conversions -------------------------------------------------------------------------------------------
 
@@ -105,14 +106,11 @@ class TuneConfig:
     def from_dict(cls, data: dict) -> TuneConfig:
         """Build from a dict such as `to_dict()` wrote; unknown keys are an error (a typo must not pass silently)."""
         if not isinstance(data, dict):
-            raise ValueError(f"Invalid tuning config: expected a mapping of settings, got {type(data).__name__}.")
+            raise UserError("config.not_a_mapping", kind=type(data).__name__)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(
-                f"Invalid tuning config: unknown setting(s) {', '.join(unknown)}. "
-                f"Known settings: {', '.join(sorted(known))}."
-            )
+            raise UserError("config.unknown_settings", names=", ".join(unknown), known=", ".join(sorted(known)))
         data = dict(data)
         if "lora_target_modules" in data:
             modules = data["lora_target_modules"]
@@ -151,39 +149,34 @@ class TuneConfig:
         """Checks that need the data: raise ValueError when the config cannot train on `n_train` examples."""
         problems = []
         if n_train == 0:
-            problems.append("the training split has no labelled rows: pick another split or add data")
+            problems.append(Message("config.no_training_rows"))
         elif self.batch_size > n_train:
-            problems.append(
-                f"batch_size {self.batch_size} is larger than the {n_train} training examples: "
-                f"lower batch_size to at most {n_train} or add data"
-            )
+            problems.append(Message("config.batch_over_rows", batch=self.batch_size, n=n_train))
         elif self.total_steps(n_train, self.num_processes) > MAXIMA["max_steps"]:
-            problems.append(
-                f"epochs {self.epochs:g} of {n_train:,} training examples make "
-                f"{_count(self.total_steps(n_train, self.num_processes))} steps, more than the limit of "
-                f"{MAXIMA['max_steps']:,}: lower epochs, raise batch_size, or set train_size"
-            )
+            problems.append(Message("config.epochs_too_many_steps", epochs=f"{self.epochs:g}", n=n_train,
+                                    steps=_count(self.total_steps(n_train, self.num_processes)),
+                                    limit=MAXIMA["max_steps"]))
         if mode == "generate" and self.objective == "choices":
-            problems.append(
-                'objective "choices" needs answer choices, but the template has none (generation): use objective "lm"'
-            )
+            problems.append(Message("config.choices_objective"))
         if mode == "generate" and self.init == "class_labels":
-            problems.append('init "class_labels" needs answer choices, but the template has none: use "template"')
+            problems.append(Message("config.class_labels_init"))
         if mode == "generate" and self.early_stopping_metric in ("acc", "acc_norm", "macro_f1"):
-            problems.append(
-                f'early_stopping_metric "{self.early_stopping_metric}" needs answer choices: '
-                "use exact_match or val_loss"
-            )
+            problems.append(Message("config.stopping_metric_needs_choices", metric=self.early_stopping_metric))
         if problems:
-            raise ValueError("Invalid tuning config for this data:\n" + "\n".join(f"- {p}" for p in problems))
+            raise UserError("config.invalid_for_data", problems=_items(problems))
+
+
+def _items(problems: list) -> list[Message]:
+    """Problems as the lines of a list ("\n- problem")."""
+    return [Message("config.item", problem=problem) for problem in problems]
 
 
 def _one_of(problems, name, value, allowed):
     if value not in allowed:
-        problems.append(f'{name} "{value}" is not one of: {", ".join(allowed)}')
+        problems.append(Message("config.not_one_of", name=name, value=value, allowed=", ".join(allowed)))
 
 
-def _coerce(c: TuneConfig) -> list[str]:
+def _coerce(c: TuneConfig) -> list[Message]:
     """Give every setting its field's type in place (a JSON 200.0 or a typed "200" is the whole number 200);
     return a problem for each value that is not of that type: text, NaN or infinity where a number belongs."""
     problems = []
@@ -192,7 +185,7 @@ def _coerce(c: TuneConfig) -> list[str]:
         try:
             new = _as(kind, value)
         except ValueError as err:
-            problems.append(f"{f.name} {err} (got {_shown(value)})")
+            problems.append(Message("config.bad_value", name=f.name, reason=message_of(err), value=_shown(value)))
             continue
         object.__setattr__(c, f.name, new)  # frozen: construction is the one place a value may change
     return problems
@@ -202,32 +195,32 @@ def _as(kind: type, value):
     """`value` as a `kind` (bool, int, float, str or tuple of str); ValueError("must be ...") when it is not one."""
     if kind is bool:
         if not isinstance(value, bool):
-            raise ValueError("must be true or false")
+            raise UserError("config.must_be_bool")
         return value
     if kind in (int, float):
         number = _parse_number(value) if isinstance(value, str) else value
         if isinstance(number, bool) or not isinstance(number, (int, float)):
-            raise ValueError("must be a number")
+            raise UserError("config.must_be_number")
         if kind is int and isinstance(number, float):  # (a float setting's NaN is for _problems to name)
             if not math.isfinite(number):
-                raise ValueError("must be a finite whole number")
+                raise UserError("config.must_be_finite_whole")
             if not number.is_integer():
-                raise ValueError("must be a whole number")
+                raise UserError("config.must_be_whole")
             number = int(number)
         if kind is int and abs(number) >= 10**18:  # (nothing sane is this large; a huge int breaks formatting)
-            raise ValueError("is far too large")
+            raise UserError("config.far_too_large")
         if kind is float and isinstance(number, int):
             if abs(number) > 1e300:
-                raise ValueError("must be a finite number")
+                raise UserError("config.must_be_finite")
             return float(number)
         return number
     if kind is tuple:
         items = (value,) if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(isinstance(x, str) for x in items):
-            raise ValueError("must be a list of names")
+            raise UserError("config.must_be_names")
         return tuple(items)
     if not isinstance(value, str):
-        raise ValueError("must be text")
+        raise UserError("config.must_be_text")
     return value
 
 
@@ -239,24 +232,24 @@ def _parse_number(text: str) -> int | float:
     try:
         return float(text.strip())
     except ValueError:
-        raise ValueError("must be a number") from None
+        raise UserError("config.must_be_number") from None
 
 
-def _count(value) -> str:
+def _count(value) -> Message | str:
     """A limit-breaking value as a person reads it: 1,000,000,000,000 or 1e+300."""
-    return f"{value:,}" if abs(value) < 10**15 else f"about 1e{int(math.log10(abs(value)))}"
+    return f"{value:,}" if abs(value) < 10**15 else Message("config.about", power=int(math.log10(abs(value))))
 
 
-def _shown(value) -> str:
+def _shown(value) -> Message | str:
     if isinstance(value, int) and abs(value) >= 10**18:
-        return f"about 1e{int(math.log10(abs(value)))}"
+        return Message("config.about", power=int(math.log10(abs(value))))
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _problems(c: TuneConfig) -> list[str]:
+def _problems(c: TuneConfig) -> list[Message]:
     """Every problem with the config, as readable sentences (empty when valid)."""
-    p: list[str] = []
+    p: list[Message] = []
     _one_of(p, "method", c.method, METHODS)
     _one_of(p, "init", c.init, INITS)
     _one_of(p, "encoder", c.encoder, ENCODERS)
@@ -267,55 +260,49 @@ def _problems(c: TuneConfig) -> list[str]:
     _one_of(p, "device", c.device, DEVICES)
     _one_of(p, "early_stopping_metric", c.early_stopping_metric, EARLY_STOPPING_METRICS)
     if c.method in PROMPT_METHODS and c.num_virtual_tokens < 1:
-        p.append(f"num_virtual_tokens must be at least 1 for {c.method} (got {c.num_virtual_tokens})")
+        p.append(Message("config.tokens_at_least_1", method=c.method, value=c.num_virtual_tokens))
     if c.num_virtual_tokens > 1000:
-        p.append(f"num_virtual_tokens {c.num_virtual_tokens} is too many: use at most 1000 (20-100 is usual)")
+        p.append(Message("config.tokens_too_many", value=c.num_virtual_tokens))
     for name in ("epochs", "weight_decay", "max_grad_norm", "lora_dropout"):  # lr: its own check below
         if not math.isfinite(getattr(c, name)):
-            p.append(f"{name} must be a finite number (got {getattr(c, name)})")
+            p.append(Message("config.not_finite", name=name, value=getattr(c, name)))
     for name, limit in MAXIMA.items():
         value = getattr(c, name)
         finite = not isinstance(value, float) or math.isfinite(value)  # (isfinite() overflows on a huge int)
         if name != "num_virtual_tokens" and finite and value > limit:
-            p.append(f"{name} {_count(value)} is too large: use at most {limit:,}"
-                     + (" (a job holds the device until it ends)" if name in ("max_steps", "epochs") else ""))
+            p.append(Message("config.too_large_holds" if name in ("max_steps", "epochs") else "config.too_large",
+                             name=name, value=_count(value), limit=limit))
     if not c.lr > 0 or c.lr != c.lr or c.lr > 10:
-        p.append(f"lr must be a positive number no larger than 10 (got {c.lr})")
+        p.append(Message("config.bad_lr", value=c.lr))
     for name in ("batch_size", "grad_accum", "max_length", "max_tokens", "num_processes", "encoder_hidden_size"):
         if getattr(c, name) < 1:
-            p.append(f"{name} must be at least 1 (got {getattr(c, name)})")
+            p.append(Message("config.at_least_1", name=name, value=getattr(c, name)))
     for name in ("max_steps", "warmup_steps", "eval_every", "checkpoint_every", "train_size", "num_threads",
                  "early_stopping_patience", "baseline_shots", "seed"):
         if getattr(c, name) < 0:
-            p.append(f"{name} must not be negative (got {getattr(c, name)})")
+            p.append(Message("config.negative", name=name, value=getattr(c, name)))
     if c.eval_size < 1:
-        p.append(f"eval_size must be at least 1 (got {c.eval_size})")
+        p.append(Message("config.at_least_1", name="eval_size", value=c.eval_size))
     if c.baseline_seeds < 1:
-        p.append(f"baseline_seeds must be at least 1 (got {c.baseline_seeds})")
+        p.append(Message("config.at_least_1", name="baseline_seeds", value=c.baseline_seeds))
     if c.keep_checkpoints < 1:
-        p.append(f"keep_checkpoints must be at least 1 (got {c.keep_checkpoints}): resume needs a checkpoint")
+        p.append(Message("config.keep_checkpoints", value=c.keep_checkpoints))
     if c.epochs < 0:
-        p.append(f"epochs must not be negative (got {c.epochs})")
+        p.append(Message("config.negative", name="epochs", value=c.epochs))
     if c.max_steps == 0 and c.epochs == 0:
-        p.append("set max_steps or epochs: both are 0, so the run would not train")
+        p.append(Message("config.no_steps"))
     if c.weight_decay < 0 or c.max_grad_norm < 0:
-        p.append("weight_decay and max_grad_norm must not be negative")
+        p.append(Message("config.decay_norm_negative"))
     if not 0 <= c.lora_dropout < 1:
-        p.append(f"lora_dropout must be in [0, 1) (got {c.lora_dropout})")
+        p.append(Message("config.lora_dropout", value=c.lora_dropout))
     if c.method == "lora" and (c.lora_r < 1 or c.lora_alpha <= 0 or not c.lora_target_modules):
-        p.append("lora needs lora_r >= 1, lora_alpha > 0 and at least one target module")
+        p.append(Message("config.lora_needs"))
     if c.method in PEFT_METHODS and c.gradient_checkpointing and not PEFT_METHODS[c.method].gradient_checkpointing:
-        p.append(
-            f"{c.method} cannot use gradient_checkpointing (PEFT injects the prefix as past key/values, which "
-            "checkpointing drops): turn gradient_checkpointing off or pick another method"
-        )
+        p.append(Message("config.no_gradient_checkpointing", method=c.method))
     if c.method == "prefix_tuning" and c.prefix_projection and c.init != "random":
-        p.append(
-            f'init "{c.init}" cannot start a prefix_tuning prefix with prefix_projection (the projection\'s input '
-            'is not a word embedding): use init "random", or turn prefix_projection off'
-        )
+        p.append(Message("config.prefix_projection_init", init=c.init))
     if c.precision == "fp16" and c.device == "cpu":
-        p.append('precision "fp16" is not supported on the CPU: use "fp32" or "bf16"')
+        p.append(Message("config.fp16_on_cpu"))
     return p
 
 
@@ -342,7 +329,7 @@ def preset(name: str = "cpu", method: str = "prompt_tuning", **overrides) -> Tun
     """
     presets = {**PRESETS, "test": TEST_PRESET}
     if name not in presets:
-        raise ValueError(f'Unknown preset "{name}": use one of {", ".join(PRESETS)}.')
+        raise UserError("config.unknown_preset", name=name, presets=", ".join(PRESETS))
     values = {"method": method, "lr": DEFAULT_LR.get(method, 0.03), **presets[name]}
     if method not in PROMPT_METHODS:
         values.pop("num_virtual_tokens", None)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from promptlab.messages import UserError
 from promptlab.models.lm import LM, max_length, n_scored, scorer_for
 from promptlab.models.requests import Request
 from promptlab.scoring import evaluate as scoring
@@ -37,7 +38,7 @@ from promptlab.tuning.methods import drift, nearest_tokens, virtual_token_vector
 from promptlab.tuning.run import Cancelled, Run
 
 
-class TrainingError(ValueError):
+class TrainingError(UserError):
     """Training cannot go on (the loss is not finite, ...); the message says what to change."""
 
 
@@ -108,10 +109,8 @@ def train(s: Setup) -> str:
             chars += sum(example_chars(e, objective) for e in examples)
         loss = _mean_over_processes(accelerator, loss)
         if not math.isfinite(loss):
-            raise TrainingError(
-                f"Training stopped at step {step + 1}: the loss is {loss}. Lower the learning rate (lr is "
-                f"{config.lr}), keep max_grad_norm on, or use precision fp32. Checkpoints up to step "
-                f"{last_checkpoint} are intact.")
+            raise TrainingError("tuning.loss_not_finite", step=step + 1, loss=loss, lr=config.lr,
+                                checkpoint=last_checkpoint)
         grad_norm = _sync_and_clip(accelerator, params, config.max_grad_norm)
         lr = scheduler.get_last_lr()[0]
         optimizer.step()
@@ -144,8 +143,8 @@ def batch_source(s: Setup):
     per_step = config.batch_size * accelerator.num_processes
     per_epoch = len(s.train) // per_step
     if per_epoch == 0:
-        raise TrainingError(f"{len(s.train)} training examples cannot fill one batch of {per_step} "
-                            f"({config.batch_size} x {accelerator.num_processes} processes): lower batch_size.")
+        raise TrainingError("tuning.batch_too_big", n=len(s.train), per_step=per_step, batch=config.batch_size,
+                            processes=accelerator.num_processes)
     lengths = [len(e.prompt) for e in s.train]
     cache: dict[int, list[list[int]]] = {}
 

@@ -15,8 +15,9 @@ import re
 
 import torch
 
+from promptlab.messages import Message, UserError
 from promptlab.models.families import CAUSAL, FAMILIES, MASKED, SEQ2SEQ, family_of_model
-from promptlab.models.peft_methods import METHODS, method_for_peft_type, peft_parts
+from promptlab.models.peft_methods import method_for_peft_type, peft_parts
 from promptlab.tuning.config import TuneConfig
 
 FREQUENT_TOKENS = 5000
@@ -80,8 +81,9 @@ def wrap(model, tokenizer, config: TuneConfig, *, init_text: str = "", choices=(
     try:
         peft_model = get_peft_model(model, peft_config)
     except ValueError as err:
-        raise ValueError(f"Cannot put {METHODS[config.method].title} on this {FAMILIES[family].title} "
-                         f"({type(model).__name__}): {str(err).splitlines()[0][:300]}") from None
+        raise UserError("tuning.cannot_apply", method=Message(f"method.{config.method}"),
+                        family=Message(f"family.{family}"), model=type(model).__name__,
+                        detail=str(err).splitlines()[0][:300]) from None
     if config.uses_virtual_tokens:
         ids = init_token_ids(tokenizer, config, init_text=init_text, choices=choices)
         _set_virtual_tokens(peft_model, config, ids)
@@ -110,8 +112,7 @@ def init_token_ids(tokenizer, config: TuneConfig, *, init_text: str = "", choice
         text = config.init_text or init_text
         ids = tokenizer.encode(text, add_special_tokens=False) if text.strip() else []
         if not ids:
-            raise ValueError('init "template" needs text: the template has no instruction or prompt text and '
-                             'init_text is empty. Set init_text or use init "class_labels" or "sample_vocab".')
+            raise UserError("tuning.template_init_needs_text")
         return (ids * (n // len(ids) + 1))[:n]
     frequent = frequent_token_ids(tokenizer)
     fill = [frequent[i] for i in torch.randperm(len(frequent), generator=gen)[:n].tolist()]
@@ -123,7 +124,7 @@ def init_token_ids(tokenizer, config: TuneConfig, *, init_text: str = "", choice
             if tok not in label_ids:
                 label_ids.append(tok)
     if not label_ids:
-        raise ValueError('init "class_labels" needs answer choices, but the template has none: use "template".')
+        raise UserError("tuning.class_labels_init")
     return (label_ids + [t for t in fill if t not in label_ids])[:n]
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from promptlab.messages import UserError
 from promptlab.runs.layout import (
     load_json,
     open_append,
@@ -32,9 +33,9 @@ class Run:
         try:
             self.spec = load_json(self.path / "spec.json")
         except (OSError, ValueError) as err:
-            raise ValueError(f"{self.path} is not a run folder: its spec.json is {problem(err)}.") from None
+            raise UserError("tuning.not_a_run_folder", path=self.path, problem=problem(err)) from None
         if not isinstance(self.spec, dict) or not isinstance(self.spec.get("config"), dict):
-            raise ValueError(f"{self.path} is not a run folder: its spec.json holds no job spec.")
+            raise UserError("tuning.spec_without_job", path=self.path)
         self.config = TuneConfig.from_dict(self.spec["config"])
         self.writer = writer
         self.checkpoints = self.path / "checkpoints"

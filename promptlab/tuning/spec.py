@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from promptlab.messages import UserError
 from promptlab.models.registry import DEFAULT_MODEL
 from promptlab.runs import store
 from promptlab.runs.layout import existing_run
@@ -79,18 +80,18 @@ def prepare_with_parts(spec: dict, dataset=None) -> tuple[dict, Parts]:
     from promptlab.data.splits import Holdout
 
     if not isinstance(spec, dict):
-        raise ValueError(f"A job spec must be a mapping, not {type(spec).__name__}.")
+        raise UserError("spec.not_a_mapping", kind=type(spec).__name__)
     unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
-        raise ValueError(f"Unknown job spec key(s): {', '.join(unknown)}. Known keys: {', '.join(SPEC_KEYS)}.")
+        raise UserError("spec.unknown_keys", keys=", ".join(unknown), known=", ".join(SPEC_KEYS))
     for key in ("template", "data"):
         if not spec.get(key):
-            raise ValueError(f"The job spec needs '{key}' (the template's YAML text and a dataset path or name).")
+            raise UserError("spec.needs", key=key)
     for key in ("template", "data", "model", "train_split", "eval_split", "label_column", "name"):
         if spec.get(key) is not None and not isinstance(spec[key], str | Path):
-            raise ValueError(f"The job spec's '{key}' must be text, not {type(spec[key]).__name__}.")
+            raise UserError("spec.not_text", key=key, kind=type(spec[key]).__name__)
     if len(spec.get("name") or "") > MAX_NAME:
-        raise ValueError(f"The job's name is {len(spec['name']):,} characters long: use at most {MAX_NAME}.")
+        raise UserError("spec.long_name", length=len(spec["name"]), limit=MAX_NAME)
     config = spec.get("config") or {}
     config = config if isinstance(config, TuneConfig) else TuneConfig.from_dict(config)
     if spec.get("eval_size"):
@@ -124,10 +125,9 @@ def _check_family(model_id: str, template) -> None:
     from promptlab.models.registry import model_family
     from promptlab.prompts.render import is_cloze
 
-    problem = template_problem(model_family(model_id), mode=template.mode, cloze=is_cloze(template),
-                               model=f"Model {model_id}")
+    problem = template_problem(model_family(model_id), mode=template.mode, cloze=is_cloze(template), model=model_id)
     if problem:
-        raise ValueError(f"{template.name}: {problem}")
+        raise UserError("template.cannot_be_scored", name=template.name, problem=problem)
 
 
 def _absolute_if_local(source: str) -> str:
@@ -156,17 +156,13 @@ def load_parts(spec: dict, dataset=None) -> Parts:
     train = dataset.rows(train_split)
     evals = dataset.rows(eval_split)
     if template.mode == "rank" and dataset.label_column is None:
-        raise ValueError(f"Dataset '{dataset.name}' has no label column, so a classification template cannot be "
-                         "trained on it: name the label column (label_column) or use a generation template.")
+        raise UserError("spec.no_label_column", name=dataset.name)
     if dataset.label_column is not None:  # unlabelled rows teach nothing
         train = [r for r in train if r.get(dataset.label_column) not in (None, "")]
     if config.train_size:
         train = sample_rows(train, config.train_size, config.seed)
     if train_split == eval_split:
-        raise ValueError(f"The train and eval splits are both '{train_split}': pick different splits, so that the "
-                         "validation scores are not measured on the training rows. "
-                         f"Splits: {', '.join(dataset.splits)}. Data with one split can hold a validation split "
-                         "out ('holdout' in the spec, --val-fraction in the CLI).")
+        raise UserError("spec.same_splits", split=train_split, splits=", ".join(dataset.splits))
     return Parts(template, dataset, config, train_split, eval_split, train, evals,
                  holdout.to_dict() if holdout else None)
 

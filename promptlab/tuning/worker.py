@@ -24,8 +24,9 @@ import traceback
 from pathlib import Path
 
 from promptlab import settings
+from promptlab.messages import Message, UserError, message_of
 from promptlab.runs.info import active_seconds
-from promptlab.runs.layout import disk_is_full, read_dict, update_status, write_json_atomic
+from promptlab.runs.layout import disk_is_full, error_of, read_dict, update_status, write_json_atomic
 from promptlab.runs.queue import hold_worker_lock, is_next_in_queue, process_record, try_acquire_slot
 from promptlab.tuning.run import Cancelled, Run
 
@@ -73,10 +74,10 @@ def _supervise(run: Run) -> int:
     except Cancelled:
         final = "cancelled"
     except ValueError as err:  # TrainingError included: the message is meant for the user
-        final, error = "failed", str(err)
+        final, error = "failed", message_of(err)
     except (KeyboardInterrupt, SystemExit):
         final = "interrupted"
-        error = "The worker was stopped (signal); `runs resume` continues from the last checkpoint."
+        error = Message("tuning.worker_signalled")
     except Exception as err:  # noqa: BLE001 - any other failure must still end in a truthful status
         _log(run, traceback.format_exc())
         final, error = "failed", failure_message(run, err)
@@ -113,25 +114,24 @@ def _final_status(run: Run, **changes) -> None:
             time.sleep(0.5 * (attempt + 1))
 
 
-def failure_message(run: Run, err: Exception) -> str:
+def failure_message(run: Run, err: Exception) -> Message:
     """What the user reads when training raised something unexpected: out of memory and a full disk are named,
     with what to do; anything else is an internal error whose traceback is in the log."""
     from promptlab.tuning.checkpoint import list_checkpoints
 
     saved = list_checkpoints(run.path / "checkpoints")
-    kept = f"checkpoints up to step {int(saved[-1].name.split('-')[-1])} are intact" if saved else "no checkpoint yet"
+    kept = Message("tuning.checkpoints_kept", step=int(saved[-1].name.split("-")[-1])) if saved \
+        else Message("tuning.no_checkpoint_yet")
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
     if _is_out_of_memory(err):
         config = run.config
-        return (f"Out of memory during training ({text}). Start a new run with a smaller batch_size (now "
-                f"{config.batch_size}; raise grad_accum to keep the effective batch) or max_tokens (now "
-                f"{config.max_tokens}), or a smaller model; {kept}.")
+        return Message("tuning.out_of_memory", detail=text, batch=config.batch_size, tokens=config.max_tokens,
+                       kept=kept)
     full = _disk_full_error(err)
     if full is not None or disk_is_full(run.path):
         where = (full.filename if full is not None else None) or run.path
-        return (f"The disk is full (No space left on device: {where}). Free some space, then "
-                f"`promptlab runs resume {run.id}` continues; {kept}.")
-    return f"Internal error: {type(err).__name__}: {err}. The log has the details."
+        return Message("tuning.disk_full", where=where, run=run.id, kept=kept)
+    return Message("tuning.internal_error", error=type(err).__name__, detail=err)
 
 
 def _disk_full_error(err: BaseException) -> OSError | None:
@@ -213,7 +213,7 @@ def _launch_processes(run: Run) -> tuple[str, str | None]:
         return "done", None
     if code == EXIT_CANCELLED or run.stop_requested():
         return "cancelled", None
-    return "failed", run.read_status().get("error") or f"accelerate launch exited with code {code}; see the log."
+    return "failed", error_of(run.read_status()) or Message("tuning.launch_exit_code", code=code)
 
 
 def _train_only(run_dir) -> int:
@@ -226,7 +226,7 @@ def _train_only(run_dir) -> int:
     except ValueError as err:
         if _is_main_process():
             try:
-                update_status(Path(run_dir), error=str(err))
+                update_status(Path(run_dir), error=message_of(err))
             except OSError:
                 print(err, file=sys.stderr, flush=True)
         return EXIT_FAILED
@@ -311,7 +311,7 @@ def _accelerator(config):
     available = {"auto": True, "cpu": True, "cuda": torch.cuda.is_available(),
                  "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
     if not available[config.device]:
-        raise ValueError(f'Device "{config.device}" is not available on this machine: use device "auto" or "cpu".')
+        raise UserError("tuning.no_device", device=config.device)
     return Accelerator(cpu=config.device == "cpu", mixed_precision="fp16" if config.precision == "fp16" else "no")
 
 

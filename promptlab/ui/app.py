@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import gradio as gr
 
+from promptlab.messages import Message, UserError
 from promptlab.runs import layout, store
-from promptlab.ui import editor, library_view, model_picker, state
+from promptlab.ui import editor, library_view, model_picker, state, switch
 from promptlab.ui.editor import takes_editor
 from promptlab.ui.format import guarded
-from promptlab.ui.i18n import LANGUAGES, Labels, t
+from promptlab.ui.i18n import LANGUAGES, Labels, PageError, t
 from promptlab.ui.page import Page
 from promptlab.ui.tabs import compare, data, runs, studio, tune
 
@@ -86,8 +87,8 @@ def assemble() -> gr.Blocks:
             with labels(gr.Tab, label_key="tab.runs", id="runs", elem_id="tab-runs") as runs_page:
                 runs_tab = runs.build(page)
 
-        page.lang.change(labels.updates, page.lang, labels.components, show_progress="hidden")
         model_picker.wire(page, picker, model_info)
+        switch.wire(page, labels)  # after every tab registered what it re-renders
         for button, picked in ((tune_tab.to_compare, tune_tab.watch), (runs_tab.to_compare, runs_tab.picked)):
             # "Score in Compare": the run's own data (its splits and evaluation rows), the run and its hard prompt
             # picked in Compare; switch there, score.
@@ -147,7 +148,9 @@ def run_selection(run) -> dict:
     """The data selection a run was trained and evaluated with."""
     spec = run.spec
     if not spec.get("data"):  # a damaged run: its error says what is wrong
-        raise ValueError(run.error or f"Run {run.run_id} names no data.")
+        if isinstance(run.error, Message):
+            raise UserError(run.error)
+        raise ValueError(run.error) if run.error else PageError("data.run_without_data", run=run.run_id)
     dataset = state.get_dataset(spec["data"], spec.get("label_column"), of_a_run=True)
     return data.selection(dataset, spec["data"], spec.get("train_split"), spec.get("eval_split"),
                           spec.get("eval_size"), spec.get("holdout"))

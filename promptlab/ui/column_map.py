@@ -50,8 +50,9 @@ def wire(handles: MappingHandles, page, fields: list, recheck) -> None:
     `recheck(event)` chains the Studio's live check."""
     shown = [handles.box, handles.note, *handles.slots, handles.shown]
     inputs = [page.draft, page.data, handles.mapped, page.lang]
-    for event in (page.draft.change, page.data.change, page.lang.change, handles.mapped.change):
+    for event in (page.draft.change, page.data.change, handles.mapped.change):
         event(show, inputs, shown, show_progress="hidden")
+    page.on_language(show, inputs, shown)
     recheck(handles.apply.click(apply, [*fields, *handles.slots, handles.shown, handles.mapped, page.lang],
                                 [*fields, handles.mapped]))
 

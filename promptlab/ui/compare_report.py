@@ -15,7 +15,7 @@ import pandas as pd
 
 from promptlab.prompts.files import dump_template
 from promptlab.ui import compare_view
-from promptlab.ui.i18n import t
+from promptlab.ui.i18n import say, t
 
 STYLE = """
 body {font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px;
@@ -35,7 +35,7 @@ def html_report(result: dict, lang: str) -> str:
     parts = [f"<h1>{text(title)}</h1>", table(settings_table(result, lang)),
              paragraph(compare_view.protocol_note(result, lang))]
     messages = [t("models.unloaded", lang, old=old, new=new) for old, new in result.get("notes", ())]
-    messages += [f"{name}: {message}" for name, message in result.get("failed", {}).items()]
+    messages += [f"{name}: {say(message, lang)}" for name, message in result.get("failed", {}).items()]
     if messages:
         parts += [f"<h2>{text(t('report.messages', lang))}</h2>", "<ul>"]
         parts += [f"<li>{text(m)}</li>" for m in messages] + ["</ul>"]

@@ -16,7 +16,7 @@ import pandas as pd
 from promptlab import plots
 from promptlab.scoring.compare import grid_table, primary_metric
 from promptlab.ui.format import fmt, md_text, plot_text, t_metric
-from promptlab.ui.i18n import t
+from promptlab.ui.i18n import say, t
 
 SIGNIFICANCE_LEVEL = 0.05
 
@@ -42,8 +42,9 @@ def chart(result: dict, lang: str):
     if not several_models(result):
         # Prompt names and labels are outside text, and plotly reads tags in figure texts: escaped for the plots.
         named = table.assign(name=table["name"].map(plot_text))
-        return plots.metric_bars(named, [c for c in result["bars"] if c in table], title=t("compare.chart", lang),
-                                 **majority)
+        shown = [c for c in result["bars"] if c in table]
+        return plots.metric_bars(named, shown, title=t("compare.chart", lang),
+                                 labels={c: t_metric(c, lang) for c in shown}, **majority)
     metric = primary_metric(table)
     grid = grid_table(table, metric)
     spread = grid_table(table, f"{metric}_std") if f"{metric}_std" in table else None
@@ -66,7 +67,7 @@ def confusion(result: dict, lang: str):
     if result.get("protocol"):
         title += f" ({seed_text(result['protocol'], lang)})"
     fig = plots.confusion_matrices(matrices, title=title, gold_label=t("col.gold", lang),
-                                   predicted_label=t("plot.predicted", lang))
+                                   predicted_label=t("plot.predicted", lang), empty_label=t("plot.no_matrix", lang))
     if several_models(result):  # two-line subplot titles, three abreast: smaller, with room under the title
         fig.update_layout(margin={"t": 100}, height=fig.layout.height + 50)
         fig.update_annotations(font={"size": 11})
@@ -179,5 +180,5 @@ def status_markdown(result: dict | None, failed: dict[str, str], lang: str) -> s
     if not failed:
         return notes
     lines = [f"⚠ **{t('compare.some_failed', lang, n=len(failed))}**"]
-    lines += [f"- **{md_text(name)}**: {md_text(message)}" for name, message in failed.items()]
+    lines += [f"- **{md_text(name)}**: {md_text(say(message, lang))}" for name, message in failed.items()]
     return "\n\n".join(part for part in (notes, "\n".join(lines)) if part)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from promptlab.scoring.compare import shorten
 from promptlab.scoring.metrics import headline
-from promptlab.ui.i18n import language_of, t
+from promptlab.ui.i18n import language_of, say, t
 
 log = logging.getLogger("promptlab.ui")
 
@@ -23,8 +23,9 @@ USER_ERRORS = (ValueError, FileNotFoundError, KeyError, LookupError)
 
 
 def guarded(action_key: str):
-    """Turn a handler's exceptions into a readable toast ("Could not score: <engine message>"), never a traceback.
-    Toasts render HTML, and engine messages quote data and file names: the message is shown as text.
+    """Turn a handler's exceptions into a readable toast ("Could not score: <engine message>"), never a traceback,
+    in the page's language (an engine message carries its key and parameters: `i18n.say`). Toasts render HTML, and
+    engine messages quote data and file names: the message is shown as text.
 
     By convention the page language is the handler's last string input (gradio may append a gr.Progress).
     """
@@ -38,7 +39,7 @@ def guarded(action_key: str):
                 raise
             except USER_ERRORS as error:
                 lang = _language(args)
-                raise gr.Error(html_text(f"{t(action_key, lang)}: {_message(error)}"), title=t("error.title", lang),
+                raise gr.Error(html_text(f"{t(action_key, lang)}: {say(error, lang)}"), title=t("error.title", lang),
                                print_exception=False) from None
             except Exception as error:  # a bug: keep the traceback in the server log, show one line
                 log.exception("handler %s failed", fn.__name__)
@@ -55,9 +56,14 @@ def _language(args) -> str:
     return language_of(next((a for a in reversed(args) if isinstance(a, str)), None))
 
 
-def _message(error: Exception) -> str:
-    # KeyError's str() is the repr of its key ("'label'"); show the bare text.
-    return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+def info(message: str, lang: str) -> None:
+    """A toast that says something went as asked, titled in the page's language (gradio's own title is "Info")."""
+    gr.Info(html_text(message), title=t("info.title", lang))
+
+
+def warning(message: str, lang: str) -> None:
+    """A toast that warns, titled in the page's language."""
+    gr.Warning(html_text(message), title=t("warning.title", lang))
 
 
 def track(progress: gr.Progress, desc: str):
@@ -183,16 +189,20 @@ def display_table(table: pd.DataFrame, lang: str, prompt_limit: int = 600) -> pd
 _COLUMN_KEYS = {"col.prompt", "col.gold", "col.prediction", "col.correct", "col.generated", "col.name", "col.row"}
 
 
-def duration(seconds: float | None) -> str:
-    """A duration for people: "42 s", "3 min 05 s", "2 h 07 min"."""
+def duration(seconds: float | None, lang: str = "en") -> str:
+    """A duration for people: "42 s", "3 min 05 s", "2 h 07 min" (in Chinese "42 秒", "3 分 05 秒", "2 小时 07 分").
+
+    >>> duration(185), duration(185, "zh"), duration(7620, "zh")
+    ('3 min 05 s', '3 分 05 秒', '2 小时 07 分')
+    """
     if seconds is None:
         return "–"
     seconds = int(seconds)
     if seconds < 60:
-        return f"{seconds} s"
+        return t("time.seconds", lang, s=seconds)
     if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+        return t("time.minutes", lang, m=seconds // 60, s=f"{seconds % 60:02d}")
+    return t("time.hours", lang, h=seconds // 3600, m=f"{seconds % 3600 // 60:02d}")
 
 
 SAMPLERS = ("random", "balanced")

@@ -3,7 +3,8 @@
 `t(key, lang)` looks a string up. Components are built through a `Labels` registry (`labels(gr.Button,
 value_key="studio.run")`), which remembers which attribute of which component shows which key, so switching the
 language is one event that returns a `gr.update` per registered component. Handlers get the current language as an
-input and use `t` for their messages.
+input and use `t` for their messages. The engine's messages (`promptlab.messages`: errors, template problems) carry a
+key and parameters; `say(value, lang)` says them, and the page's own refusals (`PageError`), in the page's language.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from collections.abc import Callable
 
 import gradio as gr
 
+from promptlab import messages
+
 LANGUAGES = {"en": "English", "zh": "中文"}
 DEFAULT = "en"
+GRADIO_LOCALES = {"en": "en", "zh": "zh-CN"}  # gradio's frontend locale for each page language
 # Attributes that can be given as a string key: `label_key="..."`, `info_key`, `value_key`, `placeholder_key`.
 TEXT_ATTRS = ("label", "info", "value", "placeholder")
 
@@ -28,6 +32,38 @@ def t(key: str, lang: str | None = DEFAULT, **fields) -> str:
 def language_of(value) -> str:
     """A language code from a widget value (tolerates None and unknown values)."""
     return value if value in LANGUAGES else DEFAULT
+
+
+class PageError(ValueError):
+    """A refusal of the page itself (no data loaded yet, ...), raised where the page language is not at hand: a key
+    of this module's STRINGS and its fields; str() is the English text, `say` renders it in the page's language."""
+
+    def __init__(self, key: str, /, **fields):
+        super().__init__(t(key, DEFAULT, **fields))
+        self.page_key, self.fields = key, fields
+
+    def __reduce__(self):
+        return (_page_error, (self.page_key, self.fields))
+
+    def say(self, lang: str | None) -> str:
+        return t(self.page_key, lang, **self.fields)
+
+
+def _page_error(key: str, fields: dict) -> PageError:
+    return PageError(key, **fields)
+
+
+def say(value, lang: str | None) -> str:
+    """An engine Message or error, or a PageError, in `lang`; anything else as its text."""
+    if isinstance(value, PageError):
+        return value.say(lang)
+    return messages.say(value, lang)
+
+
+def message_of(error: BaseException):
+    """What an error says, kept so that it can be said again in another language (a Message, a PageError) or as its
+    text."""
+    return error if isinstance(error, PageError) else messages.message_of(error)
 
 
 class Labels:
@@ -81,6 +117,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tab.runs": ("5 · Runs", "5 · 运行记录"),
     "error.title": ("Could not do that", "操作失败"),
     "warning.title": ("Note", "提示"),
+    "info.title": ("Done", "完成"),
+    "time.seconds": ("{s} s", "{s} 秒"),
+    "time.minutes": ("{m} min {s} s", "{m} 分 {s} 秒"),
+    "time.hours": ("{h} h {m} min", "{h} 小时 {m} 分"),
     "progress.loading_model": ("Loading the model…", "正在加载模型…"),
     "progress.scoring": ("Scoring", "评分中"),
     "progress.scoring_one": ("Scoring {name} ({i}/{n})", "正在评分 {name}（{i}/{n}）"),
@@ -119,6 +159,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "plot.few": ("few-shot", "少样本"),
     "plot.majority": ("majority class", "多数类"),
     "plot.predicted": ("predicted", "预测"),
+    "plot.no_matrix": ("No confusion matrix: the prompts generate text (no answer choices)",
+                       "没有混淆矩阵：这些提示生成文本（没有候选答案）"),
     "plot.train_loss": ("train loss", "训练损失"),
     "plot.val_loss": ("val loss", "验证损失"),
     "status.queued": ("queued", "排队中"),
@@ -192,6 +234,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "文件大小 {size}，超过上限 {limit}。请使用较小的数据样本。"),
     "data.still_using": (" Still using {name}, as loaded before.", "仍在使用之前加载的 {name}。"),
     "data.load_failed": ("Could not load the data", "无法加载数据"),
+    "data.bad_split_seed": ("The split seed must be a whole number, got {value}.", "划分随机种子必须是整数，实际为 {value}。"),
+    "data.none_loaded": ("No data loaded yet: pick a task in the Data tab first.", "还没有加载数据：请先在数据页选择任务。"),
+    "data.run_without_data": ("Run {run} names no data.", "运行 {run} 没有指明数据。"),
     # the validation split held out of single-split data, and overlap of scored and demonstration rows
     "data.holdout": ("Hold out a validation split", "划出验证集"),
     "data.holdout_info": ("This data has one split: score on held-out rows, draw demonstrations and tune on the "
@@ -248,8 +293,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "studio.none": ("none yet", "暂无"),
     "studio.no_problems": ("No problems", "没有问题"),
     "studio.problems": ("{n} problem(s)", "{n} 个问题"),
-    "studio.line": ("line", "行"),
-    "studio.column": ("column", "列"),
+    "studio.where": (" (line {line}, column {column})", "（第 {line} 行，第 {column} 列）"),
     "studio.rendered": ("Rendered prompts (gold target in ⟦ ⟧)", "渲染后的提示（标准答案在 ⟦ ⟧ 中）"),
     "studio.chat_note": ("A chat template: the model reads each prompt inside its own chat template (Preview's table "
                          "shows the prompt in full).", "对话模板：模型读到的每条提示都套在它自己的对话模板里（预览表格显示完整提示）。"),
@@ -352,6 +396,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare.draft": ("✎ current draft (studio)", "✎ 当前草稿（工作室）"),
     "compare.mapped_label": ("{name} (mapped: {pairs})", "{name}（已映射：{pairs}）"),
     "compare.draft_short": ("draft", "草稿"),
+    "compare.unknown_candidate": ("Unknown prompt {pick}: refresh the list and pick again",
+                                  "未知的提示 {pick}：请刷新列表后重新选择"),
     "compare.run_label": ("{name} + {method} [{run}]", "{name} + {method} [{run}]"),
     "compare.run_hard_label": ("{name}: the run's hard prompt [{run}]", "{name}：该运行的硬提示 [{run}]"),
     "compare.rows_info": ("Scores the {n} evaluation rows of {split} ({data}) chosen in the Data tab.",
@@ -562,6 +608,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "runs.overlay": ("Selected runs overlaid", "所选运行叠加"),
     "runs.details": ("Details and log", "详情与日志"),
     "runs.log": ("Worker log (tail)", "训练日志（末尾）"),
+    "runs.device": ("Device", "设备"),
+    "device.auto": ("automatic", "自动"),
+    "device.cpu": ("CPU", "中央处理器（CPU）"),
+    "device.cuda": ("GPU (CUDA)", "图形处理器（GPU，CUDA）"),
     "runs.col_run": ("run", "运行"),
     "runs.col_status": ("status", "状态"),
     "runs.col_template": ("template", "模板"),

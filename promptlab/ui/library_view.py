@@ -152,7 +152,7 @@ def import_file(path: str | None, lang: str, request: gr.Request = None):
     if not path:
         return (*[gr.skip()] * (len(FIELD_NAMES) + 4),)
     file = Path(path).name
-    text = read_text(path, MAX_PROMPTSOURCE_CHARS, "template file")
+    text = read_text(path, MAX_PROMPTSOURCE_CHARS, "template_file")
     templates = library.templates_in(text, file)
     if not is_promptsource(text):
         message = t("studio.loaded_file", lang, name=md_code(templates[0].name), file=md_code(file))

@@ -17,7 +17,7 @@ from promptlab.models.loaded import megabytes
 from promptlab.models.registry import BUNDLED, bundled_available
 from promptlab.ui import state
 from promptlab.ui.format import USER_ERRORS, html_text, md_code, md_text
-from promptlab.ui.i18n import t
+from promptlab.ui.i18n import say, t
 from promptlab.ui.page import Page
 
 log = logging.getLogger("promptlab.ui")
@@ -39,7 +39,7 @@ def wire(page: Page, picker, info) -> None:
     """The picker's events (once `page.lang` exists): a pick loads the model; a language switch relabels."""
     picker.input(pick, [picker, page.model, page.lang], [page.model, picker, info],
                  concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
-    page.lang.change(show, [page.model, page.lang], [picker, info], show_progress="hidden")
+    page.on_language(show, [page.model, page.lang], [picker, info])
 
 
 def choices(visitor_id: str, lang: str) -> list[tuple[str, str]]:
@@ -70,7 +70,8 @@ def pick(choice, current, lang: str, request: gr.Request = None, progress=gr.Pro
         if not isinstance(error, USER_ERRORS):
             log.exception("loading model %r failed", choice)
         kept = current or state.model_for(visitor)
-        message = f"{t('models.load_failed', lang)}: {error}{t('models.kept', lang, model=state.model_label(kept))}"
+        message = (f"{t('models.load_failed', lang)}: {say(error, lang)}"
+                   f"{t('models.kept', lang, model=state.model_label(kept))}")
         gr.Warning(html_text(message), title=t("error.title", lang))
         return gr.skip(), gr.update(choices=choices(visitor, lang), value=kept), gr.skip()
     model = answer["model"]
@@ -84,7 +85,7 @@ def info_markdown(model: str, lang: str, loaded: dict | None = None) -> str:
         family = state.family_of(model)
         parts = [f"**{t(f'family.{family}', lang)}**", t(f"supports.{family}", lang)]
     except ValueError as error:
-        parts = ["⚠ " + md_text(error)]
+        parts = ["⚠ " + md_text(say(error, lang))]
     if loaded:
         parts.append(memory_text(model, loaded, lang))
     parts.append(t("app.training_on" if state.CONFIG.allow_training else "app.training_off", lang))

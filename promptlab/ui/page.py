@@ -7,6 +7,15 @@ from dataclasses import dataclass, field
 
 
 @dataclass
+class Part:
+    """What one tab re-renders on a language switch: `fn(*inputs[, request=])` returns the values of `outputs`."""
+
+    fn: object
+    inputs: list
+    outputs: list
+
+
+@dataclass
 class Page:
     """Components shared by all tabs, made by the assembler before the tabs are built (one per app build)."""
 
@@ -19,6 +28,13 @@ class Page:
     runs_changed: object = None            # gr.State bumped when this visitor starts, cancels, resumes or deletes
     editor: list = field(default_factory=list)  # the template editor's fields (ui.editor.FIELD_NAMES order): every
                                                 # action takes its template from them, as they show at the click
+    language_parts: list = field(default_factory=list)  # what each tab re-renders on a language switch (ui.switch)
+
+    def on_language(self, fn, inputs, outputs) -> None:
+        """Re-render `outputs` with `fn(*inputs)` when the language changes, from what the page keeps: part of the
+        one switch event (`ui.switch`), never an event of its own."""
+        self.language_parts.append(Part(fn, list(inputs) if isinstance(inputs, list) else [inputs],
+                                        list(outputs) if isinstance(outputs, list) else [outputs]))
 
 
 @dataclass

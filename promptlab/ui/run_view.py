@@ -19,7 +19,7 @@ from promptlab.runs.queue import ACTIVE, DAMAGED
 from promptlab.scoring.metrics import primary
 from promptlab.ui import private_files
 from promptlab.ui.format import duration, fmt, html_text, plot_text, t_metric
-from promptlab.ui.i18n import STRINGS, t
+from promptlab.ui.i18n import STRINGS, say, t
 
 
 def metric_of(run, lines: list[dict]) -> str:
@@ -64,12 +64,12 @@ def status_html(run, metric: str, lang: str, lines: list[dict] = ()) -> str:
     parts = [t("tune.stopping", lang) if run.stopping else t(f"status.{run.status}", lang),
              t("tune.step", lang, step=run.step, total=run.total_steps, share=f"{share:.0%}")]
     if run.status in ACTIVE and run.eta_seconds and not run.stopping:
-        parts.append(t("tune.eta", lang, eta=duration(run.eta_seconds)))
+        parts.append(t("tune.eta", lang, eta=duration(run.eta_seconds, lang)))
     if run.best.get(metric) is not None:
         parts.append(t("tune.best", lang, metric=t_metric(metric, lang), value=fmt(run.best[metric]),
                        step=run.best.get("step")))
     if run.active_seconds:
-        parts.append(t("tune.ran", lang, time=duration(run.active_seconds)))
+        parts.append(t("tune.ran", lang, time=duration(run.active_seconds, lang)))
     if run.resumed_from is not None:
         parts.append(t("tune.resumed_from", lang, step=run.resumed_from) if run.resumed_from else
                      t("tune.restarted", lang))
@@ -80,7 +80,7 @@ def status_html(run, metric: str, lang: str, lines: list[dict] = ()) -> str:
     status, *rest = (html_text(part) for part in parts)
     notes = [html_text(note) for note in outcome(run, metric, lines, lang)]
     notes_html = "".join(f"<div class='pl-note'>{note}</div>" for note in notes)
-    error = f"<div class='pl-error'>{html_text(run.error)}</div>" if run.error else ""
+    error = f"<div class='pl-error'>{html_text(say(run.error, lang))}</div>" if run.error else ""
     width = min(max(share, 0.0), 1.0) * 100
     return (f"<div class='pl-status'>{' · '.join([f'<b>{status}</b>', *rest])}<div class='pl-bar'>"
             f"<div style='width:{width:.1f}%'></div></div>{notes_html}{error}</div>")

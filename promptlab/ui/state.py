@@ -38,7 +38,7 @@ from promptlab.prompts.budget import render_budget
 from promptlab.prompts.values import Template
 from promptlab.runs.queue import slots_in_use
 from promptlab.ui.format import html_text
-from promptlab.ui.i18n import t
+from promptlab.ui.i18n import PageError, t
 
 log = logging.getLogger("promptlab.ui")
 
@@ -206,7 +206,7 @@ def library(owner: str | None = None) -> dict[str, Template]:
 def dataset_of(sel: dict | None):
     """The selection's Dataset (from the shared cache), with its validation split held out where it has one."""
     if not sel:
-        raise ValueError("No data loaded yet: pick a task in the Data tab first.")
+        raise PageError("data.none_loaded")
     return with_holdout(get_dataset(sel["source"], sel.get("label_column")), sel.get("holdout"))
 
 
@@ -264,19 +264,20 @@ def model_choices(visitor_id: str = "local") -> list[str]:
     return list(dict.fromkeys(offered_models() + _visitor(visitor_id).get("models", [])))
 
 
-def check_model(model: str | None, lang: str) -> str:
-    """`model` (trimmed) when this app lets a visitor score with it, else a ValueError saying why (in `lang`)."""
+def check_model(model: str | None, lang: str = "en") -> str:
+    """`model` (trimmed) when this app lets a visitor score with it, else a PageError saying why (said in the page's
+    language wherever it is shown, also after a language switch)."""
     model = (model or "").strip()
     if not model:
-        raise ValueError(t("models.empty", lang))
+        raise PageError("models.empty")
     if model in BUNDLED and not bundled_available(model):
-        raise ValueError(t("models.not_installed", lang, model=model, hint=BUNDLED[model].install_hint))
+        raise PageError("models.not_installed", model=model, hint=BUNDLED[model].install_hint)
     if model in offered_models():
         return model
     if not may_type_models():
-        raise ValueError(t("models.not_offered", lang, model=model, offered=", ".join(offered_models())))
+        raise PageError("models.not_offered", model=model, offered=", ".join(offered_models()))
     if is_path(model) and not CONFIG.allow_local_files:
-        raise ValueError(t("models.no_paths", lang))
+        raise PageError("models.no_paths")
     return model
 
 

@@ -17,6 +17,7 @@ import time
 import gradio as gr
 import pandas as pd
 
+from promptlab.messages import Message, UserError
 from promptlab.models.shared import BudgetExceeded, Cancelled
 from promptlab.prompts import mapping
 from promptlab.prompts.budget import render_budget
@@ -38,7 +39,7 @@ from promptlab.ui.compare_view import (
 )
 from promptlab.ui.editor import takes_editor
 from promptlab.ui.format import guarded, md_code, md_text, sampler_choices, track
-from promptlab.ui.i18n import t
+from promptlab.ui.i18n import PageError, message_of, say, t
 from promptlab.ui.page import CompareHandles, Page
 
 # Rendering time a whole comparison may take, all prompts and models together (each scoring request inside also
@@ -115,13 +116,13 @@ def resolve(pick: str, draft, lang: str, owner: str | None = None, sel: dict | N
     template mapped to `sel`'s columns where it needs it."""
     if pick == "draft":
         if draft is None or not draft.prompt.strip():
-            raise ValueError(t("studio.fix_first", lang))
+            raise PageError("studio.fix_first")
         return f"{draft.name} ({t('compare.draft_short', lang)})", draft, None, None
     kind, _, key = pick.partition(":")
     if kind == "tpl":
         templates = state.library(owner)  # by name only: a path (tpl:/x.yaml) must not read the server's files
         if key not in templates:
-            raise ValueError(t("compare.unknown_template", lang, name=key))
+            raise PageError("compare.unknown_template", name=key)
         return (*mapped_template(templates[key], sel), None, None)
     if kind in ("run", "hard"):
         run = store.get_run(key, owner=owner)
@@ -130,7 +131,7 @@ def resolve(pick: str, draft, lang: str, owner: str | None = None, sel: dict | N
             return f"{template.name} [{key}]", template, None, model
         adapter = str(store.adapter_dir(key, owner=owner))
         return f"{template.name} + {run.method or 'soft'} [{key}]", template, adapter, model
-    raise ValueError(f"Unknown candidate {pick!r}")
+    raise PageError("compare.unknown_candidate", pick=repr(pick))
 
 
 def build(page: Page) -> CompareHandles:
@@ -178,23 +179,24 @@ def build(page: Page) -> CompareHandles:
             report = L(gr.DownloadButton, label_key="compare.report", value=None, elem_id="compare-report")
     result = gr.State(None)  # this visitor's last comparison, to filter and re-render it without rescoring
 
-    for event in (refresh.click, page.lang.change):
-        event(refresh_choices, [picks, page.lang, page.data], picks, show_progress="hidden")
-        event(follow_model, [page.model, models, page.lang], models, show_progress="hidden")
+    refresh.click(refresh_choices, [picks, page.lang, page.data], picks, show_progress="hidden")
+    refresh.click(follow_model, [page.model, models, page.lang], models, show_progress="hidden")
+    page.on_language(refresh_choices, [picks, page.lang, page.data], picks)  # fits cached: no template rendered
+    page.on_language(follow_model, [page.model, models, page.lang], models)
     page.data.change(choices_for_data, [picks, page.lang, page.data], picks, show_progress="hidden")
     page.model.change(follow_model, [page.model, models, page.lang], models, show_progress="hidden")
     inputs = [*page.editor, picks, page.data, shots, seeds, sampler, page.lang, models]
     outputs = [result, metrics, bars, confusion, examples, csv_metrics, csv_examples, shown, disagree, failures,
                note, grid, significance, report, models_disagree]
-    for change in (page.data.change, page.lang.change):
-        change(rows_text, [page.data, page.lang], rows_info, show_progress="hidden")
+    page.data.change(rows_text, [page.data, page.lang], rows_info, show_progress="hidden")
+    page.on_language(rows_text, [page.data, page.lang], rows_info)
     run.click(state.on_gpu(compare), inputs, outputs, concurrency_id=state.MODEL_QUEUE,
               concurrency_limit=state.MODEL_EVENTS)
     stop.click(state.stop_request, None, None, show_progress="hidden")
     for box in (disagree, models_disagree):
         box.change(filter_examples, [result, disagree, page.lang, models_disagree], examples)
-    page.lang.change(rerender, [result, disagree, page.lang, models_disagree],
-                     [metrics, bars, confusion, examples, note, grid, significance, failures], show_progress="hidden")
+    page.on_language(rerender, [result, disagree, page.lang, models_disagree],
+                     [metrics, bars, confusion, examples, note, grid, significance, failures])
     return CompareHandles(pick=picks, inputs=inputs, outputs=outputs, models=models)
 
 
@@ -254,9 +256,9 @@ def compare(draft, picks, sel, shots, seeds, sampler, lang, models=None, request
             except (Cancelled, BudgetExceeded):
                 raise
             except ValueError as error:
-                failed[key] = str(error)
+                failed[key] = message_of(error)  # said in the page's language, again after a language switch
     if not reports:
-        raise ValueError("\n".join(f"{name}: {message}" for name, message in failed.items()))
+        raise ValueError("\n".join(f"{name}: {say(message, lang)}" for name, message in failed.items()))
     result = comparison(reports, templates, cells, rows, sel, protocol, failed, notes)
     result["models"] = [{"name": state.model_label(model), "family": family(model)}
                         for model in dict.fromkeys(model for _, model, _, _ in plan)]
@@ -280,14 +282,14 @@ def plan_cells(draft, picks, models, sel, rows, lang: str, owner):
             state.family_of(state.check_model(model, lang))  # no model there, or no LM: said once, before loading
             usable.append(model)
         except ValueError as error:
-            failed[state.model_label(model)] = str(error)
+            failed[state.model_label(model)] = message_of(error)
     for pick in picks:
         try:
             name, template, adapter, run_model = resolve(pick, draft, lang, owner, sel)
             check_fits(template, sel, rows)
             prompts.append((name, template, adapter, run_model))
         except ValueError as error:
-            failed[pick_name(pick, draft, lang)] = str(error)
+            failed[pick_name(pick, draft, lang)] = message_of(error)
     plan = [(name, model, template, None) for model in usable for name, template, adapter, _ in prompts
             if adapter is None]
     plan += [(name, run_model, template, adapter) for name, template, adapter, run_model in prompts if adapter]
@@ -333,7 +335,10 @@ def check_fits(template, sel, rows) -> None:
     """Refuse, with every problem, a template that does not fit the data (as the Studio lists them)."""
     problems = validate(template, sel.get("columns"), rows[:50])
     if problems:
-        raise ValueError(" ".join(str(p) for p in problems))
+        said = problems[0].as_message()
+        for problem in problems[1:]:
+            said = Message("list.sentences", first=said, then=problem.as_message())
+        raise UserError(said)
 
 
 def pick_name(pick: str, draft, lang: str) -> str:

@@ -20,7 +20,7 @@ from promptlab.data import datasets, splits
 from promptlab.data.sampling import evaluation_rows
 from promptlab.ui import state
 from promptlab.ui.format import guarded, md_code, md_text, plot_text
-from promptlab.ui.i18n import t
+from promptlab.ui.i18n import PageError, say, t
 from promptlab.ui.page import DataHandles, Page
 
 DEMO_TASKS = ("demo-reviews", "demo-reviews-zh")
@@ -80,7 +80,7 @@ def build(page: Page) -> DataHandles:
     for widget in (train, eval_split, eval_size):
         widget.input(change_splits, [train, eval_split, eval_size, *chosen], page.data).success(
             show, chosen, shown, show_progress="hidden")
-    page.lang.change(show, chosen, shown, show_progress="hidden")
+    page.on_language(show, chosen, shown)
     for widget in holdout[1:]:
         widget.input(change_holdout, [*holdout[1:], *chosen], page.data, trigger_mode="always_last").success(
             show, chosen, shown, show_progress="hidden")
@@ -100,7 +100,7 @@ def keeps_selection(fn):
             return fn(*rest, current, lang)
         except ValueError as error:
             still = t("data.still_using", lang, name=current["name"]) if current else ""
-            raise ValueError(f"{error}{still}") from None
+            raise ValueError(f"{say(error, lang)}{still}") from None
 
     return handler
 
@@ -206,7 +206,7 @@ def _whole(value) -> int:
     if value is None or value == "":
         return 0
     if float(value) != int(float(value)):
-        raise ValueError(f"The split seed must be a whole number, got {value}.")
+        raise PageError("data.bad_split_seed", value=value)
     return int(float(value))
 
 
@@ -234,7 +234,7 @@ def _show(sel: dict, dataset, lang: str):
         gr.update(choices=list(dataset.splits), value=sel["eval"]),
         gr.update(maximum=max(eval_total, 2), value=sel["eval_size"]),  # gradio needs maximum > minimum (1)
         plots.label_distribution(_plot_counts(counts), title=t("data.distribution", lang),
-                                 count_label=t("data.rows", lang))
+                                 count_label=t("data.rows", lang), empty_label=t("data.no_labels_plot", lang))
         if counts else plots.empty(t("data.no_labels_plot", lang)),
         preview,
     )

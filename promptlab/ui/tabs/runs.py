@@ -16,8 +16,8 @@ from promptlab.runs import store
 from promptlab.runs.queue import ACTIVE, RESUMABLE
 from promptlab.tuning.config import METHODS
 from promptlab.ui import run_view, state
-from promptlab.ui.format import duration, fmt, guarded, md_code, md_text, plot_text, t_metric
-from promptlab.ui.i18n import t
+from promptlab.ui.format import duration, fmt, guarded, info, md_code, md_text, plot_text, t_metric
+from promptlab.ui.i18n import STRINGS, say, t
 from promptlab.ui.page import Page, RunsHandles
 
 REFRESH_SECONDS = 5.0
@@ -68,14 +68,16 @@ def build(page: Page) -> RunsHandles:
     listed = [table, picked]
     shown = [overlay, accuracy, loss, details, log, adapter, bundle]
     acts = [resume, cancel, actions_info]
-    for trigger in (refresh.click, timer.tick, page.runs_changed.change, page.lang.change, sort.input):
+    for trigger in (refresh.click, timer.tick, page.runs_changed.change, sort.input):
         trigger(list_table, [picked, page.lang, sort], listed, show_progress="hidden")
+    page.on_language(list_table, [picked, page.lang, sort], listed)
     table.select(pick_row, [picked], picked, show_progress="hidden")
     picked.change(show_runs, [picked, page.lang], shown, show_progress="hidden")
     picked.change(notes_of, picked, [name, note], show_progress="hidden")
-    for trigger in (picked.change, page.runs_changed.change, page.lang.change):
+    for trigger in (picked.change, page.runs_changed.change):
         trigger(actions_for, [picked, page.lang], acts, show_progress="hidden")
-    page.lang.change(show_runs, [picked, page.lang], shown, show_progress="hidden")
+    page.on_language(actions_for, [picked, page.lang], acts)
+    page.on_language(show_runs, [picked, page.lang], shown)
     resume.click(resume_runs, [picked, page.lang], page.runs_changed)
     cancel.click(cancel_runs, [picked, page.lang], page.runs_changed)
     save.click(save_notes, [picked, name, note, page.lang], page.runs_changed).then(
@@ -142,7 +144,7 @@ def runs_frame(runs, lang: str) -> pd.DataFrame:
             t("runs.col_best", lang): f"{t_metric(metric, lang)} {fmt(best)}" if best is not None else "–",
             t("runs.col_baseline", lang): fmt(r.baselines.get(f"zero_shot_{metric}")),
             t("runs.col_progress", lang): f"{r.step}/{r.total_steps}",
-            t("runs.col_duration", lang): duration(r.active_seconds),
+            t("runs.col_duration", lang): duration(r.active_seconds, lang),
             t("runs.col_template", lang): r.template,
             t("runs.col_method", lang): t(f"method.{r.method}", lang) if r.method in METHODS else r.method,
             t("runs.col_note", lang): _short(r.note),
@@ -200,20 +202,34 @@ def details_markdown(run, lang: str) -> str:
     shown as text."""
     spec = run.spec
     config = spec.get("config") or {}
-    shown = ("method", "num_virtual_tokens", "init", "lr", "max_steps", "batch_size", "eval_every", "eval_size",
-             "seed", "warmup_steps", "schedule", "early_stopping_patience", "device")
-    settings = ", ".join(md_code(f"{k}={config[k]}") for k in shown if k in config)
+    settings = " · ".join(f"{t(label, lang)}: {md_text(_setting(config[key], values, lang))}"
+                          for key, label, values in SETTINGS if key in config)
     title = f"**{md_text(run.name)}** · {md_text(run.run_id)}" if run.name else f"**{md_text(run.run_id)}**"
     lines = [f"{title} · {t(f'status.{run.status}', lang)} · {t('runs.col_duration', lang)} "
-             f"{duration(run.active_seconds)}",
+             f"{duration(run.active_seconds, lang)}",
              f"{t('runs.col_template', lang)}: {md_code(run.template)} · {t('runs.col_task', lang)}: "
              f"{md_code(spec.get('data'))} ({md_text(spec.get('train_split'))} → {md_text(spec.get('eval_split'))}, "
              f"{md_text(spec.get('eval_size'))}) · {md_code(spec.get('model'))}", settings]
     if run.note:
         lines.append(f"{t('runs.note', lang)}: {md_text(run.note)}")
     if run.error:
-        lines.append(f"⚠ {md_text(run.error)}")
+        lines.append(f"⚠ {md_text(say(run.error, lang))}")
     return "  \n".join(lines)
+
+
+# The settings the details show, as the Tune form names them: (config key, label key, prefix of value keys or None).
+SETTINGS = (("method", "tune.method", "method."), ("num_virtual_tokens", "tune.tokens", None),
+            ("init", "tune.init", "init."), ("lr", "tune.lr", None), ("max_steps", "tune.steps", None),
+            ("batch_size", "tune.batch", None), ("eval_every", "tune.eval_every", None),
+            ("eval_size", "tune.eval_size", None), ("seed", "tune.seed", None), ("warmup_steps", "tune.warmup", None),
+            ("schedule", "tune.schedule", "schedule."), ("early_stopping_patience", "tune.patience", None),
+            ("device", "runs.device", "device."))
+
+
+def _setting(value, values: str | None, lang: str) -> str:
+    """A setting's value, translated where it is a name the form offers (a method, an init, a schedule)."""
+    key = f"{values}{value}" if values else None
+    return t(key, lang) if key in STRINGS else str(value)
 
 
 def notes_of(picked, request: gr.Request = None):
@@ -255,7 +271,7 @@ def resume_runs(picked, lang: str, request: gr.Request = None):
         run = store.resume(run_id, owner=state.owner_of(request), allow_training=state.CONFIG.allow_training)
         words.append(t("runs.resumed_at", lang, run=run.run_id, step=run.resumed_from) if run.resumed_from else
                      t("runs.restarted", lang, run=run.run_id))
-    gr.Info(" ".join(words))
+    info(" ".join(words), lang)
     return time.time()
 
 
@@ -267,7 +283,7 @@ def cancel_runs(picked, lang: str, request: gr.Request = None):
         raise ValueError(t("runs.none_active", lang))
     for run in active:
         store.cancel(run.run_id, owner=owner)
-    gr.Info(t("runs.stopping", lang, n=len(active)))
+    info(t("runs.stopping", lang, n=len(active)), lang)
     return time.time()
 
 
@@ -276,7 +292,7 @@ def save_notes(picked, name, note, lang: str, request: gr.Request = None):
     if not picked:
         raise ValueError(t("runs.none_picked", lang))
     run = store.set_notes(picked[0], owner=state.owner_of(request), name=name or "", note=note or "")
-    gr.Info(t("runs.notes_saved", lang, run=run.run_id))
+    info(t("runs.notes_saved", lang, run=run.run_id), lang)
     return time.time()
 
 
@@ -286,5 +302,5 @@ def delete_runs(picked, lang: str, request: gr.Request = None):
         raise ValueError(t("runs.none_picked", lang))
     for run_id in picked:
         store.delete(run_id, owner=state.owner_of(request))
-    gr.Info(t("runs.deleted", lang, n=len(picked)))
+    info(t("runs.deleted", lang, n=len(picked)), lang)
     return time.time(), gr.update(value=[])

@@ -8,15 +8,19 @@ Tune) takes the template from the fields themselves (`editor.takes_editor`), so 
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import gradio as gr
 
+from promptlab.messages import Message
 from promptlab.models.registry import mask_token_of
 from promptlab.prompts import files, render
 from promptlab.prompts.budget import render_budget
-from promptlab.prompts.values import Template
+from promptlab.prompts.values import FIELDS, Template
 from promptlab.scoring.experiment import Protocol
 from promptlab.ui import column_map, editor, library_view, private_files, state
 from promptlab.ui.editor import fields_from_template, takes_editor
@@ -30,7 +34,7 @@ from promptlab.ui.format import (
     sampler_choices,
     track,
 )
-from promptlab.ui.i18n import t
+from promptlab.ui.i18n import say, t
 from promptlab.ui.library_view import load_template, overwrite_in_library, save_to_library  # noqa: F401
 from promptlab.ui.page import Page, StudioHandles
 
@@ -113,8 +117,9 @@ def build(page: Page) -> StudioHandles:
         field.input(check_for_model, live, checked, trigger_mode="always_last", show_progress="hidden",
                     api_name="check" if i == 0 else None)  # the live check's API: /check
     # New data (other columns) can make a valid template invalid and vice versa; another model shows another mask.
-    for changed in (page.data, page.lang, page.model):
+    for changed in (page.data, page.model):
         changed.change(check_for_model, live, checked, show_progress="hidden")
+    page.on_language(show_check, live, checked[1:4])
 
     load.click(load_template, [lib.pick, page.lang], fields).then(
         column_map.map_loaded, [*fields, page.data, page.lang], [*fields, columns.mapped]).then(
@@ -126,13 +131,13 @@ def build(page: Page) -> StudioHandles:
     run.click(state.on_gpu(preview), [*fields, page.data, n_rows, shots, sampler, seed, generate, page.lang],
               [metrics, results, last], concurrency_id=state.MODEL_QUEUE, concurrency_limit=state.MODEL_EVENTS)
     stop.click(state.stop_request, None, None, show_progress="hidden")
-    page.lang.change(show_preview, [last, page.lang], [metrics, results], show_progress="hidden")
+    page.on_language(show_preview, [last, page.lang], [metrics, results])
     save.click(save_to_library, [*fields, page.lang], [saved, lib.pick, overwrite, asked]).success(
         library_view.describe, [lib.pick, page.lang], lib.info, show_progress="hidden")
     overwrite.click(overwrite_in_library, [*fields, asked, page.lang], [saved, lib.pick, overwrite, asked]).success(
         library_view.describe, [lib.pick, page.lang], lib.info, show_progress="hidden")
-    page.lang.change(library_view.cleared, None, saved, show_progress="hidden")  # its question too: ask again
-    page.lang.change(library_view.hidden, None, overwrite, show_progress="hidden")
+    page.on_language(library_view.cleared, [], saved)  # its question too: ask again
+    page.on_language(library_view.hidden, [], overwrite)
     page.editor = fields
     column_map.wire(columns, page, fields,
                     lambda event: event.then(check_for_model, live, checked, show_progress="hidden"))
@@ -197,10 +202,10 @@ def _wire_library(page: Page, lib: _Library, fields: list, checked: list) -> Non
     listed = [lib.message, lib.pick, lib.info]
     lib.pick.change(library_view.describe, [lib.pick, page.lang], lib.info, show_progress="hidden")
     lib.pick.change(library_view.hidden, None, lib.confirm_delete, show_progress="hidden")  # asked about one pick
-    page.lang.change(library_view.refresh, [lib.pick, page.lang], [lib.pick, lib.info], show_progress="hidden")
-    page.lang.change(library_view.cleared, None, lib.message, show_progress="hidden")
+    page.on_language(library_view.refresh, [lib.pick, page.lang], [lib.pick, lib.info])
+    page.on_language(library_view.cleared, [], lib.message)
     for question in (lib.confirm_delete, lib.imported_replace):
-        page.lang.change(library_view.hidden, None, question, show_progress="hidden")
+        page.on_language(library_view.hidden, [], question)
     lib.upload.upload(library_view.import_file, [lib.upload, page.lang],
                       [*fields, lib.message, lib.imported_row, lib.imported_pick, lib.imported]).success(**recheck)
     lib.imported_load.click(library_view.load_imported, [lib.imported, lib.imported_pick, page.lang],
@@ -239,14 +244,60 @@ def check(*values, model: str | None = None):
 
 def _check(field_values, sel, lang: str, model: str):
     template = editor.template_from_fields(*field_values)
-    columns = (sel or {}).get("columns")
-    rows = state.eval_rows(sel, 20) if sel else []
-    with render_budget(CHECK_SECONDS):  # a live check per keystroke: a slow template cannot hold the server
-        problems = render.validate(template, columns, rows)
-        shown = rendered_markdown(template, rows[:RENDERED_ROWS], problems, lang, mask_token_of(model))
     yaml_text = files.dump_template(template)
-    return (template, placeholders_markdown(template, columns, lang), problems_markdown(problems, lang), shown,
-            yaml_text, gr.update(value=_yaml_file(template.name, yaml_text)))
+    return (template, *_shown_check(template, sel, lang, model), yaml_text,
+            gr.update(value=_yaml_file(template.name, yaml_text)))
+
+
+def show_check(*values):
+    """The live check's placeholders, problems and rendered prompts in the page's language (a language switch):
+    the findings of the last check of this template on this data for this model are kept (`_findings`), so nothing
+    is rendered again."""
+    *field_values, sel, lang, model = values
+    if not any(field_values[:5]):
+        return gr.skip(), gr.skip(), gr.skip()
+    return _shown_check(editor.template_from_fields(*field_values), sel, lang, model or state.model_id())
+
+
+def _shown_check(template: Template, sel, lang: str, model: str) -> tuple[str, str, str]:
+    problems, examples = _findings(template, sel, mask_token_of(model))
+    columns = (sel or {}).get("columns")
+    return (placeholders_markdown(template, columns, lang), problems_markdown(problems, lang),
+            rendered_markdown(template, examples, lang))
+
+
+_FINDINGS: OrderedDict = OrderedDict()  # (template, data selection, mask) -> (problems, rendered rows): the last checks
+_FINDINGS_KEPT = 64
+_findings_lock = threading.Lock()
+
+
+def _findings(template: Template, sel, mask: str | None) -> tuple[list, list]:
+    """The problems of `template` on the selected data's first evaluation rows, and the first rows rendered (a cloze
+    template's {{ mask }} as the model's own mask token, `mask`, where it is known) as [(row number, Example)]; the
+    last few checks are kept, so a language switch says them again without rendering (a live check per keystroke:
+    a slow template cannot hold the server either way)."""
+    key = (template, json.dumps(sel, sort_keys=True, default=str), mask)
+    with _findings_lock:
+        if key in _FINDINGS:
+            _FINDINGS.move_to_end(key)
+            return _FINDINGS[key]
+    rows = state.eval_rows(sel, 20) if sel else []
+    with render_budget(CHECK_SECONDS):
+        problems = render.validate(template, (sel or {}).get("columns"), rows)
+        examples = list(_rendered(template, rows[:RENDERED_ROWS], mask or render.DEFAULT_MASK_TEXT))
+    with _findings_lock:
+        _FINDINGS[key] = (problems, examples)
+        while len(_FINDINGS) > _FINDINGS_KEPT:
+            _FINDINGS.popitem(last=False)
+    return problems, examples
+
+
+def _rendered(template: Template, rows, mask: str):
+    for i, row in enumerate(rows, 1):
+        try:
+            yield i, render.render(template, row, mask=mask)
+        except ValueError:  # already listed among the problems
+            continue
 
 
 def placeholders_markdown(template: Template, columns, lang: str) -> str:
@@ -263,26 +314,23 @@ def problems_markdown(problems, lang: str) -> str:
         return f"✓ **{t('studio.no_problems', lang)}**"
     lines = [f"⚠ **{t('studio.problems', lang, n=len(problems))}**"]
     for p in problems:
-        where = f" ({t('studio.line', lang)} {p.line}, {t('studio.column', lang)} {p.column})" if p.line else ""
-        hint = f" *{md_text(p.hint)}*" if p.hint else ""
-        lines.append(f"- **{md_text(p.field)}**{where}: {md_text(p.message)}{hint}")
+        where = t("studio.where", lang, line=p.line, column=p.column) if p.line else ""
+        hint = f" *{md_text(say(p.hint, lang))}*" if p.hint else ""
+        field = say(Message(f"field.{p.field}"), lang) if p.field in FIELDS else p.field
+        lines.append(f"- **{md_text(field)}**{where}: {md_text(say(p.message, lang))}{hint}")
     return "\n".join(lines)
 
 
-def rendered_markdown(template: Template, rows, problems, lang: str, mask: str | None = None) -> str:
-    """The first rows as the model will read them: the prompt (a cloze template's {{ mask }} as the model's own
-    mask token, `mask`, where it is known), then the gold target after the delimiter, each in a code block that the
-    text cannot close. A chat template is scored inside the model's chat template: a note says so."""
-    if not rows:
+def rendered_markdown(template: Template, examples, lang: str) -> str:
+    """The first rows as the model will read them ([(row number, Example)]): the prompt, then the gold target after
+    the delimiter, each in a code block that the text cannot close. A chat template is scored inside the model's
+    chat template: a note says so."""
+    if not examples:
         return ""
     parts = [f"**{t('studio.rendered', lang)}**"]
     if template.chat:
         parts.append(f"*{t('studio.chat_note', lang)}*")
-    for i, row in enumerate(rows, 1):
-        try:
-            example = render.render(template, row, mask=mask or render.DEFAULT_MASK_TEXT)
-        except ValueError:  # already listed among the problems
-            continue
+    for i, example in examples:
         target = f"{example.delimiter}{example.target}" if example.target else ""
         parts.append(f"{t('studio.row', lang, n=i)}\n{md_block(f'{example.prompt}⟦{target}⟧')}")
     return "\n\n".join(parts)

@@ -22,8 +22,8 @@ from promptlab.tuning.estimate import estimate_run
 from promptlab.tuning.spec import submit
 from promptlab.ui import run_view, state
 from promptlab.ui.editor import takes_editor
-from promptlab.ui.format import duration, guarded, html_text, md_code, md_text
-from promptlab.ui.i18n import t
+from promptlab.ui.format import duration, guarded, html_text, info, md_code, md_text
+from promptlab.ui.i18n import say, t
 from promptlab.ui.page import Page, TuneHandles
 
 REFRESH_SECONDS = 2.0
@@ -200,7 +200,7 @@ def estimate_markdown(draft, sel, method, init, tokens, preset, lr, steps, batch
         with render_budget(ESTIMATE_SECONDS):
             found = estimate_run(spec, settings.runs_dir(), dataset=state.dataset_of(sel))
     except (ValueError, KeyError, TypeError) as error:
-        return t("tune.estimate_none", lang, reason=md_text(str(error).splitlines()[0][:300]))
+        return t("tune.estimate_none", lang, reason=md_text(say(error, lang).splitlines()[0][:300]))
     return estimate_words(found, lang)
 
 
@@ -208,17 +208,17 @@ def estimate_words(found, lang: str) -> str:
     """An estimate in a sentence, with what it rests on."""
     if found.basis == "unknown":
         return t("tune.estimate_unknown", lang, steps=found.steps)
-    parts = t("tune.estimate_parts", lang, train=duration(found.train_seconds), eval=duration(found.eval_seconds),
-              load=duration(found.load_seconds))
+    parts = t("tune.estimate_parts", lang, train=duration(found.train_seconds, lang),
+              eval=duration(found.eval_seconds, lang), load=duration(found.load_seconds, lang))
     baselines = t("tune.estimate_reused" if found.baselines_reused else "tune.estimate_measured_baselines", lang)
     if found.basis == "measured":
         how = t("tune.estimate_how_measured", lang, speed=f"{found.speed['train_chars_per_s']:,.0f}",
                 eval_speed=f"{found.speed['eval_chars_per_s']:,.0f}", run=md_code(found.speed.get("run", "")))
-        head = t("tune.estimate", lang, time=duration(found.seconds), steps=found.steps)
+        head = t("tune.estimate", lang, time=duration(found.seconds, lang), steps=found.steps)
     else:
         how = t("tune.estimate_how_formula", lang, params=f"{found.speed['parameters'] / 1e6:,.1f}M",
                 gflops=f"{found.speed['flops'] / 1e9:,.0f}")
-        head = t("tune.estimate_at_most", lang, time=duration(found.seconds), steps=found.steps)
+        head = t("tune.estimate_at_most", lang, time=duration(found.seconds, lang), steps=found.steps)
     return f"{head} ({parts}; {baselines})  \n{how}"
 
 
@@ -236,7 +236,7 @@ def start_job(draft, sel, method, init, tokens, preset, lr, steps, batch, eval_e
                     schedule, patience, model)
     run_id = submit(spec, owner=owner, allow_training=state.CONFIG.allow_training,
                     dataset=state.dataset_of(sel))  # as loaded for the visitor, within their bounds: not read again
-    gr.Info(t("tune.launched", lang, run=run_id))
+    info(t("tune.launched", lang, run=run_id), lang)
     return gr.update(choices=_run_choices(owner), value=run_id), time.time()
 
 
@@ -245,7 +245,7 @@ def cancel_job(run_id, lang, request: gr.Request = None):
     if not run_id:
         raise ValueError(t("tune.pick_run", lang))
     store.cancel(run_id, owner=state.owner_of(request))
-    gr.Info(t("tune.stopping_toast", lang, run=run_id))
+    info(t("tune.stopping_toast", lang, run=run_id), lang)
     return time.time()
 
 
@@ -279,7 +279,7 @@ def redraw(run_id, lang: str, request: gr.Request = None):
         lines = store.read_metrics(run_id, owner=owner)
     except ValueError as error:  # deleted meanwhile: say so instead of raising on every tick
         hidden = gr.update(visible=False)
-        return (html_text(error), gr.skip(), gr.skip(), hidden, hidden, hidden,
+        return (html_text(say(error, lang)), gr.skip(), gr.skip(), hidden, hidden, hidden,
                 gr.update(visible=False), gr.Timer(active=False))
     metric = run_view.metric_of(run, lines)
     accuracy, loss = run_view.curves(run, lines, lang)

@@ -14,6 +14,7 @@ from test_ui_handlers import Progress, fields
 from promptlab.models.loaded import LocalModels
 from promptlab.prompts.values import Template
 from promptlab.ui import model_picker, state
+from promptlab.ui.i18n import say
 from promptlab.ui.tabs import compare, data, studio
 
 
@@ -91,8 +92,9 @@ def test_a_registry_model_that_is_not_installed_says_how_to_install_it(app_state
     with pytest.raises(ValueError, match="gemma-3-270m is not installed here. Install it with: pip install"):
         state.check_model("gemma-3-270m", "en")
     assert ("gemma-3-270m (not installed)", "gemma-3-270m") in model_picker.choices("local", "en")
-    with pytest.raises(ValueError, match="尚未在此安装") as refused:
+    with pytest.raises(ValueError) as refused:
         state.check_model("gemma-3-270m", "zh")
+    assert "尚未在此安装" in say(refused.value, "zh")  # what the page shows in 中文
     assert registry.BUNDLED["gemma-3-270m"].install_hint in str(refused.value)
 
 

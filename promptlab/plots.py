@@ -85,7 +85,8 @@ def metric_bars(metrics: pd.DataFrame, columns: Sequence[str], *, majority: floa
             if any(s > 0 for s in std):
                 error = {"type": "data", "array": std, "visible": True}
         fig.add_trace(go.Bar(
-            name=(labels or {}).get(column, column), x=names, y=values.tolist(), error_y=error, marker_color=PALETTE[i % len(PALETTE)],
+            name=(labels or {}).get(column, column), x=names, y=values.tolist(), error_y=error,
+            marker_color=PALETTE[i % len(PALETTE)],
             text=[_fmt(v) for v in values], textposition="outside", cliponaxis=False, textangle=0,
         ))
     if majority is not None and not _missing(majority):

@@ -12,6 +12,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "run.training_off": ("Training is turned off on this server (e.g. a public Space): no run can be started or "
                          "resumed here. Everything else works.",
                          "此服务器（例如公开的 Space）已关闭训练：不能在这里开始或继续运行。其他功能照常可用。"),
+    "run.too_many_active": ("You have {n} run(s) queued or running ({runs}); this server allows {limit} at a time per "
+                            "visitor. Wait for one to end, or cancel one in the Runs tab.",
+                            "您有 {n} 个运行正在排队或运行（{runs}）；此服务器每位访问者同时最多允许 {limit} 个。"
+                            "请等待其中一个结束，或在“运行记录”页取消一个。"),
     "run.bad_owner": ("An owner token must be a secret string of 16 to 512 characters (e.g. secrets.token_urlsafe()).",
                       "所有者令牌必须是 16 到 512 个字符的保密字符串（例如 secrets.token_urlsafe()）。"),
     "run.not_yours": ("Run {run} was started by someone else: you can see and change only your own runs here.",

@@ -260,8 +260,7 @@ def _check_active_runs(root: Path, owner: str | None) -> None:
     limit = settings.runs_per_visitor()
     active = [run.run_id for run in list_runs(root, owner=owner) if run.status in ACTIVE]
     if len(active) >= limit:
-        raise ValueError(f"You have {len(active)} run(s) queued or running ({', '.join(active)}); this server "
-                         f"allows {limit} at a time per visitor. Wait for one to end, or cancel one in the Runs tab.")
+        raise UserError("run.too_many_active", n=len(active), runs=", ".join(active), limit=limit)
 
 
 def _wait_for_worker_exit(path: Path) -> None:

@@ -24,6 +24,9 @@ CSS = """
 .pl-bar > div {height: 100%; background: #2563eb; transition: width 0.5s;}
 .pl-error {color: #b91c1c; margin-top: 6px; white-space: pre-wrap;}
 #studio-rendered pre, #studio-rendered code {white-space: pre-wrap !important; word-break: break-word;}
+/* gradio 6.31 titles every toast in English ("Error", "Info") whatever title it is given; our toasts begin with
+   what happened, in the page's language, so the title is not shown. */
+.toast-title {visibility: hidden;}
 /* Table headers stay whole words ("correct", not "co rr ec t"): the column grows instead. */
 .table th, .table th span, table th .header-content {word-break: keep-all !important; overflow-wrap: normal !important;}
 """
@@ -68,8 +71,9 @@ def assemble() -> gr.Blocks:
         with gr.Row(elem_id="pl-header", equal_height=True):
             labels(gr.Markdown, value_key="app.title", scale=3)
             picker, model_info = model_picker.build(page)
-            page.lang = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value="en", show_label=False,
-                                 container=False, elem_id="pl-lang", scale=1)
+            page.lang = labels(gr.Radio, [(name, code) for code, name in LANGUAGES.items()], value="en",
+                               label_key="app.language", show_label=False,  # the label is what screen readers say
+                               container=False, elem_id="pl-lang", scale=1)
         page.data = gr.State(None)          # this visitor's data selection
         page.draft = gr.State(None)         # this visitor's current template
         page.runs_changed = gr.State(0.0)   # bumped when this visitor starts, cancels, resumes or deletes runs

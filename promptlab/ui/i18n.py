@@ -108,6 +108,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "app.title": ("# PromptLab\nDesign hard prompts, score them, and tune soft prompts beside them.",
                   "# PromptLab\n设计硬提示、评测效果，并在旁边训练软提示。"),
     "app.model": ("Model", "模型"),
+    "app.language": ("Language", "语言"),
     "app.training_on": ("training enabled", "可以训练"),
     "app.training_off": ("training disabled on this server", "此服务器已关闭训练"),
     "tab.data": ("1 · Data", "1 · 数据"),

@@ -97,7 +97,8 @@ def gradio_locale_js() -> str:
     return (
         "(lang) => {"
         f" const locales = {{{locales}}};"
-        " const entry = [...document.scripts].find(s => s.type === 'module' && /\\/assets\\/index-[^/]*\\.js/.test(s.src));"
+        " const entry = [...document.scripts]"
+        ".find(s => s.type === 'module' && /\\/assets\\/index-[^/]*\\.js/.test(s.src));"
         f" const url = new URL({core!r}, entry ? entry.src : new URL('assets/', document.baseURI));"
         " import(url.href).then(m => m.changeLocale(locales[lang] || 'en')).catch(() => {});"
         " return lang; }"

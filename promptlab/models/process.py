@@ -83,8 +83,13 @@ class ModelProcess:
         return Message("model.process_stopped", why=why)
 
     def close(self) -> None:
-        """Stop the child (also done when this process exits)."""
-        self._conn.close()
+        """Stop the child (also done when this process exits). A call in progress is not cut from under its reader
+        (a closed connection fails in odd ways): the child is stopped instead, and the call says so."""
+        if self._lock.acquire(timeout=1):  # no call in progress: the child reads EOF and exits by itself
+            try:
+                self._conn.close()
+            finally:
+                self._lock.release()
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.terminate()

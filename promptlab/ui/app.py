@@ -28,7 +28,8 @@ CSS = """
    what happened, in the page's language, so the title is not shown. */
 .toast-title {visibility: hidden;}
 /* Table headers stay whole words ("correct", not "co rr ec t"): the column grows instead. */
-.table th, .table th span, table th .header-content {word-break: keep-all !important; overflow-wrap: normal !important;}
+table th, table th * {word-break: keep-all !important; overflow-wrap: normal !important;
+  white-space: nowrap !important;}
 """
 # Plots drawn while their tab was hidden have no width; a tab switch redraws them at the tab's size.
 RESIZE_PLOTS = "() => { setTimeout(() => window.dispatchEvent(new Event('resize')), 50); }"

@@ -153,7 +153,7 @@ def journey(page, url: str, *, job_timeout: float, watch_growth: bool = True, pl
     page.locator("#compare-rows-info").get_by_text("16 evaluation rows").wait_for()  # the Data tab's subset
     page.locator("#compare-run").click()
     wait_text(page, "compare-metrics", TEMPLATE, OTHER_TEMPLATE)
-    wait_text(page, "compare-failures", "txet")  # the draft, named with its problem
+    wait_text(page, "compare-failures", f"{TEMPLATE} (draft)", "txet")  # named as the draft, with its problem
     assert "(draft)" not in page.locator("#compare-metrics").inner_text()
     page.wait_for_function("() => document.querySelector('#compare-chart .js-plotly-plot')")
     assert set(legend(page, "compare-chart")) >= {"accuracy", "macro-F1"}  # metrics by their shown names
@@ -225,7 +225,6 @@ def journey(page, url: str, *, job_timeout: float, watch_growth: bool = True, pl
     assert page.get_by_role("button", name="开始对比").count() == 1
     open_tab(page, "2 · 模板工作室")
     page.locator("#studio-problems").get_by_text("没有问题").wait_for()
-    shot(page, "studio-zh")
 
 
 def test_journey_tiny_model(tiny_app, page):

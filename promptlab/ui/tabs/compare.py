@@ -343,8 +343,9 @@ def check_fits(template, sel, rows) -> None:
 
 def pick_name(pick: str, draft, lang: str) -> str:
     """A candidate's name for messages, even when it cannot be resolved."""
-    if pick == "draft":
-        return draft.name if draft is not None else t("compare.draft_short", lang)
+    if pick == "draft":  # named as when it is scored: beside a library template of the same name, it is not that one
+        return f"{draft.name} ({t('compare.draft_short', lang)})" if draft is not None else t("compare.draft_short",
+                                                                                               lang)
     return pick.partition(":")[2]
 
 

@@ -1,7 +1,7 @@
 """Rendering rows into Examples, the variables a template reads, and validation (every problem, with a fix).
 
 Templates are typed by web users, so Jinja runs in `promptlab.prompts.sandbox` with resource limits; every failure
-here becomes a `RenderError` (a ValueError) or a `Problem` a user can act on.
+becomes a `RenderError` (a ValueError) or a `Problem` a user can act on (`promptlab.prompts.failures`).
 """
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from __future__ import annotations
 import difflib
 import re
 
-from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import TemplateSyntaxError
 
 from promptlab.messages import Message, UserError
-from promptlab.prompts.budget import size
 from promptlab.prompts.conventions import (
     form_problems,
     guard_pipes,
@@ -21,130 +20,34 @@ from promptlab.prompts.conventions import (
     target_problem,
     with_class_numbers,
 )
+from promptlab.prompts.failures import (
+    BUDGET_HINT,
+    MASK,
+    calls,
+    hidden_function,
+    listed_names,
+    render_field,
+    safe_undeclared,
+    syntax_problem,
+)
 from promptlab.prompts.sandbox import (
     GLOBALS,
     MAX_CHARS,
     MAX_SOURCE_CHARS,
-    BudgetSpent,
-    LimitError,
-    SourceLimitError,
     budget_spent,
     compile_source,
     names_read,
     render_budget,
-    render_source,
     undeclared_variables,
 )
 from promptlab.prompts.values import CHOICE_SEPARATOR, Example, Problem, RenderError, Template, problem
 
 MAX_CHECK_SECONDS = 2.0  # rendering time validate() spends on its sample rows (a row takes well under 1 ms)
-MAX_MESSAGE_CHARS = 300  # of an error text quoted in a message (it may quote a long value)
 MAX_UNKNOWN_REPORTED = 10  # unknown columns reported one by one per field; the rest are counted
-MAX_NAMES_LISTED = 30  # column names listed in a hint
-_BUDGET_HINT = Message("hint.budget")
-# A cloze template (for masked LMs, e.g. BERT) marks the answer slot with {{ mask }}: it renders as the model's own
-# mask token (`mask=` of render), as this readable default without a model, and as the answer in demonstrations.
-MASK = "mask"
-DEFAULT_MASK_TEXT = "[MASK]"
+DEFAULT_MASK_TEXT = "[MASK]"  # a cloze template's {{ mask }} without a model (see failures.MASK)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Rendering
-
-def _render(field: str, source: str, context: dict) -> str:
-    """Render one Jinja field; every failure becomes a RenderError naming the field, what went wrong and a fix."""
-    try:
-        return render_source(source, context)
-    except TemplateSyntaxError as e:
-        raise RenderError(_syntax_problem(field, source, e)) from None
-    except SecurityError as e:
-        raise RenderError(problem(field, "template.not_allowed", "hint.not_allowed", detail=_short(e))) from None
-    except BudgetSpent as e:
-        raise RenderError(Problem(field, e.message, _BUDGET_HINT)) from None
-    except LimitError as e:
-        raise RenderError(_long_cell(field, source, context) or
-                          Problem(field, e.message, Message("hint.smaller"))) from None
-    except UndefinedError as e:
-        raise RenderError(_undefined_problem(field, e, context)) from None
-    except RecursionError:
-        raise RenderError(problem(field, "template.recursion", "hint.recursion")) from None
-    except Exception as e:  # noqa: BLE001 (user code may raise anything; report it, never a traceback)
-        raise RenderError(_shadowed_global(field, source, context, e) or
-                          problem(field, "template.render_failed", "hint.render_failed", error=type(e).__name__,
-                                  detail=_short(e))) from None
-
-
-def _short(error) -> str:
-    """An error's text, cut to MAX_MESSAGE_CHARS: it may quote a value of 100,000 characters."""
-    text = str(error)
-    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "…"
-
-
-def _long_cell(field: str, source: str, context: dict) -> Problem | None:
-    """When a limit stopped the render and a cell the field reads is by itself over MAX_CHARS, the data is what is
-    too long, not the template: say which column and how long it is."""
-    sizes = {name: size(context[name]) for name in _safe_undeclared(source) if name in context}
-    name = max(sizes, key=sizes.get, default=None)
-    if name is None or sizes[name] <= MAX_CHARS:
-        return None
-    value = context[name]
-    length = Message("template.chars_long", n=len(value)) if isinstance(value, str) else \
-        Message("template.items_over", limit=MAX_CHARS)
-    return problem(field, "template.long_cell", "hint.long_cell", name=name, length=length, limit=MAX_CHARS,
-                   cut=f"{{{{ {name}|truncate(2000) }}}}")
-
-
-def _shadowed_global(field: str, source: str, context: dict, error: Exception) -> Problem | None:
-    """A column named like a Jinja function (range, dict, cycler, joiner, namespace) hides that function from
-    the template, so calling it fails with "'str' object is not callable": say so."""
-    if not isinstance(error, TypeError) or "not callable" not in str(error):
-        return None
-    called = [name for name in sorted(GLOBALS & context.keys()) if _calls(source, name)]
-    return _hidden_function(field, called[0]) if called else None
-
-
-def _hidden_function(field: str, name: str) -> Problem:
-    return problem(field, "template.hidden_function", "hint.hidden_function", name=name)
-
-
-def _calls(source: str, name: str) -> bool:
-    """Whether the source calls `name(...)` (one linear pass: a word, optional spaces, a parenthesis)."""
-    return re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", source) is not None
-
-
-def _undefined_problem(field: str, error: UndefinedError, context: dict) -> Problem:
-    columns = _names(k for k in context if k not in ("answer_choices", MASK))
-    name = re.fullmatch(r"'(\w+)' is undefined", str(error))
-    if name:
-        return problem(field, "template.no_such_column", "hint.columns", name=name[1], columns=columns,
-                       field_name=Message(f"field.{field}"))
-    # e.g. PromptSource's answer_choices[label] with a label name
-    hint = "hint.list_index" if "'list object'" in str(error) else "hint.mapping_key"
-    return problem(field, "template.undefined", hint, detail=_short(error))
-
-
-def _syntax_problem(field: str, source: str, error: TemplateSyntaxError) -> Problem:
-    if isinstance(error, SourceLimitError):  # too long or nested too deeply: no syntax to fix
-        return Problem(field, error.message or "", error.hint, error.line)
-    line = error.lineno or 1
-    return problem(field, "template.syntax", "hint.syntax", at_line=line,
-                   at_column=_error_column(source, line, error.message or ""),
-                   detail=_short((error.message or "").rstrip(".")))
-
-
-def _error_column(source: str, line: int, message: str) -> int:
-    """Jinja reports only the line: point at the character offset it names ("unexpected char ... at 3"), else at
-    the first token it quotes that appears in a tag on the line, else at the last tag opened on the line."""
-    offset = re.search(r" at (\d+)$", message)
-    if offset and int(offset[1]) <= len(source):
-        return int(offset[1]) - (source.rfind("\n", 0, int(offset[1])) + 1) + 1
-    lines = source.splitlines() or [""]
-    text = lines[min(line, len(lines)) - 1]
-    start = min((i for i in (text.find("{{"), text.find("{%")) if i >= 0), default=0)
-    for token in re.findall(r"'([^']+)'", message):
-        if text.find(token, start) >= 0:
-            return text.find(token, start) + 1
-    return max(text.rfind("{{"), text.rfind("{%"), 0) + 1
-
 
 def _is_expression(choices) -> bool:
     return isinstance(choices, str)
@@ -171,7 +74,7 @@ def _choices(t: Template, row: dict) -> tuple[str, ...]:
         for found in _choice_problems(choices):  # an empty or doubled choice would be scored as if valid
             raise RenderError(found)
         return choices
-    text = _render("answer_choices", t.answer_choices, dict(row))
+    text = render_field("answer_choices", t.answer_choices, dict(row))
     if not text.strip():
         raise RenderError(problem("answer_choices", "template.choices_empty", "hint.choices_empty",
                                   separator=CHOICE_SEPARATOR))
@@ -187,7 +90,7 @@ def _context(row: dict, choices, mask: str = DEFAULT_MASK_TEXT) -> dict:
 
 def _split_render(t: Template, context: dict) -> tuple[str, str]:
     """(prompt, target) of a prompt in PromptSource form, rendered as one text and split (`conventions`)."""
-    return split_rendered(_render("prompt", t.prompt, guard_pipes(context)))
+    return split_rendered(render_field("prompt", t.prompt, guard_pipes(context)))
 
 
 def is_cloze(t: Template) -> bool:
@@ -202,9 +105,9 @@ def _target(t: Template, row: dict, context: dict) -> str | None:
     """The rendered, stripped target; None when the row lacks a value the target needs (unlabelled row)."""
     if not t.target:
         return ""
-    if any(row.get(name) is None for name in _safe_undeclared(t.target)):  # a syntax error: _render reports it
+    if any(row.get(name) is None for name in safe_undeclared(t.target)):  # a syntax error: _render reports it
         return None
-    return _render("target", t.target, context).strip()
+    return render_field("target", t.target, context).strip()
 
 
 def _demonstration(t: Template, shot: dict) -> str:
@@ -218,8 +121,8 @@ def _demonstration(t: Template, shot: dict) -> str:
     if prompt is not None:
         return prompt + t.target_delimiter + target
     if is_cloze(t):  # the answer fills the slot
-        return _render("prompt", t.prompt, {**context, MASK: target})
-    return _render("prompt", t.prompt, context) + t.target_delimiter + target
+        return render_field("prompt", t.prompt, {**context, MASK: target})
+    return render_field("prompt", t.prompt, context) + t.target_delimiter + target
 
 
 def _assemble(t: Template, instruction: str, shots, query: str) -> str:
@@ -255,8 +158,8 @@ def render(t: Template, row: dict, shots=(), mask: str = DEFAULT_MASK_TEXT) -> E
         query, target = _split_render(t, context)
     else:
         query, target = None, _target(t, row, context)
-    instruction = _render("instruction", t.instruction, context) if t.instruction else ""
-    prompt = _assemble(t, instruction, shots, _render("prompt", t.prompt, context) if query is None else query)
+    instruction = render_field("instruction", t.instruction, context) if t.instruction else ""
+    prompt = _assemble(t, instruction, shots, render_field("prompt", t.prompt, context) if query is None else query)
     gold = choices.index(target) if target in choices else None
     return Example(prompt, target or "", choices, gold, t.target_delimiter)
 
@@ -266,16 +169,16 @@ def render_content_free(t: Template, shots=(), filler: str = "N/A", mask: str = 
     al. 2021, "Calibrate Before Use"). Demonstrations render normally. Needs answer choices that do not depend on
     the row. render_content_free(t).prompt == 'Review: N/A\\nSentiment:' for the template in render()'s example.
     """
-    if _is_expression(t.answer_choices) and _safe_undeclared(t.answer_choices):
+    if _is_expression(t.answer_choices) and safe_undeclared(t.answer_choices):
         raise UserError("template.calibration_needs_fixed_choices", name=t.name)
     _check_sizes(t)
     choices = _choices(t, {})
-    row = dict.fromkeys(_safe_undeclared(t.prompt) | _safe_undeclared(t.instruction), filler)
+    row = dict.fromkeys(safe_undeclared(t.prompt) | safe_undeclared(t.instruction), filler)
     if t.split_at_render:  # what only the target reads is no input: class 0 renders (the target is not used)
         row.update(dict.fromkeys(target_names(t.prompt) & row.keys(), 0))
     context = _context(row, choices, mask)
-    instruction = _render("instruction", t.instruction, context) if t.instruction else ""
-    query = _split_render(t, context)[0] if t.split_at_render else _render("prompt", t.prompt, context)
+    instruction = render_field("instruction", t.instruction, context) if t.instruction else ""
+    query = _split_render(t, context)[0] if t.split_at_render else render_field("prompt", t.prompt, context)
     prompt = _assemble(t, instruction, shots, query)
     return Example(prompt, "", choices, None, t.target_delimiter)
 
@@ -290,20 +193,13 @@ def _jinja_fields(t: Template) -> list[tuple[str, str]]:
     return [(name, source) for name, source in fields_ if source]
 
 
-def _safe_undeclared(source: str) -> frozenset[str]:
-    try:
-        return undeclared_variables(source)
-    except TemplateSyntaxError:
-        return frozenset()
-
-
 def variables(t: Template) -> set[str]:
     """The row columns the template reads (fields with syntax errors are skipped; validate() reports them).
 
     >>> sorted(variables(Template("t", "{{ premise }} Question: {{ hypothesis }}", "{{ label }}")))
     ['hypothesis', 'label', 'premise']
     """
-    return set().union(*(_safe_undeclared(source) for _, source in _jinja_fields(t)))
+    return set().union(*(safe_undeclared(source) for _, source in _jinja_fields(t)))
 
 
 def validate(t: Template, columns, rows=()) -> list[Problem]:
@@ -321,16 +217,16 @@ def validate(t: Template, columns, rows=()) -> list[Problem]:
             used = undeclared_variables(source)
             compile_source(source)  # cached for the renders; finds what only compiling finds (e.g. 21 nested loops)
         except TemplateSyntaxError as e:
-            problems.append(_syntax_problem(field, source, e))
+            problems.append(syntax_problem(field, source, e))
             broken.add(field)
             continue
         unknown = sorted(used - set(columns)) if columns is not None else []
         problems += [_unknown_column(field, source, name, columns) for name in unknown[:MAX_UNKNOWN_REPORTED]]
         if len(unknown) > MAX_UNKNOWN_REPORTED:
             problems.append(problem(field, "template.more_unknown", "hint.use_one_of",
-                                    n=len(unknown) - MAX_UNKNOWN_REPORTED, columns=_names(columns)))
-        hidden = [_hidden_function(field, name) for name in sorted(GLOBALS & set(columns or ()))
-                  if _calls(source, name)]
+                                    n=len(unknown) - MAX_UNKNOWN_REPORTED, columns=listed_names(columns)))
+        hidden = [hidden_function(field, name) for name in sorted(GLOBALS & set(columns or ()))
+                  if calls(source, name)]
         problems += hidden
         broken.update([field] if unknown or hidden else [])
     problems += _oversized(t)
@@ -370,20 +266,12 @@ def _oversized(t: Template) -> list[Problem]:
             for field, text in texts.items() if len(text) > MAX_SOURCE_CHARS]
 
 
-def _names(columns) -> str:
-    """Column names for a hint: sorted, at most MAX_NAMES_LISTED of them (a file may have thousands)."""
-    names = sorted(map(str, columns))
-    listed = ", ".join(names[:MAX_NAMES_LISTED])
-    return Message("list.and_more", listed=listed, n=len(names) - MAX_NAMES_LISTED) \
-        if len(names) > MAX_NAMES_LISTED else listed
-
-
 def _unknown_column(field: str, source: str, name: str, columns) -> Problem:
     candidates = [c for c in map(str, columns) if len(c) <= 100]  # difflib is quadratic in the names' length
     close = difflib.get_close_matches(name, candidates, n=1) if len(name) <= 100 else []
     line, column = _locate(source, name)
-    hint = Message("hint.did_you_mean_use_one_of", guess=close[0], columns=_names(columns)) if close else \
-        Message("hint.use_one_of", columns=_names(columns))
+    hint = Message("hint.did_you_mean_use_one_of", guess=close[0], columns=listed_names(columns)) if close else \
+        Message("hint.use_one_of", columns=listed_names(columns))
     return Problem(field, Message("template.unknown_column", name=name), hint, line, column)
 
 
@@ -416,7 +304,7 @@ def _row_problems(t: Template, rows, broken: set) -> list[Problem]:
     with render_budget(MAX_CHECK_SECONDS):
         for number, row in enumerate(rows, 1):
             problems = [] if budget_spent() else list(_check_row(t, row, broken))
-            if budget_spent() or any(p.hint == _BUDGET_HINT for p in problems):
+            if budget_spent() or any(p.hint == BUDGET_HINT for p in problems):
                 stopped = number
                 break
             for p in problems:
@@ -458,7 +346,7 @@ def _check_row(t: Template, row: dict, broken: set):
         if not source or field in broken:
             continue
         try:
-            text = _target(t, row, context) if field == "target" else _render(field, source, context)
+            text = _target(t, row, context) if field == "target" else render_field(field, source, context)
         except RenderError as e:
             yield e.problem
             continue
@@ -471,7 +359,7 @@ def _check_split_row(t: Template, choices, context: dict, broken: set):
     """A row of a template in PromptSource form: its instruction, then the prompt's input and target at once."""
     try:
         if t.instruction and "instruction" not in broken:
-            _render("instruction", t.instruction, context)
+            render_field("instruction", t.instruction, context)
     except RenderError as e:
         yield e.problem
     if "prompt" in broken:

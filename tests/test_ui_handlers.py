@@ -277,9 +277,9 @@ def test_a_broken_prompt_fails_alone_and_is_named(tiny_session, demo):
                           "random", "en", progress=Progress())
     metrics, failures = out[1], out[9]
     assert list(metrics["prompt"]) == ["demo-reviews-sentiment"]
-    assert "**broken\\-draft**: prompt, line 1" in failures and "Unknown column 'txet'" in failures
+    assert "**broken\\-draft \\(draft\\)**: prompt, line 1" in failures and "Unknown column 'txet'" in failures
     assert "**no\\-such\\-run**: No run 'no\\-such\\-run'" in failures
-    with pytest.raises(gr.Error, match="broken-draft: prompt, line 1.*Unknown column"):
+    with pytest.raises(gr.Error, match=r"broken-draft \(draft\): prompt, line 1.*Unknown column"):
         compare.compare(*fields(broken), ["draft"], demo, 0, 1, "random", "en", progress=Progress())
 
 
@@ -289,7 +289,7 @@ def test_a_comparison_shares_one_rendering_budget(tiny_session, demo, monkeypatc
     monkeypatch.setattr(compare, "COMPARE_RENDER_SECONDS", 0.0)
     draft = files.find_template("demo-reviews-good-bad")
     demo = data.change_splits("train", "validation", 8, demo, "en")
-    with pytest.raises(gr.Error, match="(?s)demo-reviews-sentiment: .*render.*good-bad: .*render"):
+    with pytest.raises(gr.Error, match=r"(?s)demo-reviews-sentiment: .*render.*good-bad \(draft\): .*render"):
         compare.compare(*fields(draft), ["tpl:demo-reviews-sentiment", "draft"], demo, 0, 1, "random", "en",
                         progress=Progress())
 

@@ -34,7 +34,7 @@ def fields(text: str) -> set[str]:
 def test_every_used_key_is_translated():
     keys = used_keys()
     assert len(keys) > 100  # the scan itself works
-    missing = sorted(k for k in keys if k not in i18n.STRINGS)
+    missing = sorted(k for k in keys if not i18n.has(k))
     assert not missing, f"keys used in promptlab/ui but missing from i18n.STRINGS: {missing}"
 
 
@@ -48,7 +48,7 @@ def test_every_used_key_is_translated():
 ])
 def test_keys_built_from_engine_values_exist(family, values):
     """Keys made at run time (f"status.{run.status}") cover every value the engine can produce."""
-    missing = [v for v in values if f"{family}.{v}" not in i18n.STRINGS]
+    missing = [v for v in values if not i18n.has(f"{family}.{v}")]
     assert not missing, f"{family}: no text for {missing}"
 
 

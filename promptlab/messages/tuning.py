@@ -6,7 +6,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "method.prompt_tuning": ("prompt tuning", "提示微调（Prompt Tuning）"),
     "method.p_tuning": ("P-tuning", "P-tuning"),
     "method.prefix_tuning": ("prefix tuning (deep prompts, P-tuning v2)", "前缀微调（深度提示，P-tuning v2）"),
-    "method.lora": ("LoRA", "LoRA"),
+    "method.lora": ("LoRA (reference)", "LoRA（参照）"),  # a reference beside the soft prompts: not one itself
     # ---- the tuning config ----
     "config.invalid": ("Invalid tuning config:{problems}", "训练配置无效：{problems}"),
     "config.invalid_for_data": ("Invalid tuning config for this data:{problems}", "训练配置不适用于这份数据：{problems}"),

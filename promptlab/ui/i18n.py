@@ -23,10 +23,16 @@ TEXT_ATTRS = ("label", "info", "value", "placeholder")
 
 
 def t(key: str, lang: str | None = DEFAULT, **fields) -> str:
-    """The text for `key` in `lang` (English when a translation is missing), with `{fields}` filled in."""
-    en, zh = STRINGS[key]
+    """The text for `key` in `lang` (English when a translation is missing), with `{fields}` filled in: the page's
+    own texts, else the engine's (a run status, a method or model family is named by the engine's catalogue)."""
+    en, zh = STRINGS[key] if key in STRINGS else messages.CATALOGUE[key]
     text = zh if lang == "zh" and zh else en
     return text.format(**fields) if fields else text
+
+
+def has(key: str) -> bool:
+    """Whether `t` knows `key`."""
+    return key in STRINGS or key in messages.CATALOGUE
 
 
 def language_of(value) -> str:
@@ -164,13 +170,6 @@ STRINGS: dict[str, tuple[str, str]] = {
                        "没有混淆矩阵：这些提示生成文本（没有候选答案）"),
     "plot.train_loss": ("train loss", "训练损失"),
     "plot.val_loss": ("val loss", "验证损失"),
-    "status.queued": ("queued", "排队中"),
-    "status.running": ("running", "运行中"),
-    "status.done": ("done", "已完成"),
-    "status.failed": ("failed", "失败"),
-    "status.cancelled": ("cancelled", "已取消"),
-    "status.interrupted": ("interrupted", "已中断"),
-    "status.damaged": ("damaged", "已损坏"),
     "sampler.random": ("random", "随机"),
     "sampler.balanced": ("balanced by label", "按标签均衡"),
     # ---- models (the header's picker) ----
@@ -195,9 +194,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "models.also_loaded": ("also loaded: {models}", "同时已加载：{models}"),
     "models.with_adapter": ("{model} + soft prompt", "{model} + 软提示"),
     "models.unloaded": ("Unloaded {old} to make room for {new}.", "已卸载 {old}，为 {new} 腾出内存。"),
-    "family.causal": ("decoder-only (causal LM)", "仅解码器（因果语言模型）"),
-    "family.seq2seq": ("encoder-decoder (seq2seq LM)", "编码器-解码器（seq2seq 语言模型）"),
-    "family.masked": ("masked LM (cloze)", "掩码语言模型（完形填空）"),
     "supports.causal": ("scores answer choices and generates text", "为候选答案打分，也能生成文本"),
     "supports.seq2seq": ("scores answer choices and generates text", "为候选答案打分，也能生成文本"),
     "supports.masked": ("scores the label word at a {{ mask }} slot (cloze templates); cannot generate text",
@@ -553,10 +549,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tune.exported": ("The downloads hold the adapter of the best evaluation, step {step} (not necessarily the "
                       "last step).",
                       "下载的适配器来自评测最好的一次，即第 {step} 步（不一定是最后一步）。"),
-    "method.prompt_tuning": ("prompt tuning", "提示微调（Prompt Tuning）"),
-    "method.p_tuning": ("P-tuning", "P-tuning"),
-    "method.prefix_tuning": ("prefix tuning", "前缀微调（Prefix Tuning）"),
-    "method.lora": ("LoRA (reference)", "LoRA（参照）"),
     "init.template": ("from this template", "来自当前模板"),
     "init.class_labels": ("class label words", "类别标签词"),
     "init.sample_vocab": ("sampled vocabulary", "词表随机采样"),

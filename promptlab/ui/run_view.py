@@ -19,7 +19,7 @@ from promptlab.runs.queue import ACTIVE, DAMAGED
 from promptlab.scoring.metrics import primary
 from promptlab.ui import private_files
 from promptlab.ui.format import duration, fmt, html_text, plot_text, t_metric
-from promptlab.ui.i18n import STRINGS, say, t
+from promptlab.ui.i18n import has, say, t
 
 
 def metric_of(run, lines: list[dict]) -> str:
@@ -105,7 +105,7 @@ def run_label(run, lang: str) -> str:
     """A run as legends and lists name it: the name the user gave it, else its template, method and start time."""
     if run.name:
         return run.name
-    method = t(f"method.{run.method}", lang) if f"method.{run.method}" in STRINGS else run.method
+    method = t(f"method.{run.method}", lang) if has(f"method.{run.method}") else run.method
     return f"{run.template} · {method} · {time.strftime('%m-%d %H:%M', time.localtime(run.created))}"
 
 

@@ -17,7 +17,7 @@ from promptlab.runs.queue import ACTIVE, RESUMABLE
 from promptlab.tuning.config import METHODS
 from promptlab.ui import run_view, state
 from promptlab.ui.format import duration, fmt, guarded, info, md_code, md_text, plot_text, t_metric
-from promptlab.ui.i18n import STRINGS, say, t
+from promptlab.ui.i18n import has, say, t
 from promptlab.ui.page import Page, RunsHandles
 
 REFRESH_SECONDS = 5.0
@@ -229,7 +229,7 @@ SETTINGS = (("method", "tune.method", "method."), ("num_virtual_tokens", "tune.t
 def _setting(value, values: str | None, lang: str) -> str:
     """A setting's value, translated where it is a name the form offers (a method, an init, a schedule)."""
     key = f"{values}{value}" if values else None
-    return t(key, lang) if key in STRINGS else str(value)
+    return t(key, lang) if has(key) else str(value)
 
 
 def notes_of(picked, request: gr.Request = None):

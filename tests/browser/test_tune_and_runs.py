@@ -65,7 +65,7 @@ def test_tune_and_runs_tell_the_truth(tiny_app, app_env, page):
     choose(page, "tune-preset", "tiny smoke test")
     page.wait_for_function("() => document.querySelector('#tune-steps input').value === '4'")
     set_number(page, "tune-steps", 6)
-    choose(page, "tune-method", "prefix tuning")
+    choose(page, "tune-method", "prefix tuning (deep prompts, P-tuning v2)")
     choose(page, "tune-method", "prompt tuning")
     page.wait_for_timeout(500)
     assert page.locator("#tune-steps input").input_value() == "6"

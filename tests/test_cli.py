@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -72,6 +73,13 @@ def test_engine_errors_are_messages_not_tracebacks(task, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("promptlab: error:") and "missing.jsonl" in err
     assert "Traceback" not in err
+
+
+def test_errors_are_said_in_chinese_with_promptlab_lang(task, capsys, monkeypatch):
+    monkeypatch.setenv("PROMPTLAB_LANG", "zh")
+    code = main(["score", "--template", str(task / "t.yaml"), "--data", str(task / "missing.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2 and "missing.jsonl" in err and re.search(r"[\u4e00-\u9fff]", err), err
 
 
 def test_template_that_does_not_fit_the_data_lists_every_problem(task, capsys):

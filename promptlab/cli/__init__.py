@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except ValueError as err:  # engine errors are written for people: show them, no traceback
-        print(f"promptlab: error: {err}", file=sys.stderr)
+        from promptlab import messages, settings
+
+        print(f"promptlab: error: {messages.say(err, settings.language())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"promptlab: interrupted after {time.perf_counter() - start:.1f} s", file=sys.stderr)

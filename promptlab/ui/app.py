@@ -10,7 +10,7 @@ from promptlab.runs import layout, store
 from promptlab.ui import editor, library_view, model_picker, state, switch
 from promptlab.ui.editor import takes_editor
 from promptlab.ui.format import guarded
-from promptlab.ui.i18n import LANGUAGES, Labels, PageError, t
+from promptlab.ui.i18n import GRADIO_TEXTS, LANGUAGES, Labels, PageError, t
 from promptlab.ui.page import Page
 from promptlab.ui.tabs import compare, data, runs, studio, tune
 
@@ -57,7 +57,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, model
     # Non-model events (validation, plots, run polling) run side by side; model-bound ones queue on MODEL_QUEUE.
     app.queue(default_concurrency_limit=8)
     app.launch(server_name=host, server_port=port, share=share, theme=THEME, css=CSS,
-               max_file_size=MAX_UPLOAD_BYTES, prevent_thread_lock=True)
+               max_file_size=MAX_UPLOAD_BYTES, i18n=gr.I18n(**GRADIO_TEXTS), prevent_thread_lock=True)
     if not prevent_thread_lock:
         app.block_thread()
     return app

@@ -18,6 +18,8 @@ from promptlab import messages
 LANGUAGES = {"en": "English", "zh": "中文"}
 DEFAULT = "en"
 GRADIO_LOCALES = {"en": "en", "zh": "zh-CN"}  # gradio's frontend locale for each page language
+# gradio 6.31's own zh-CN texts lack these two (its queue position and the screen reader's "done"): English showed.
+GRADIO_TEXTS = {"zh-CN": {"status": {"queue_position": "排队中：第 {position} / {size} 位"}, "common": {"complete": "完成"}}}
 # Attributes that can be given as a string key: `label_key="..."`, `info_key`, `value_key`, `placeholder_key`.
 TEXT_ATTRS = ("label", "info", "value", "placeholder")
 

@@ -39,7 +39,7 @@ VISIBLE_TEXT = """() => {
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const el = node.parentElement;
     if (!el || !node.textContent.trim() || el.closest(skip)) continue;
-    // gradio 6.31 announces a finished event to screen readers by an untranslated key ("common.complete")
+    // gradio announces events to screen readers by its keys; a key it has no text for shows as the key itself
     if (el.closest('[aria-live]') && /^[a-z_]+\\.[a-z_]+$/.test(node.textContent.trim())) continue;
     if (el.checkVisibility && !el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
     texts.push(node.textContent);

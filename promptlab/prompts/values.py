@@ -88,9 +88,13 @@ class Problem:
     line: int | None = None
     column: int | None = None
 
+    def field_name(self) -> Message | str:
+        """The field as a user calls it ("prompt", "answer choices"), in any language; an unknown field as given."""
+        return Message(f"field.{self.field}") if self.field in FIELDS else self.field
+
     def as_message(self) -> Message:
         """"field, line 1, column 4: message hint" as one Message."""
-        field = Message(f"field.{self.field}") if self.field in FIELDS else self.field
+        field = self.field_name()
         if self.line and self.column:
             where = Message("problem.at_line_column", line=self.line, column=self.column)
         elif self.line or self.column:

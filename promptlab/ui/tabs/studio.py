@@ -16,11 +16,10 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from promptlab.messages import Message
 from promptlab.models.registry import mask_token_of
 from promptlab.prompts import files, render
 from promptlab.prompts.budget import render_budget
-from promptlab.prompts.values import FIELDS, Template
+from promptlab.prompts.values import Template
 from promptlab.scoring.experiment import Protocol
 from promptlab.ui import column_map, editor, library_view, private_files, state
 from promptlab.ui.editor import fields_from_template, takes_editor
@@ -316,8 +315,7 @@ def problems_markdown(problems, lang: str) -> str:
     for p in problems:
         where = t("studio.where", lang, line=p.line, column=p.column) if p.line else ""
         hint = f" *{md_text(say(p.hint, lang))}*" if p.hint else ""
-        field = say(Message(f"field.{p.field}"), lang) if p.field in FIELDS else p.field
-        lines.append(f"- **{md_text(field)}**{where}: {md_text(say(p.message, lang))}{hint}")
+        lines.append(f"- **{md_text(say(p.field_name(), lang))}**{where}: {md_text(say(p.message, lang))}{hint}")
     return "\n".join(lines)
 
 

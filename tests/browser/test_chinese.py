@@ -189,4 +189,5 @@ def chinese_journey(page, url: str, model: str, *, job_timeout: float) -> None:
         page.get_by_text(lang, exact=True).click()
         page.get_by_role("tab", name=tab).wait_for()
         wait_text(page, "compare-metrics", i18n.t("metric.acc", code))  # results re-rendered, not only labels
+        wait_text(page, "tune-status", i18n.t("status.done", code))  # the Tune dashboard in the same event
         print(f"language switch to {lang} on a full page: {time.perf_counter() - started:.2f} s")

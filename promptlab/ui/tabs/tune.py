@@ -100,7 +100,7 @@ def build(page: Page) -> TuneHandles:
     timer.tick(redraw, [watch, page.lang], dashboard, show_progress="hidden")
     # While a run goes on, the estimate follows what it measures (its speed, its baselines for the next run).
     timer.tick(estimate_markdown, [*page.editor, page.data, *form, page.lang], estimate, show_progress="hidden")
-    page.lang.change(redraw, [watch, page.lang], dashboard, show_progress="hidden")
+    page.on_language(redraw, [watch, page.lang], dashboard)
     # The status says "stopping..." as soon as the cancel is asked (then the worker ends within a step).
     cancel.click(cancel_job, [watch, page.lang], page.runs_changed).then(
         redraw, [watch, page.lang], dashboard, show_progress="hidden")
